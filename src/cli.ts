@@ -1,0 +1,388 @@
+// Options, environment and usage -> a typed Config. Pure: the caller passes argv and
+// env, and every problem is a UsageError (one line, exit code 2) before anything runs.
+import { constants } from 'node:os';
+import { isLevel, levelFromRustLog, type Level, type LogFormat } from './log.ts';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Where a value came from, for logs that explain proa's decisions. */
+export interface Sourced<T> {
+  value: T;
+  source: string;
+}
+
+export interface KillSignal {
+  name: NodeJS.Signals;
+  number: number;
+}
+
+export interface Config {
+  command: string;
+  args: string[];
+  httpGet: URL[];
+  httpPost: URL[];
+  kill: string[];
+  killAll: boolean;
+  killSignal: KillSignal;
+  httpTimeoutMs: number;
+  /** undefined: the Pod's terminationGracePeriodSeconds, else 30 s. 0: do not wait. */
+  shutdownTimeoutMs: number | undefined;
+  shutdownOnFailure: boolean;
+  noWait: boolean;
+  pod: Sourced<string> | undefined;
+  namespace: Sourced<string> | undefined;
+  container: Sourced<string> | undefined;
+  waitFor: string[];
+  ignore: string[];
+  /** undefined: wait forever, as the Rust proa does. */
+  readyTimeoutMs: number | undefined;
+  watchTimeoutSeconds: number;
+  logFormat: LogFormat;
+  logLevel: Level;
+  serviceAccountDir: string;
+}
+
+export type Invocation =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'disabled'; command: string; args: string[] }
+  | { kind: 'run'; config: Config };
+
+type Kind = 'list' | 'value' | 'switch';
+
+interface OptionSpec {
+  long: string;
+  short?: string;
+  kind: Kind;
+  arg?: string;
+  help: string;
+  default?: string;
+}
+
+export const options: readonly OptionSpec[] = [
+  { long: 'shutdown-http-get', short: 'g', kind: 'list', arg: 'URL', help: 'GET this URL on shutdown (repeatable)' },
+  { long: 'shutdown-http-post', short: 'p', kind: 'list', arg: 'URL', help: 'POST to this URL, empty body, on shutdown (repeatable)' },
+  { long: 'kill', short: 'k', kind: 'list', arg: 'NAME', help: 'on shutdown, signal every visible process whose executable is NAME (repeatable; needs shareProcessNamespace: true)' },
+  { long: 'kill-all', short: 'K', kind: 'switch', help: 'on shutdown, signal every visible process but PID 1, proa and its child' },
+  { long: 'kill-signal', kind: 'value', arg: 'SIG', help: 'signal for --kill and --kill-all: a name, with or without SIG, or a number', default: 'TERM' },
+  { long: 'shutdown-http-timeout', kind: 'value', arg: 'DURATION', help: 'bound on each shutdown request', default: '5s' },
+  { long: 'shutdown-timeout', kind: 'value', arg: 'DURATION', help: 'how long to wait for the sidecars to exit after the shutdown actions; 0: do not wait', default: "the Pod's terminationGracePeriodSeconds, else 30s" },
+  { long: 'shutdown-on-failure', kind: 'switch', help: 'under restartPolicy OnFailure, shut the sidecars down even when the command fails' },
+  { long: 'ready-timeout', kind: 'value', arg: 'DURATION', help: 'give up (exit 5) when the sidecars are not ready by then', default: 'wait forever' },
+  { long: 'wait-for', kind: 'list', arg: 'NAME', help: 'wait only for these containers (repeatable; native sidecars allowed)', default: 'every other regular container' },
+  { long: 'ignore', kind: 'list', arg: 'NAME', help: 'do not wait for these containers (repeatable)' },
+  { long: 'pod', kind: 'value', arg: 'NAME', help: "this Pod's name", default: 'POD_NAME, else the hostname' },
+  { long: 'namespace', kind: 'value', arg: 'NAME', help: "this Pod's namespace", default: "POD_NAMESPACE, else the service account's namespace file" },
+  { long: 'container', kind: 'value', arg: 'NAME', help: "proa's own container", default: 'found in /proc/self/mountinfo, else the first container' },
+  { long: 'watch-timeout', kind: 'value', arg: 'DURATION', help: 'timeoutSeconds asked of each watch request', default: '290s' },
+  { long: 'no-wait', kind: 'switch', help: 'start the command at once and never contact the Kubernetes API (shutdown actions still run)' },
+  { long: 'log-format', kind: 'value', arg: 'FORMAT', help: 'json or text', default: 'json' },
+];
+
+export function envName(long: string): string {
+  return 'PROA_' + long.toUpperCase().replaceAll('-', '_');
+}
+
+export const defaultServiceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+export function usage(): string {
+  const lines = [
+    'proa: wait for the sidecars of this Pod, run COMMAND, then shut the sidecars down.',
+    '',
+    'Usage: proa [OPTIONS] [--] COMMAND [ARGS...]',
+    '',
+    'Options (each also read from the environment variable shown; a flag replaces it):',
+  ];
+  for (const o of options) {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${o.long}${o.arg ? ` ${o.arg}` : ''}`;
+    lines.push(`  ${flag}`);
+    lines.push(`        ${o.help}`);
+    lines.push(`        env ${envName(o.long)}${o.default ? `; default: ${o.default}` : ''}`);
+  }
+  lines.push(
+    '  -h, --help      print this help',
+    '  -V, --version   print the version',
+    '',
+    'Environment only:',
+    '  PROA_DISABLED=1           run COMMAND with signal forwarding and nothing else',
+    '  PROA_LOG=LEVEL            error, warn, info (default) or debug; RUST_LOG (LEVEL or proa=LEVEL) also works',
+    `  PROA_SERVICEACCOUNT_DIR   credentials directory (default ${defaultServiceAccountDir})`,
+    '',
+    'Lists in the environment are comma-separated; switches take 1/true/yes or 0/false/no.',
+    'Durations: a number with a unit (ms, s, m, h), combinable (1m30s); a bare number is seconds.',
+    '',
+    'Exit codes: the command\'s own; 2 bad input; 3 not in Kubernetes; 4 a sidecar terminated for good;',
+    '5 --ready-timeout expired; 6 the Pod was deleted first; 126 not executable; 127 not found;',
+    '128+N a signal before the command started, or the command died of signal N.',
+  );
+  return lines.join('\n') + '\n';
+}
+
+const seeHelp = " (see 'proa --help')";
+
+function fail(message: string): never {
+  throw new UsageError(`proa: ${message}${seeHelp}`);
+}
+
+// --- value parsers ---------------------------------------------------------------
+
+const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `1m30s`, `500ms`, `2h`, or a bare number of seconds. Returns milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const s = text.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(s)) return undefined;
+  let total = 0;
+  for (const [, num, unit] of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(num) * unitMs[unit!]!;
+  }
+  return Math.round(total);
+}
+
+export function parseSignal(text: string): KillSignal | undefined {
+  const s = text.trim();
+  const table = constants.signals as Record<string, number>;
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    const name = Object.keys(table).find((k) => table[k] === n);
+    return name ? { name: name as NodeJS.Signals, number: n } : undefined;
+  }
+  const upper = s.toUpperCase();
+  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+  const n = table[name];
+  return n === undefined ? undefined : { name: name as NodeJS.Signals, number: n };
+}
+
+function parseSwitch(text: string): boolean | undefined {
+  const v = text.trim().toLowerCase();
+  if (['1', 'true', 'yes'].includes(v)) return true;
+  if (['0', 'false', 'no'].includes(v)) return false;
+  return undefined;
+}
+
+// --- argv and environment ----------------------------------------------------------
+
+interface RawValue {
+  values: string[];
+  /** `--flag` or the environment variable's name. */
+  where: string;
+}
+
+interface Split {
+  raw: Map<string, RawValue>;
+  command: string[];
+  help: boolean;
+  version: boolean;
+}
+
+/**
+ * Option parsing stops at `--` or at the first argument that is not an option, so
+ * everything after belongs to the command even when it starts with `-`.
+ */
+function splitArgv(argv: readonly string[]): Split {
+  const raw = new Map<string, RawValue>();
+  const out: Split = { raw, command: [], help: false, version: false };
+  const add = (spec: OptionSpec, value: string): void => {
+    const where = `--${spec.long}`;
+    const prev = raw.get(spec.long);
+    if (spec.kind === 'list' && prev) prev.values.push(value);
+    else raw.set(spec.long, { values: [value], where });
+  };
+  const takeValue = (spec: OptionSpec, inline: string | undefined, i: number): [string, number] => {
+    if (inline !== undefined) return [inline, i];
+    const next = argv[i + 1];
+    if (next === undefined || next === '--') fail(`--${spec.long} needs a value (${spec.arg})`);
+    return [next, i + 1];
+  };
+
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      i++;
+      break;
+    }
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = arg.slice(2, eq < 0 ? undefined : eq);
+      const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+      if (name === 'help') { out.help = true; continue; }
+      if (name === 'version') { out.version = true; continue; }
+      const spec = options.find((o) => o.long === name);
+      if (!spec) fail(`unknown option '--${name}'`);
+      if (spec.kind === 'switch') {
+        if (inline !== undefined) fail(`--${spec.long} is a switch and takes no value (got "${inline}")`);
+        add(spec, 'true');
+      } else {
+        const [value, at] = takeValue(spec, inline, i);
+        add(spec, value);
+        i = at;
+      }
+      continue;
+    }
+    if (arg.startsWith('-') && arg.length > 1) {
+      // A cluster of short options: -Kg URL, -gURL.
+      for (let j = 1; j < arg.length; j++) {
+        const c = arg[j]!;
+        if (c === 'h') { out.help = true; continue; }
+        if (c === 'V') { out.version = true; continue; }
+        const spec = options.find((o) => o.short === c);
+        if (!spec) fail(`unknown option '-${c}'`);
+        if (spec.kind === 'switch') { add(spec, 'true'); continue; }
+        const rest = arg.slice(j + 1);
+        const [value, at] = takeValue(spec, rest === '' ? undefined : rest, i);
+        add(spec, value);
+        i = at;
+        break;
+      }
+      continue;
+    }
+    break;
+  }
+  out.command = argv.slice(i);
+  return out;
+}
+
+/** The environment's values for options not given as flags. An empty variable is unset. */
+function mergeEnv(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv): void {
+  for (const spec of options) {
+    if (raw.has(spec.long)) continue;
+    const name = envName(spec.long);
+    const text = env[name];
+    if (text === undefined || text === '') continue;
+    const values = spec.kind === 'list' ? text.split(',').map((v) => v.trim()).filter((v) => v !== '') : [text];
+    if (spec.kind === 'switch') {
+      const on = parseSwitch(text);
+      if (on === undefined) fail(`${name}="${text}" is not a switch value; expected 1, true, yes, 0, false or no`);
+      if (!on) continue;
+      values[0] = 'true';
+    }
+    raw.set(spec.long, { values, where: name });
+  }
+}
+
+export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Invocation {
+  const split = splitArgv(argv);
+  if (split.help) return { kind: 'help' };
+  if (split.version) return { kind: 'version' };
+  const [command, ...args] = split.command;
+  if (command === undefined) fail('missing COMMAND to run; usage: proa [OPTIONS] [--] COMMAND [ARGS...]');
+
+  const disabledText = env.PROA_DISABLED;
+  if (disabledText !== undefined && disabledText !== '') {
+    const disabled = parseSwitch(disabledText);
+    if (disabled === undefined) fail(`PROA_DISABLED="${disabledText}" is not a switch value; expected 1, true, yes, 0, false or no`);
+    // The kill switch must work even when the rest of the configuration is broken.
+    if (disabled) return { kind: 'disabled', command, args };
+  }
+
+  const raw = split.raw;
+  mergeEnv(raw, env);
+  const one = (long: string): RawValue | undefined => raw.get(long);
+  const list = (long: string): string[] => raw.get(long)?.values ?? [];
+  const on = (long: string): boolean => raw.has(long);
+
+  const url = (long: string): URL[] =>
+    list(long).map((text) => {
+      let u: URL | undefined;
+      try {
+        u = new URL(text);
+      } catch {
+        u = undefined;
+      }
+      if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') {
+        fail(`${raw.get(long)!.where}: "${text}" is not an http(s) URL; expected e.g. http://127.0.0.1:15020/quitquitquit`);
+      }
+      return u;
+    });
+
+  const duration = (long: string, zero: 'allowed' | 'invalid'): number | undefined => {
+    const r = one(long);
+    if (!r) return undefined;
+    const text = r.values[0]!;
+    const ms = parseDuration(text);
+    if (ms === undefined) fail(`${r.where}: "${text}" is not a duration; expected a number with a unit (ms, s, m, h) such as 500ms, 5s or 1m30s`);
+    if (ms === 0 && zero === 'invalid') fail(`${r.where}: "${text}" must be greater than zero`);
+    return ms;
+  };
+
+  const name = (long: string): Sourced<string> | undefined => {
+    const r = one(long);
+    return r ? { value: r.values[0]!, source: r.where } : undefined;
+  };
+
+  const names = (long: string): string[] => {
+    const values = list(long);
+    for (const v of values) {
+      if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v)) {
+        fail(`${raw.get(long)!.where}: "${v}" is not a container name; expected a DNS label (lower-case letters, digits, '-')`);
+      }
+    }
+    return values;
+  };
+
+  let killSignal: KillSignal = { name: 'SIGTERM', number: constants.signals.SIGTERM };
+  const sig = one('kill-signal');
+  if (sig) {
+    const parsed = parseSignal(sig.values[0]!);
+    if (!parsed) fail(`${sig.where}: "${sig.values[0]}" is not a signal; expected a name such as TERM, SIGINT or KILL, or a number`);
+    killSignal = parsed;
+  }
+
+  const kill = list('kill');
+  for (const k of kill) {
+    if (k.includes('/')) fail(`${raw.get('kill')!.where}: "${k}" is not a process name; expected an executable's base name such as envoy`);
+  }
+
+  let logFormat: LogFormat = 'json';
+  const fmt = one('log-format');
+  if (fmt) {
+    const v = fmt.values[0]!.trim().toLowerCase();
+    if (v !== 'json' && v !== 'text') fail(`${fmt.where}: "${fmt.values[0]}" is not a log format; expected json or text`);
+    logFormat = v;
+  }
+
+  let logLevel: Level = 'info';
+  const proaLog = env.PROA_LOG;
+  if (proaLog !== undefined && proaLog !== '') {
+    const v = proaLog.trim().toLowerCase();
+    if (!isLevel(v)) fail(`PROA_LOG="${proaLog}" is not a log level; expected error, warn, info or debug`);
+    logLevel = v;
+  } else if (env.RUST_LOG) {
+    logLevel = levelFromRustLog(env.RUST_LOG) ?? logLevel;
+  }
+
+  const watchTimeoutMs = duration('watch-timeout', 'invalid');
+
+  const config: Config = {
+    command,
+    args,
+    httpGet: url('shutdown-http-get'),
+    httpPost: url('shutdown-http-post'),
+    kill,
+    killAll: on('kill-all'),
+    killSignal,
+    httpTimeoutMs: duration('shutdown-http-timeout', 'invalid') ?? 5000,
+    shutdownTimeoutMs: duration('shutdown-timeout', 'allowed'),
+    shutdownOnFailure: on('shutdown-on-failure'),
+    noWait: on('no-wait'),
+    pod: name('pod'),
+    namespace: name('namespace'),
+    container: name('container'),
+    waitFor: names('wait-for'),
+    ignore: names('ignore'),
+    readyTimeoutMs: duration('ready-timeout', 'invalid'),
+    // The API server takes whole seconds; 290 s stays under the common 300 s idle
+    // timeouts of load balancers in front of API servers.
+    watchTimeoutSeconds: watchTimeoutMs === undefined ? 290 : Math.max(1, Math.ceil(watchTimeoutMs / 1000)),
+    logFormat,
+    logLevel,
+    serviceAccountDir: env.PROA_SERVICEACCOUNT_DIR || defaultServiceAccountDir,
+  };
+  const both = config.waitFor.find((n) => config.ignore.includes(n));
+  if (both) fail(`container "${both}" is both in --wait-for and --ignore; name it in one of them`);
+  return { kind: 'run', config };
+}

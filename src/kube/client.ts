@@ -1,0 +1,122 @@
+// Requests to the API server: TLS verified against the service account's ca.crt and
+// nothing else, the bearer token read fresh for each request, one retry on 401.
+import type { IncomingMessage } from 'node:http';
+import { request } from 'node:https';
+import { userAgent } from '../version.ts';
+import type { ClusterAccess } from './config.ts';
+
+/** The API server answered with an error status; `reason` and `message` come from its Status body. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  readonly status: number;
+  readonly reason: string | undefined;
+  readonly retryAfterMs: number | undefined;
+  constructor(status: number, reason: string | undefined, message: string, retryAfterMs: number | undefined) {
+    super(message);
+    this.status = status;
+    this.reason = reason;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** No HTTP answer: connection refused or reset, DNS, TLS verification, timeouts. */
+export class TransportError extends Error {
+  override name = 'TransportError';
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+// The API server answers a watch's headers at once; a connection that stays silent
+// this long before them (a blackholed address) is not going to answer.
+const headersTimeoutMs = 30_000;
+
+function retryAfter(res: IncomingMessage): number | undefined {
+  const v = res.headers['retry-after'];
+  if (typeof v !== 'string' || !/^\d+$/.test(v.trim())) return undefined;
+  return Number(v.trim()) * 1000;
+}
+
+async function readError(res: IncomingMessage): Promise<ApiError> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    if (size < 65536) chunks.push(chunk);
+    size += chunk.length;
+  }
+  const status = res.statusCode ?? 0;
+  let reason: string | undefined;
+  let message = `HTTP ${status}`;
+  try {
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { reason?: unknown; message?: unknown };
+    if (typeof body.reason === 'string') reason = body.reason;
+    if (typeof body.message === 'string') message = body.message;
+  } catch {
+    // Not a Status object (a proxy's error page): the status code says enough.
+  }
+  return new ApiError(status, reason, message, retryAfter(res));
+}
+
+export class ApiClient {
+  readonly #access: ClusterAccess;
+  constructor(access: ClusterAccess) {
+    this.#access = access;
+  }
+
+  /**
+   * GET `path` and return the response once it is 200, its body unread (a watch
+   * stream). Other statuses become ApiError; a 401 is retried once with the token
+   * read again, since the kubelet may have just rotated it.
+   */
+  async stream(path: string, signal: AbortSignal): Promise<IncomingMessage> {
+    const first = await this.#get(path, signal);
+    if (first.statusCode !== 401) return this.#check(first);
+    first.resume();
+    return this.#check(await this.#get(path, signal));
+  }
+
+  async #check(res: IncomingMessage): Promise<IncomingMessage> {
+    if (res.statusCode === 200) return res;
+    throw await readError(res);
+  }
+
+  #get(path: string, signal: AbortSignal): Promise<IncomingMessage> {
+    let token: string;
+    try {
+      token = this.#access.readToken();
+    } catch (err) {
+      return Promise.reject(new TransportError('ETOKEN', `cannot read the service-account token: ${(err as NodeJS.ErrnoException).code ?? 'error'}`));
+    }
+    return new Promise((resolve, reject) => {
+      const req = request({
+        host: this.#access.host.replace(/^\[(.*)\]$/, '$1'),
+        port: this.#access.port,
+        path,
+        method: 'GET',
+        // Explicit, so that NODE_TLS_REJECT_UNAUTHORIZED=0 in the image cannot turn it off.
+        rejectUnauthorized: true,
+        ca: this.#access.ca,
+        agent: false,
+        signal,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          Accept: 'application/json',
+          'User-Agent': userAgent,
+        },
+      });
+      const timer = setTimeout(() => req.destroy(new TransportError('ETIMEDOUT', `no answer within ${headersTimeoutMs / 1000}s`)), headersTimeoutMs);
+      req.once('response', (res) => {
+        clearTimeout(timer);
+        resolve(res);
+      });
+      req.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        if (err instanceof TransportError || err.name === 'AbortError') return reject(err);
+        reject(new TransportError(err.code ?? 'ERROR', err.message));
+      });
+      req.end();
+    });
+  }
+}

@@ -1,0 +1,305 @@
+// The watch on proa's own Pod, as an explicit state machine (after kube-rs' watcher).
+//
+//   list ──200──▶ streaming ──clean end after ≥1 s──▶ resume(rv) ──200──▶ streaming …
+//     ▲               │ 410 (ERROR event or HTTP)          │
+//     └───────────────┤                                    │
+//                     └─any other error──▶ backoff ──▶ (resume(rv) | list)
+//
+// - list: no resourceVersion. The server starts from the Pod as it is now and opens
+//   with a synthetic ADDED, so one request is both the initial get and the watch.
+// - resume(rv): changes after rv, the last version seen (bookmarks included).
+// - streaming: reading events. The stream ends normally after timeoutSeconds; one
+//   that ends within a second is an error (a server or proxy that refuses to hold it).
+// - backoff: after an error, wait; then resume from the last version (list if none).
+//
+// Defaults, and why:
+// - backoff: full jitter over an exponential window from 200 ms, capped at 16 s, with
+//   Retry-After as a floor. Full jitter spreads thousands of Pods that reconnect
+//   together after an API-server restart; the cap keeps recovery prompt. The window
+//   resets once a stream has stayed healthy for a second.
+// - a stream silent for timeoutSeconds + 30 s is dead (a half-open TCP connection):
+//   the server would have ended it or sent a bookmark by then.
+// - a list that has not shown the Pod within 10 s means the name is wrong: say so once.
+import { StringDecoder } from 'node:string_decoder';
+import type { Sourced } from '../cli.ts';
+import type { Logger } from '../log.ts';
+import type { Pod } from '../pod.ts';
+import { ApiError, TransportError, type ApiClient } from './client.ts';
+
+export type WatchEvent = { type: 'pod'; pod: Pod } | { type: 'deleted'; pod: Pod };
+
+export interface WatchTarget {
+  pod: Sourced<string>;
+  namespace: Sourced<string>;
+  timeoutSeconds: number;
+}
+
+type Start = { kind: 'list' } | { kind: 'resume'; rv: string };
+type State = Start | { kind: 'backoff'; ms: number; then: Start } | { kind: 'stopped' };
+
+const backoffBaseMs = 200;
+const backoffCapMs = 16_000;
+const healthyAfterMs = 1000;
+const deadMarginMs = 30_000;
+const notFoundAfterMs = 10_000;
+
+interface WatchEnvelope {
+  type?: unknown;
+  object?: { metadata?: { resourceVersion?: unknown }; code?: unknown; reason?: unknown; message?: unknown };
+}
+
+class StreamProblem extends Error {
+  override name = 'StreamProblem';
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}
+
+export class PodWatch {
+  readonly #client: ApiClient;
+  readonly #target: WatchTarget;
+  readonly #log: Logger;
+  readonly #onEvent: (event: WatchEvent) => void;
+  readonly #stop = new AbortController();
+  #attempt = 0;
+  #problem: string | undefined;
+  #podSeen = false;
+  #notFoundTimer: NodeJS.Timeout | undefined;
+  #done: Promise<void> | undefined;
+
+  constructor(client: ApiClient, target: WatchTarget, log: Logger, onEvent: (event: WatchEvent) => void) {
+    this.#client = client;
+    this.#target = target;
+    this.#log = log;
+    this.#onEvent = onEvent;
+  }
+
+  start(): void {
+    this.#done ??= this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    clearTimeout(this.#notFoundTimer);
+    await this.#done;
+  }
+
+  async #run(): Promise<void> {
+    let state: State = { kind: 'list' };
+    while (state.kind !== 'stopped') {
+      if (this.#stop.signal.aborted) break;
+      if (state.kind === 'backoff') {
+        await sleep(state.ms, this.#stop.signal);
+        state = state.then;
+        continue;
+      }
+      state = await this.#watch(state.kind === 'resume' ? state.rv : undefined);
+    }
+  }
+
+  #path(rv: string | undefined): string {
+    const q = new URLSearchParams({
+      watch: 'true',
+      fieldSelector: `metadata.name=${this.#target.pod.value}`,
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(this.#target.timeoutSeconds),
+    });
+    if (rv !== undefined) q.set('resourceVersion', rv);
+    return `/api/v1/namespaces/${encodeURIComponent(this.#target.namespace.value)}/pods?${q}`;
+  }
+
+  /** One watch request, from open to end; returns the next state. */
+  async #watch(rv: string | undefined): Promise<State> {
+    const stream = new AbortController();
+    const abortStream = (): void => stream.abort();
+    this.#stop.signal.addEventListener('abort', abortStream);
+    let lastRv = rv;
+    const next = (): Start => (lastRv === undefined ? { kind: 'list' } : { kind: 'resume', rv: lastRv });
+    try {
+      const res = await this.#client.stream(this.#path(rv), stream.signal);
+      this.#log.debug('watch open', { resourceVersion: rv ?? '(none: list)' });
+      if (rv === undefined) this.#armNotFound();
+      const opened = performance.now();
+      const healthy = setTimeout(() => this.#healthy(), healthyAfterMs);
+      const deadMs = this.#target.timeoutSeconds * 1000 + deadMarginMs;
+      let idle: NodeJS.Timeout | undefined;
+      const touch = (): void => {
+        clearTimeout(idle);
+        idle = setTimeout(() => res.destroy(new StreamProblem(`no data for ${deadMs / 1000}s; connection presumed dead`)), deadMs);
+      };
+      try {
+        touch();
+        const decoder = new StringDecoder('utf8');
+        let buffered = '';
+        const handleLine = (line: string): State | undefined => {
+          if (line.trim() === '') return undefined;
+          let event: WatchEnvelope;
+          try {
+            event = JSON.parse(line) as WatchEnvelope;
+          } catch {
+            throw new StreamProblem(`watch stream sent a line that is not JSON (${line.length} bytes)`);
+          }
+          const version = event.object?.metadata?.resourceVersion;
+          switch (event.type) {
+            case 'ADDED':
+            case 'MODIFIED':
+            case 'DELETED': {
+              if (typeof version === 'string') lastRv = version;
+              this.#seen();
+              const pod = event.object as Pod;
+              this.#onEvent(event.type === 'DELETED' ? { type: 'deleted', pod } : { type: 'pod', pod });
+              return undefined;
+            }
+            case 'BOOKMARK':
+              // Only the version is meaningful; the object is not a usable Pod.
+              if (typeof version === 'string') lastRv = version;
+              return undefined;
+            case 'ERROR': {
+              const code = event.object?.code;
+              if (code === 410) {
+                this.#log.info('watch resourceVersion expired (410); starting over from the current state', { resourceVersion: lastRv });
+                return { kind: 'list' };
+              }
+              const message = typeof event.object?.message === 'string' ? event.object.message : 'no message';
+              throw new StreamProblem(`watch stream sent an ERROR event (code ${String(code)}): ${message}`);
+            }
+            default:
+              throw new StreamProblem(`watch stream sent an event of unknown type ${JSON.stringify(event.type)}`);
+          }
+        };
+        for await (const chunk of res as AsyncIterable<Buffer>) {
+          touch();
+          buffered += decoder.write(chunk);
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, nl);
+            buffered = buffered.slice(nl + 1);
+            const verdict = handleLine(line);
+            if (verdict) {
+              res.destroy();
+              return verdict;
+            }
+          }
+        }
+        const verdict = handleLine(buffered + decoder.end());
+        if (verdict) return verdict;
+        const lived = performance.now() - opened;
+        if (lived < healthyAfterMs) throw new StreamProblem(`watch stream ended after ${Math.round(lived)}ms`);
+        this.#healthy();
+        this.#log.debug('watch ended by the server; resuming', { resourceVersion: lastRv });
+        return next();
+      } finally {
+        clearTimeout(idle);
+        clearTimeout(healthy);
+      }
+    } catch (err) {
+      if (this.#stop.signal.aborted) return { kind: 'stopped' };
+      if (err instanceof ApiError && err.status === 410) {
+        this.#log.info('watch resourceVersion expired (HTTP 410); starting over from the current state', { resourceVersion: lastRv });
+        return { kind: 'list' };
+      }
+      this.#report(err);
+      return { kind: 'backoff', ms: this.#backoff(err), then: next() };
+    } finally {
+      this.#stop.signal.removeEventListener('abort', abortStream);
+    }
+  }
+
+  #backoff(err: unknown): number {
+    const window = Math.min(backoffCapMs, backoffBaseMs * 2 ** this.#attempt);
+    this.#attempt++;
+    const floor = err instanceof ApiError ? (err.retryAfterMs ?? 0) : 0;
+    return Math.max(floor, Math.random() * window);
+  }
+
+  /** A stream that stayed up: the backoff window resets and a logged problem has cleared. */
+  #healthy(): void {
+    this.#attempt = 0;
+    if (this.#problem !== undefined) {
+      this.#log.info('Kubernetes API watch is healthy again', { resolved: this.#problem });
+      this.#problem = undefined;
+    }
+  }
+
+  /** Logs each distinct problem once, when it starts. */
+  #report(err: unknown): void {
+    const { key, level, msg, fields } = this.#describe(err);
+    if (key === this.#problem) {
+      this.#log.debug('watch failed again', { problem: key });
+      return;
+    }
+    this.#problem = key;
+    this.#log[level](msg, fields);
+  }
+
+  #describe(err: unknown): { key: string; level: 'error' | 'warn'; msg: string; fields: Record<string, unknown> } {
+    const where = { pod: this.#target.pod.value, namespace: this.#target.namespace.value };
+    if (err instanceof ApiError) {
+      if (err.status === 403) {
+        const subject = err.message.match(/User "system:serviceaccount:([^:"]+):([^"]+)"/);
+        const account = subject ? `${subject[1]}/${subject[2]}` : "this Pod's service account";
+        return {
+          key: 'forbidden', level: 'error',
+          msg: `forbidden: service account ${account} needs get, list and watch on pods in namespace ${where.namespace}; ` +
+            'grant them with a Role and RoleBinding (see the RBAC section of the README). Retrying.',
+          fields: { ...where, status: 403, apiMessage: err.message },
+        };
+      }
+      if (err.status === 401) {
+        return {
+          key: 'unauthorized', level: 'error',
+          msg: 'the API server rejected the service-account token (401), also when read afresh. Retrying.',
+          fields: { ...where, status: 401 },
+        };
+      }
+      return {
+        key: `http ${err.status}`, level: 'warn',
+        msg: `the API server answered ${err.status}${err.reason ? ` ${err.reason}` : ''}. Retrying.`,
+        fields: { ...where, status: err.status, apiMessage: err.message, retryAfterMs: err.retryAfterMs },
+      };
+    }
+    if (err instanceof TransportError) {
+      const tls = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(err.code);
+      return {
+        key: `transport ${err.code}`, level: 'warn',
+        msg: tls
+          ? "cannot verify the API server's certificate against the service account's ca.crt. Retrying."
+          : `cannot reach the Kubernetes API: ${err.message}. Retrying.`,
+        fields: { error: err.code },
+      };
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    return { key: `stream ${message.replace(/\d+/g, 'N')}`, level: 'warn', msg: `${message}. Retrying.`, fields: where };
+  }
+
+  #armNotFound(): void {
+    if (this.#podSeen || this.#notFoundTimer) return;
+    this.#notFoundTimer = setTimeout(() => {
+      const { pod, namespace } = this.#target;
+      const fields: Record<string, unknown> = {
+        pod: pod.value, podSource: pod.source, namespace: namespace.value, namespaceSource: namespace.source,
+      };
+      if (pod.source === 'hostname' && pod.value.length === 63) {
+        fields.hint = 'the hostname is 63 characters long: the kubelet cuts longer Pod names there. ' +
+          'Pass the name through the downward API: env POD_NAME from fieldRef metadata.name';
+      }
+      this.#log.warn(`Pod not found after ${notFoundAfterMs / 1000}s; still waiting for it to appear`, fields);
+    }, notFoundAfterMs);
+  }
+
+  #seen(): void {
+    if (this.#podSeen) return;
+    this.#podSeen = true;
+    clearTimeout(this.#notFoundTimer);
+  }
+}

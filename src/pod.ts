@@ -1,0 +1,252 @@
+// Pure decisions over Pod JSON as the API server returns it. No I/O here: every rule
+// is tested with plain objects (see test/pod.test.ts and shared/reference/pods).
+//
+// Facts these rules rest on:
+// - containerStatuses may be absent, shorter than the spec, or in another order: match by name.
+// - `ready` is true only while a container runs and its readiness probe passes.
+// - A terminated container restarts under `Always`, under `OnFailure` only after a non-zero
+//   exit, never under `Never`; one that will not restart will never be ready.
+// - Native sidecars (init containers with restartPolicy Always) run before proa starts and
+//   stop only after proa's container ends: await them for readiness, never for exit.
+
+export interface Terminated {
+  exitCode: number;
+  signal?: number;
+  reason?: string;
+  finishedAt?: string;
+  containerID?: string;
+}
+
+export interface ContainerState {
+  waiting?: { reason?: string; message?: string };
+  running?: { startedAt?: string };
+  terminated?: Terminated;
+}
+
+export interface ContainerStatus {
+  name: string;
+  ready?: boolean;
+  started?: boolean;
+  restartCount?: number;
+  containerID?: string;
+  state?: ContainerState;
+  lastState?: ContainerState;
+}
+
+export interface ContainerSpec {
+  name: string;
+  restartPolicy?: string;
+}
+
+export interface Pod {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    deletionTimestamp?: string | null;
+  };
+  spec?: {
+    containers?: ContainerSpec[] | null;
+    initContainers?: ContainerSpec[] | null;
+    restartPolicy?: string;
+    terminationGracePeriodSeconds?: number;
+  };
+  status?: {
+    phase?: string;
+    containerStatuses?: ContainerStatus[] | null;
+    initContainerStatuses?: ContainerStatus[] | null;
+  };
+}
+
+export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
+
+export interface Sidecar {
+  name: string;
+  /** An init container with restartPolicy Always: awaited for readiness, never for exit. */
+  native: boolean;
+}
+
+export interface Plan {
+  own: string;
+  /** Which rule chose `own`, for the log. */
+  ownRule: string;
+  awaited: Sidecar[];
+  restartPolicy: RestartPolicy;
+  /** Things worth a warning that do not stop proa. */
+  notes: string[];
+}
+
+export interface PlanInput {
+  container?: { value: string; source: string } | undefined;
+  detected?: string | undefined;
+  waitFor: string[];
+  ignore: string[];
+}
+
+export function restartPolicy(pod: Pod): RestartPolicy {
+  const p = pod.spec?.restartPolicy;
+  return p === 'OnFailure' || p === 'Never' ? p : 'Always';
+}
+
+export function willRestart(policy: RestartPolicy, exitCode: number): boolean {
+  return policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0);
+}
+
+export function isDeleting(pod: Pod): boolean {
+  return Boolean(pod.metadata?.deletionTimestamp);
+}
+
+/** The default for --shutdown-timeout: the Pod's grace period, else Kubernetes' 30 s. */
+export function gracePeriodMs(pod: Pod): number {
+  const s = pod.spec?.terminationGracePeriodSeconds;
+  return typeof s === 'number' && s >= 0 ? s * 1000 : 30_000;
+}
+
+/** Decides proa's own container and the awaited sidecars, or names what the spec lacks. */
+export function plan(pod: Pod, input: PlanInput): Plan | { error: string } {
+  const regular = (pod.spec?.containers ?? []).map((c) => c.name);
+  const init = pod.spec?.initContainers ?? [];
+  const native = new Set(init.filter((c) => c.restartPolicy === 'Always').map((c) => c.name));
+  const all = new Set([...regular, ...init.map((c) => c.name)]);
+  const notes: string[] = [];
+  if (regular.length === 0) return { error: 'the Pod spec has no containers' };
+
+  let own: string;
+  let ownRule: string;
+  if (input.container) {
+    if (!regular.includes(input.container.value)) {
+      return { error: `${input.container.source}: the Pod has no container "${input.container.value}"; its containers are ${regular.join(', ')}` };
+    }
+    own = input.container.value;
+    ownRule = input.container.source;
+  } else if (input.detected && regular.includes(input.detected)) {
+    own = input.detected;
+    ownRule = '/proc/self/mountinfo';
+  } else {
+    if (input.detected) notes.push(`/proc/self/mountinfo names container "${input.detected}", which the Pod spec does not have`);
+    own = regular[0]!;
+    ownRule = 'first container in the spec';
+  }
+
+  const unknown = [...input.waitFor, ...input.ignore].filter((n) => !all.has(n));
+  if (unknown.length > 0) {
+    const flag = (n: string): string => (input.waitFor.includes(n) ? '--wait-for' : '--ignore');
+    return {
+      error: unknown.map((n) => `${flag(n)}: the Pod has no container "${n}"`).join('; ') +
+        `; its containers are ${[...all].join(', ')}`,
+    };
+  }
+
+  let names: string[];
+  if (input.waitFor.length > 0) {
+    names = [];
+    for (const n of input.waitFor) {
+      if (n === own) notes.push(`--wait-for names proa's own container "${n}"; not awaited`);
+      else if (!regular.includes(n) && !native.has(n)) notes.push(`--wait-for names init container "${n}", which completes before proa starts; not awaited`);
+      else if (!names.includes(n)) names.push(n);
+    }
+  } else {
+    names = regular.filter((n) => n !== own);
+  }
+  names = names.filter((n) => !input.ignore.includes(n));
+  return {
+    own,
+    ownRule,
+    awaited: names.map((name) => ({ name, native: native.has(name) })),
+    restartPolicy: restartPolicy(pod),
+    notes,
+  };
+}
+
+export function statusOf(pod: Pod, name: string, native: boolean): ContainerStatus | undefined {
+  const list = native ? pod.status?.initContainerStatuses : pod.status?.containerStatuses;
+  return (list ?? []).find((s) => s.name === name);
+}
+
+/** A short, stable description of a container's state, logged whenever it changes. */
+export function describe(status: ContainerStatus | undefined): string {
+  if (!status) return 'no status yet';
+  const t = status.state?.terminated;
+  if (t) return `terminated (exit code ${t.exitCode}${t.reason ? `, ${t.reason}` : ''})`;
+  const w = status.state?.waiting;
+  if (w) return `waiting (${w.reason ?? 'no reason given'})`;
+  if (status.state?.running) {
+    if (status.ready) return 'ready';
+    return status.started === false ? 'running, not started' : 'running, not ready';
+  }
+  return status.ready ? 'ready' : 'unknown state';
+}
+
+export type Readiness =
+  | { kind: 'ready' }
+  | { kind: 'waiting'; notReady: string[] }
+  | { kind: 'failed'; name: string; terminated: Terminated };
+
+/** Ready when every awaited container is ready in this one observation of the Pod. */
+export function readiness(pod: Pod, p: Plan): Readiness {
+  const notReady: string[] = [];
+  for (const s of p.awaited) {
+    const status = statusOf(pod, s.name, s.native);
+    if (status?.ready === true) continue;
+    const t = status?.state?.terminated;
+    if (t && !s.native && !willRestart(p.restartPolicy, t.exitCode)) return { kind: 'failed', name: s.name, terminated: t };
+    notReady.push(s.name);
+  }
+  return notReady.length === 0 ? { kind: 'ready' } : { kind: 'waiting', notReady };
+}
+
+export function ownRestartCount(pod: Pod, p: Plan): number {
+  return statusOf(pod, p.own, false)?.restartCount ?? 0;
+}
+
+/** What each sidecar looked like when shutdown began, to recognise an exit hidden by a restart. */
+export type ExitBaseline = Map<string, { restartCount: number; last: string | undefined }>;
+
+function lastTermination(status: ContainerStatus | undefined): string | undefined {
+  const t = status?.lastState?.terminated;
+  return t ? `${t.containerID ?? ''}/${t.finishedAt ?? ''}/${t.exitCode}` : undefined;
+}
+
+/** Sidecars awaited for exit: regular ones only (the kubelet stops native ones after proa). */
+export function exitAwaited(p: Plan): string[] {
+  return p.awaited.filter((s) => !s.native).map((s) => s.name);
+}
+
+export function exitBaseline(pod: Pod, p: Plan): ExitBaseline {
+  const base: ExitBaseline = new Map();
+  for (const name of exitAwaited(p)) {
+    const status = statusOf(pod, name, false);
+    base.set(name, { restartCount: status?.restartCount ?? 0, last: lastTermination(status) });
+  }
+  return base;
+}
+
+export interface Exit {
+  name: string;
+  exitCode: number | undefined;
+  reason: string | undefined;
+}
+
+/**
+ * Which sidecars have exited since shutdown began: terminated now, or restarted since
+ * (restartCount or lastState moved), as happens under OnFailure/Always.
+ */
+export function exits(pod: Pod, p: Plan, baseline: ExitBaseline): { exited: Exit[]; running: string[] } {
+  const exited: Exit[] = [];
+  const running: string[] = [];
+  for (const name of exitAwaited(p)) {
+    const status = statusOf(pod, name, false);
+    const t = status?.state?.terminated;
+    const base = baseline.get(name);
+    if (t) {
+      exited.push({ name, exitCode: t.exitCode, reason: t.reason });
+    } else if (status && base && ((status.restartCount ?? 0) > base.restartCount || lastTermination(status) !== base.last)) {
+      const last = status.lastState?.terminated;
+      exited.push({ name, exitCode: last?.exitCode, reason: last?.reason });
+    } else {
+      running.push(name);
+    }
+  }
+  return { exited, running };
+}

@@ -1,0 +1,257 @@
+// proa's view of its Pod over time: the watch's events turned into the waits of the
+// lifecycle (ready before the command, exited after it) and the log lines that make a
+// stuck Job explain itself. Decisions live in pod.ts; this module only sequences them.
+import type { Config } from './cli.ts';
+import type { Logger } from './log.ts';
+import {
+  describe, exitBaseline, exits, gracePeriodMs, isDeleting, ownRestartCount, plan, readiness, statusOf,
+  type ExitBaseline, type Plan, type Pod,
+} from './pod.ts';
+import type { CommandResult, Signals } from './supervise.ts';
+import type { Identity } from './kube/config.ts';
+import { PodWatch, type WatchEvent } from './kube/watch.ts';
+import type { ApiClient } from './kube/client.ts';
+
+/** Why proa stops before running the command; each has its exit code. */
+export type Stop =
+  | { kind: 'bad-spec'; code: 2 }
+  | { kind: 'sidecar-failed'; code: 4 }
+  | { kind: 'ready-timeout'; code: 5 }
+  | { kind: 'deleted'; code: 6 }
+  | { kind: 'signal'; signal: NodeJS.Signals };
+
+export class Sidecars {
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #watch: PodWatch;
+  readonly #detected: string | undefined;
+  #pod: Pod | undefined;
+  #plan: Plan | { error: string } | undefined;
+  #deleted = false;
+  /** A DELETED event: every container, sidecars included, has stopped. */
+  #gone = false;
+  #states = new Map<string, string>();
+  #listeners = new Set<() => void>();
+
+  constructor(config: Config, log: Logger, client: ApiClient, identity: Identity, detected: string | undefined) {
+    this.#config = config;
+    this.#log = log;
+    this.#detected = detected;
+    this.#watch = new PodWatch(client, {
+      pod: identity.pod, namespace: identity.namespace, timeoutSeconds: config.watchTimeoutSeconds,
+    }, log, (e) => this.#onEvent(e));
+  }
+
+  start(): void {
+    this.#watch.start();
+  }
+
+  stop(): Promise<void> {
+    return this.#watch.stop();
+  }
+
+  /** True once the Pod's deletion has been seen (deletionTimestamp or DELETED). */
+  get deleted(): boolean {
+    return this.#deleted;
+  }
+
+  #onEvent(event: WatchEvent): void {
+    const pod = event.pod;
+    if (event.type === 'deleted' || isDeleting(pod)) {
+      if (!this.#deleted) this.#log.warn(event.type === 'deleted' ? 'the Pod was deleted' : 'the Pod is being deleted', { deletionTimestamp: pod.metadata?.deletionTimestamp ?? undefined });
+      this.#deleted = true;
+      if (event.type === 'deleted') this.#gone = true;
+    }
+    if (event.type === 'pod') {
+      if (!this.#plan) this.#plan = this.#makePlan(pod);
+      this.#pod = pod;
+      this.#logChanges(pod);
+    }
+    for (const wake of [...this.#listeners]) wake();
+  }
+
+  #makePlan(pod: Pod): Plan | { error: string } {
+    const p = plan(pod, {
+      container: this.#config.container, detected: this.#detected, waitFor: this.#config.waitFor, ignore: this.#config.ignore,
+    });
+    if ('error' in p) return p;
+    for (const note of p.notes) this.#log.warn(note);
+    this.#log.info('found the Pod', {
+      container: p.own, containerRule: p.ownRule, restartPolicy: p.restartPolicy,
+      sidecars: p.awaited.map((s) => s.name), nativeSidecars: p.awaited.filter((s) => s.native).map((s) => s.name),
+    });
+    return p;
+  }
+
+  #logChanges(pod: Pod): void {
+    const p = this.#plan;
+    if (!p || 'error' in p) return;
+    for (const s of p.awaited) {
+      const status = statusOf(pod, s.name, s.native);
+      const state = describe(status);
+      if (this.#states.get(s.name) === state) continue;
+      this.#states.set(s.name, state);
+      const w = status?.state?.waiting;
+      this.#log.info(`sidecar ${s.name}: ${state}`, {
+        container: s.name, state, restartCount: status?.restartCount, message: w?.message,
+      });
+    }
+  }
+
+  /** Calls `check` on every Pod event until it returns a value. */
+  #until<T>(check: () => T | undefined, extra: Promise<T>[]): Promise<T> {
+    let listener: (() => void) | undefined;
+    const onPod = new Promise<T>((resolve) => {
+      let settled = false;
+      listener = () => {
+        if (settled) return;
+        const v = check();
+        if (v !== undefined) {
+          settled = true;
+          resolve(v);
+        }
+      };
+      this.#listeners.add(listener);
+      listener();
+    });
+    return Promise.race([onPod, ...extra]).finally(() => listener && this.#listeners.delete(listener));
+  }
+
+  /** Waits until every awaited sidecar is ready, or for the reason not to run the command. */
+  async waitUntilReady(signals: Signals): Promise<{ kind: 'ready' } | Stop> {
+    const stopped = signals.whenStopped();
+    const timeoutMs = this.#config.readyTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      if (timeoutMs !== undefined) timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    this.#log.info('waiting for the sidecars to be ready');
+    const verdict = await this.#until<{ kind: 'ready' } | Stop | 'timeout'>(() => this.#readyCheck(), [
+      stopped.promise.then((signal) => ({ kind: 'signal', signal }) as const),
+      timeout,
+    ]);
+    clearTimeout(timer);
+    stopped.cancel();
+    if (verdict === 'timeout') {
+      this.#reportNotReady();
+      return { kind: 'ready-timeout', code: 5 };
+    }
+    if (verdict.kind === 'signal') this.#log.warn('stopped before the command started', { signal: verdict.signal });
+    return verdict;
+  }
+
+  #readyCheck(): { kind: 'ready' } | Stop | undefined {
+    if (this.#deleted) {
+      this.#log.warn('the Pod is being deleted before the command started: not starting it');
+      return { kind: 'deleted', code: 6 };
+    }
+    const pod = this.#pod;
+    const p = this.#plan;
+    if (!pod || !p) return undefined;
+    if ('error' in p) {
+      this.#log.error(p.error);
+      return { kind: 'bad-spec', code: 2 };
+    }
+    const r = readiness(pod, p);
+    if (r.kind === 'ready') {
+      this.#log.info(p.awaited.length === 0 ? 'no sidecars to wait for' : 'all sidecars are ready', { sidecars: p.awaited.map((s) => s.name) });
+      return r;
+    }
+    if (r.kind === 'failed') {
+      const t = r.terminated;
+      const fields: Record<string, unknown> = { container: r.name, exitCode: t.exitCode, reason: t.reason, restartPolicy: p.restartPolicy };
+      const restarts = ownRestartCount(pod, p);
+      if (restarts > 0) {
+        fields.hint = `proa's container "${p.own}" has restarted ${restarts} time(s): the previous attempt shut the sidecars down, ` +
+          `and under restartPolicy ${p.restartPolicy} the kubelet does not restart a container that exited 0. ` +
+          "Use restartPolicy: Never and let the Job's backoffLimit retry with a fresh Pod.";
+      }
+      this.#log.error(`sidecar ${r.name} terminated and will not be restarted: not starting the command`, fields);
+      return { kind: 'sidecar-failed', code: 4 };
+    }
+    return undefined;
+  }
+
+  #reportNotReady(): void {
+    const pod = this.#pod;
+    const p = this.#plan;
+    this.#log.error(`sidecars not ready after ${this.#config.readyTimeoutMs}ms (--ready-timeout): not starting the command`);
+    if (!pod || !p || 'error' in p) {
+      this.#log.error('the Pod was never seen', {});
+      return;
+    }
+    for (const s of p.awaited) {
+      const status = statusOf(pod, s.name, s.native);
+      if (status?.ready) continue;
+      this.#log.error(`sidecar ${s.name} is not ready: ${describe(status)}`, {
+        container: s.name, state: describe(status), reason: status?.state?.waiting?.reason ?? status?.state?.terminated?.reason,
+        message: status?.state?.waiting?.message, restartCount: status?.restartCount,
+      });
+    }
+  }
+
+  /**
+   * Under restartPolicy OnFailure a failed command restarts proa's container, and the
+   * retry needs the sidecars: leave them running unless told otherwise or the Pod is going.
+   */
+  keepForRetry(result: CommandResult): boolean {
+    const p = this.#plan;
+    if (!p || 'error' in p || p.restartPolicy !== 'OnFailure' || result.code === 0) return false;
+    if (this.#config.shutdownOnFailure || this.#deleted) return false;
+    this.#log.info('the command failed under restartPolicy OnFailure: the kubelet will restart this container, ' +
+      'so the sidecars stay up for the retry (--shutdown-on-failure shuts them down anyway)', { code: result.code });
+    return true;
+  }
+
+  /** Call before the shutdown actions: exits are judged against this moment. */
+  beginShutdown(): ExitBaseline | undefined {
+    const p = this.#plan;
+    if (!this.#pod || !p || 'error' in p) return undefined;
+    return exitBaseline(this.#pod, p);
+  }
+
+  /** Watches until every awaited sidecar has exited, the timeout passes, or a signal comes. */
+  async waitForExit(baseline: ExitBaseline | undefined, signals: Signals): Promise<void> {
+    const pod = this.#pod;
+    const p = this.#plan;
+    if (!baseline || !pod || !p || 'error' in p || baseline.size === 0) return;
+    const timeoutMs = this.#config.shutdownTimeoutMs ?? gracePeriodMs(pod);
+    if (timeoutMs === 0) {
+      this.#log.info('not waiting for the sidecars to exit (--shutdown-timeout 0)');
+      return;
+    }
+    if (signals.stop) return;
+    const total = baseline.size;
+    let reported = -1;
+    const warned = new Set<string>();
+    let running: string[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
+    const stopped = signals.whenStopped();
+    this.#log.info('waiting for the sidecars to exit', { sidecars: [...baseline.keys()], timeoutMs });
+    const verdict = await this.#until<'done' | 'timeout' | 'signal'>(() => {
+      if (this.#gone) return 'done';
+      const r = exits(this.#pod!, p, baseline);
+      running = r.running;
+      for (const e of r.exited) {
+        if (warned.has(e.name)) continue;
+        warned.add(e.name);
+        if (e.exitCode !== undefined && e.exitCode !== 0 && p.restartPolicy !== 'Never') {
+          this.#log.warn(`sidecar ${e.name} exited with code ${e.exitCode} under restartPolicy ${p.restartPolicy}: ` +
+            'the kubelet will restart it and the Job will not complete. Shut it down through an HTTP endpoint ' +
+            '(--shutdown-http-get/--shutdown-http-post) or give it a flag that makes it exit 0 on shutdown',
+          { container: e.name, exitCode: e.exitCode, reason: e.reason });
+        }
+      }
+      if (r.exited.length !== reported) {
+        reported = r.exited.length;
+        this.#log.info(`${reported}/${total} sidecars exited`, { running: r.running });
+      }
+      return r.running.length === 0 ? 'done' : undefined;
+    }, [timeout, stopped.promise.then(() => 'signal' as const)]);
+    clearTimeout(timer);
+    stopped.cancel();
+    if (verdict === 'timeout') this.#log.warn(`sidecars still running after ${timeoutMs}ms; not waiting any longer`, { running });
+    if (verdict === 'signal') this.#log.info('stopped waiting for the sidecars to exit', { running });
+  }
+}
