@@ -71,11 +71,14 @@ await sea(bundle, {
     useCodeCache: false,
     // The image's NODE_OPTIONS belongs to the user's program: never apply it to proa.
     execArgvExtension: 'none',
-    // --disable-sigusr1: SIGUSR1 must not open an inspector on 127.0.0.1:9229, which
-    //   every container of the Pod can reach. proa forwards it to the child instead.
+    // SIGUSR1 must not open an inspector on 127.0.0.1:9229, which every container of
+    // the Pod can reach. --disable-sigusr1 would do it by blocking SIGUSR1 in every
+    // thread for good (checked on 22.23: the signal stays pending), and then proa could
+    // not forward it to the command. Instead proa listens for SIGUSR1 before it does
+    // anything else: libuv's handler replaces the inspector's (test/binary.test.ts).
     // --max-old-space-size: proa holds one Pod object at a time; a small heap keeps
     //   it a good neighbour in a container with a tight memory limit.
-    execArgv: ['--disable-sigusr1', '--max-old-space-size=64'],
+    execArgv: ['--max-old-space-size=64'],
   },
 });
 

@@ -1,0 +1,142 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCli, parseDuration, parseSignal, UsageError, envName, type Config } from '../src/cli.ts';
+import { levelFromRustLog } from '../src/log.ts';
+
+function config(argv: string[], env: NodeJS.ProcessEnv = {}): Config {
+  const inv = parseCli(argv, env);
+  assert.equal(inv.kind, 'run');
+  return (inv as { config: Config }).config;
+}
+
+function usageError(argv: string[], env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parseCli(argv, env);
+  } catch (err) {
+    assert.ok(err instanceof UsageError, String(err));
+    assert.ok(!err.message.includes('\n'), 'one line');
+    assert.match(err.message, /proa --help/);
+    return err.message;
+  }
+  assert.fail(`expected a usage error for ${JSON.stringify(argv)}`);
+}
+
+test('durations: units, combinations, bare seconds', () => {
+  assert.equal(parseDuration('5s'), 5000);
+  assert.equal(parseDuration('1m30s'), 90_000);
+  assert.equal(parseDuration('250ms'), 250);
+  assert.equal(parseDuration('2h'), 7_200_000);
+  assert.equal(parseDuration('1.5s'), 1500);
+  assert.equal(parseDuration('7'), 7000);
+  assert.equal(parseDuration('0'), 0);
+  for (const bad of ['', 's', '5x', '-1s', '1 s', '5sec', 'ms5']) assert.equal(parseDuration(bad), undefined, bad);
+});
+
+test('signals: names with or without SIG, any case, numbers', () => {
+  assert.deepEqual(parseSignal('TERM'), { name: 'SIGTERM', number: 15 });
+  assert.deepEqual(parseSignal('SIGKILL'), { name: 'SIGKILL', number: 9 });
+  assert.deepEqual(parseSignal('int'), { name: 'SIGINT', number: 2 });
+  assert.deepEqual(parseSignal('10'), { name: 'SIGUSR1', number: 10 });
+  assert.equal(parseSignal('NOPE'), undefined);
+  assert.equal(parseSignal('0'), undefined);
+});
+
+test('both flag forms, repeatable lists, short clusters', () => {
+  const c = config(['-g', 'http://a/x', '--shutdown-http-get=http://b/y', '-phttp://c/z', '-Kk', 'envoy', '--', 'run', '--flag']);
+  assert.deepEqual(c.httpGet.map(String), ['http://a/x', 'http://b/y']);
+  assert.deepEqual(c.httpPost.map(String), ['http://c/z']);
+  assert.equal(c.killAll, true);
+  assert.deepEqual(c.kill, ['envoy']);
+  assert.equal(c.command, 'run');
+  assert.deepEqual(c.args, ['--flag']);
+});
+
+test('parsing stops at the first argument that is not an option', () => {
+  const c = config(['--no-wait', 'curl', '-sSf', '--shutdown-http-get', 'x']);
+  assert.equal(c.command, 'curl');
+  assert.deepEqual(c.args, ['-sSf', '--shutdown-http-get', 'x']);
+  assert.equal(c.httpGet.length, 0);
+});
+
+test('defaults', () => {
+  const c = config(['true']);
+  assert.equal(c.httpTimeoutMs, 5000);
+  assert.equal(c.shutdownTimeoutMs, undefined);
+  assert.equal(c.readyTimeoutMs, undefined);
+  assert.equal(c.watchTimeoutSeconds, 290);
+  assert.deepEqual(c.killSignal, { name: 'SIGTERM', number: 15 });
+  assert.equal(c.logFormat, 'json');
+  assert.equal(c.logLevel, 'info');
+  assert.equal(c.serviceAccountDir, '/var/run/secrets/kubernetes.io/serviceaccount');
+});
+
+test('environment: PROA_ names, comma lists, switches, empty is unset', () => {
+  assert.equal(envName('shutdown-http-post'), 'PROA_SHUTDOWN_HTTP_POST');
+  const c = config(['true'], {
+    PROA_SHUTDOWN_HTTP_POST: 'http://a/1, http://b/2,',
+    PROA_KILL_ALL: 'Yes',
+    PROA_NO_WAIT: 'TRUE',
+    PROA_SHUTDOWN_ON_FAILURE: '0',
+    PROA_SHUTDOWN_HTTP_TIMEOUT: '',
+    PROA_KILL_SIGNAL: 'INT',
+    PROA_WAIT_FOR: 'a,b',
+    PROA_POD: 'p-1',
+    PROA_VERSION: '1.2.3',
+    PROA_HELP: '1',
+  });
+  assert.deepEqual(c.httpPost.map(String), ['http://a/1', 'http://b/2']);
+  assert.equal(c.killAll, true);
+  assert.equal(c.noWait, true);
+  assert.equal(c.shutdownOnFailure, false);
+  assert.equal(c.httpTimeoutMs, 5000);
+  assert.equal(c.killSignal.name, 'SIGINT');
+  assert.deepEqual(c.waitFor, ['a', 'b']);
+  assert.deepEqual(c.pod, { value: 'p-1', source: 'PROA_POD' });
+});
+
+test('a flag replaces the environment for that option, lists too', () => {
+  const c = config(['-g', 'http://flag/', '--pod', 'from-flag', 'true'], { PROA_SHUTDOWN_HTTP_GET: 'http://env1/,http://env2/', PROA_POD: 'from-env' });
+  assert.deepEqual(c.httpGet.map(String), ['http://flag/']);
+  assert.deepEqual(c.pod, { value: 'from-flag', source: '--pod' });
+});
+
+test('bad input names the option, the value and what is expected', () => {
+  assert.match(usageError([]), /missing COMMAND/);
+  assert.match(usageError(['--bogus', 'x']), /unknown option '--bogus'/);
+  assert.match(usageError(['-z', 'x']), /unknown option '-z'/);
+  assert.match(usageError(['-g', 'ftp://x', 'true']), /--shutdown-http-get: "ftp:\/\/x" is not an http\(s\) URL/);
+  assert.match(usageError(['-p', 'not a url', 'true']), /--shutdown-http-post: "not a url"/);
+  assert.match(usageError(['--shutdown-http-timeout', '5x', 'true']), /--shutdown-http-timeout: "5x" is not a duration/);
+  assert.match(usageError(['--shutdown-http-timeout', '0', 'true']), /must be greater than zero/);
+  assert.match(usageError(['--ready-timeout=0s', 'true']), /--ready-timeout/);
+  assert.match(usageError(['--kill-signal', 'BOGUS', 'true']), /--kill-signal: "BOGUS" is not a signal/);
+  assert.match(usageError(['--log-format', 'xml', 'true']), /--log-format: "xml"/);
+  assert.match(usageError(['--no-wait=1', 'true']), /--no-wait is a switch/);
+  assert.match(usageError(['--pod']), /--pod needs a value/);
+  assert.match(usageError(['true'], { PROA_SHUTDOWN_HTTP_TIMEOUT: 'soon' }), /PROA_SHUTDOWN_HTTP_TIMEOUT: "soon"/);
+  assert.match(usageError(['true'], { PROA_KILL_ALL: 'maybe' }), /PROA_KILL_ALL="maybe"/);
+  assert.match(usageError(['true'], { PROA_LOG: 'loud' }), /PROA_LOG="loud"/);
+  assert.match(usageError(['true'], { PROA_DISABLED: 'perhaps' }), /PROA_DISABLED="perhaps"/);
+  assert.match(usageError(['--wait-for', 'a', '--ignore', 'a', 'true']), /both in --wait-for and --ignore/);
+});
+
+test('--shutdown-timeout 0 means do not wait', () => {
+  assert.equal(config(['--shutdown-timeout', '0', 'true']).shutdownTimeoutMs, 0);
+});
+
+test('help and version win; PROA_DISABLED short-circuits the rest', () => {
+  assert.equal(parseCli(['--help'], {}).kind, 'help');
+  assert.equal(parseCli(['-V', 'x'], {}).kind, 'version');
+  assert.deepEqual(parseCli(['--shutdown-http-timeout', 'bogus', 'cmd', 'a'], { PROA_DISABLED: '1' }),
+    { kind: 'disabled', command: 'cmd', args: ['a'] });
+  assert.equal(parseCli(['true'], { PROA_DISABLED: 'no' }).kind, 'run');
+});
+
+test('log level: PROA_LOG wins over RUST_LOG; RUST_LOG bare or proa=<level>', () => {
+  assert.equal(config(['true'], { PROA_LOG: 'warn', RUST_LOG: 'debug' }).logLevel, 'warn');
+  assert.equal(config(['true'], { RUST_LOG: 'debug' }).logLevel, 'debug');
+  assert.equal(levelFromRustLog('hyper=warn,proa=error'), 'error');
+  assert.equal(levelFromRustLog('trace'), 'debug');
+  assert.equal(levelFromRustLog('hyper=warn'), undefined);
+  assert.equal(config(['true'], { RUST_LOG: 'nonsense' }).logLevel, 'info');
+});

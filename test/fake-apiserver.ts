@@ -1,0 +1,415 @@
+// A fake Kubernetes API server that follows shared/reference/kubernetes-api.md for the
+// part proa meets: Pods in namespaces, get, list, single-Pod watches, bearer tokens,
+// RBAC denials, graceful deletion. Where it disagrees with the reference, it is wrong.
+//
+// Faithful on purpose:
+// - resourceVersions are opaque strings, one counter across all writes; history is
+//   kept until compact(), after which resuming from an older version gets 410 (as an
+//   ERROR event in a 200 response by default, or as HTTP 410).
+// - a watch without resourceVersion opens with a synthetic ADDED; a watch on a Pod
+//   that does not exist answers 200 and sends nothing but bookmarks.
+// - BOOKMARK objects carry only metadata.resourceVersion.
+// - streams end after timeoutSeconds; lines are split across chunks at random when
+//   `splitChunks` is on.
+// - boolean query parameters are read like Go's strconv.ParseBool.
+// - errors are Status objects; 429/5xx may carry Retry-After.
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EventEmitter } from 'node:events';
+import { randomBytes, randomInt } from 'node:crypto';
+import { clusterCerts } from './certs.ts';
+
+export type Json = Record<string, any>;
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  authorization: string | undefined;
+  userAgent: string | undefined;
+  accept: string | undefined;
+  /** Which answer it got: a status code, or 'watch' for an open stream. */
+  answer: number | 'watch';
+  at: number;
+}
+
+export interface ScriptedFailure {
+  status: number;
+  reason?: string;
+  message?: string;
+  retryAfterSeconds?: number;
+}
+
+interface HistoryEntry {
+  rv: string;
+  seq: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  key: string;
+  object: Json;
+}
+
+interface Watcher {
+  key: string;
+  res: ServerResponse;
+  allowBookmarks: boolean;
+  frozen: boolean;
+}
+
+export interface FakeApiOptions {
+  /** How often open watches get a BOOKMARK (the real server: about a minute). */
+  bookmarkIntervalMs?: number;
+  /** Split every written line at random points into separately flushed chunks. */
+  splitChunks?: boolean;
+  /** How an expired resourceVersion is answered. */
+  expired?: 'event' | 'http';
+  serviceAccount?: string;
+}
+
+const parseBool = (v: string | null): boolean => v !== null && ['1', 't', 'T', 'true', 'True', 'TRUE'].includes(v);
+
+function status(code: number, reason: string, message: string): Json {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+const reasons: Record<number, string> = {
+  400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 409: 'Conflict',
+  410: 'Expired', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout',
+};
+
+export class FakeApiServer extends EventEmitter {
+  readonly requests: RecordedRequest[] = [];
+  readonly ca: string;
+  port = 0;
+  readonly #server: Server;
+  readonly #opts: Required<FakeApiOptions>;
+  #seq = randomInt(1_000_000, 9_000_000);
+  #pods = new Map<string, Json>();
+  #history: HistoryEntry[] = [];
+  #compactedSeq = 0;
+  #tokens = new Set<string>();
+  #forbidden = new Set<string>();
+  #failures: ScriptedFailure[] = [];
+  #freezeNext = 0;
+  #watchers = new Set<Watcher>();
+  #saDirs: string[] = [];
+  token = '';
+
+  constructor(opts: FakeApiOptions = {}) {
+    super();
+    this.#opts = {
+      bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000,
+      splitChunks: opts.splitChunks ?? true,
+      expired: opts.expired ?? 'event',
+      serviceAccount: opts.serviceAccount ?? 'proa',
+    };
+    const certs = clusterCerts();
+    this.ca = certs.ca;
+    this.#server = createServer({ key: certs.key, cert: certs.cert }, (req, res) => this.#handle(req, res));
+    this.rotateToken();
+  }
+
+  static async start(opts: FakeApiOptions = {}): Promise<FakeApiServer> {
+    const s = new FakeApiServer(opts);
+    await new Promise<void>((resolve) => s.#server.listen(0, '127.0.0.1', resolve));
+    const addr = s.#server.address();
+    s.port = typeof addr === 'object' && addr ? addr.port : 0;
+    return s;
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.#watchers) w.res.destroy();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** The environment a container gets: service address and credentials directory. */
+  clusterEnv(saDir: string): Record<string, string> {
+    return {
+      KUBERNETES_SERVICE_HOST: '127.0.0.1',
+      KUBERNETES_SERVICE_PORT: String(this.port),
+      PROA_SERVICEACCOUNT_DIR: saDir,
+    };
+  }
+
+  /** Writes token, ca.crt and namespace as the kubelet's projected volume does. */
+  writeServiceAccount(dir: string, namespace: string, ca = this.ca): string {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'token'), this.token);
+    writeFileSync(join(dir, 'ca.crt'), ca);
+    writeFileSync(join(dir, 'namespace'), namespace);
+    this.#saDirs.push(dir);
+    return dir;
+  }
+
+  /**
+   * A new token replaces the old one, which stops working, as a bound token does when
+   * it expires. With `writeFiles` the new one lands in the service-account directories
+   * (what the kubelet does); without, the client is left holding an invalid token.
+   */
+  rotateToken(writeFiles = true): string {
+    this.#tokens.clear();
+    this.token = `tok-${randomBytes(16).toString('hex')}`;
+    this.#tokens.add(this.token);
+    if (writeFiles) for (const dir of this.#saDirs) writeFileSync(join(dir, 'token'), this.token);
+    return this.token;
+  }
+
+  /** Deny these verbs on pods (RBAC not granted yet). */
+  forbid(...verbs: string[]): void {
+    this.#forbidden = new Set(verbs);
+  }
+
+  /** The next watch/get requests answer these statuses, in order. */
+  failNext(...failures: ScriptedFailure[]): void {
+    this.#failures.push(...failures);
+  }
+
+  /** The next `n` watches answer 200 with headers and then nothing, ever: a half-open connection. */
+  freezeNextWatches(n = 1): void {
+    this.#freezeNext += n;
+  }
+
+  /** Ends every open watch stream cleanly, as the server does at timeoutSeconds. */
+  endWatches(): void {
+    for (const w of this.#watchers) w.res.end();
+    this.#watchers.clear();
+  }
+
+  /** Forgets history: resuming from any version seen so far gets 410. */
+  compact(): void {
+    this.#compactedSeq = this.#seq;
+  }
+
+  get resourceVersion(): string {
+    return String(this.#seq);
+  }
+
+  pod(namespace: string, name: string): Json | undefined {
+    const p = this.#pods.get(`${namespace}/${name}`);
+    return p ? structuredClone(p) : undefined;
+  }
+
+  /** Creates or replaces a Pod (ADDED or MODIFIED). */
+  putPod(pod: Json): Json {
+    const ns = pod.metadata.namespace ?? 'default';
+    pod.metadata.namespace = ns;
+    pod.metadata.uid ??= `${randomBytes(4).toString('hex')}-0000-4000-8000-${randomBytes(6).toString('hex')}`;
+    pod.metadata.creationTimestamp ??= new Date().toISOString();
+    const key = `${ns}/${pod.metadata.name}`;
+    return this.#write(this.#pods.has(key) ? 'MODIFIED' : 'ADDED', key, pod);
+  }
+
+  /** Applies `change` to the stored Pod and publishes it (MODIFIED) when anything changed. */
+  updatePod(namespace: string, name: string, change: (pod: Json) => void): Json {
+    const key = `${namespace}/${name}`;
+    const current = this.#pods.get(key);
+    if (!current) throw new Error(`no pod ${key}`);
+    const next = structuredClone(current);
+    change(next);
+    delete next.metadata.resourceVersion;
+    const { resourceVersion: _, ...before } = current.metadata;
+    if (JSON.stringify({ ...current, metadata: before }) === JSON.stringify(next)) return current;
+    return this.#write('MODIFIED', key, next);
+  }
+
+  /** Graceful deletion, first step: deletionTimestamp and grace period set (MODIFIED). */
+  beginDelete(namespace: string, name: string, graceSeconds?: number): Json {
+    return this.updatePod(namespace, name, (p) => {
+      const grace = graceSeconds ?? p.spec?.terminationGracePeriodSeconds ?? 30;
+      p.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+      p.metadata.deletionGracePeriodSeconds = grace;
+    });
+  }
+
+  /** Graceful deletion, last step: every container has stopped; DELETED. */
+  finishDelete(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    const pod = this.#pods.get(key);
+    if (!pod) return;
+    this.#write('DELETED', key, structuredClone(pod));
+  }
+
+  #write(type: HistoryEntry['type'], key: string, object: Json): Json {
+    this.#seq += randomInt(1, 4);
+    const rv = String(this.#seq);
+    object.metadata.resourceVersion = rv;
+    if (type === 'DELETED') this.#pods.delete(key);
+    else this.#pods.set(key, object);
+    const entry: HistoryEntry = { rv, seq: this.#seq, type, key, object: structuredClone(object) };
+    this.#history.push(entry);
+    for (const w of this.#watchers) {
+      if (w.key === key && !w.frozen) this.#send(w.res, { type, object: entry.object });
+    }
+    this.emit('write', entry);
+    return structuredClone(object);
+  }
+
+  #send(res: ServerResponse, event: Json): void {
+    const line = JSON.stringify(event) + '\n';
+    if (!this.#opts.splitChunks || line.length < 4) {
+      res.write(line);
+      return;
+    }
+    // Split the line at random points; each piece is its own HTTP chunk.
+    const cuts = [0, randomInt(1, line.length - 1), line.length].sort((a, b) => a - b);
+    const pieces = cuts.slice(1).map((end, i) => line.slice(cuts[i], end)).filter((p) => p !== '');
+    for (const p of pieces) res.write(p);
+  }
+
+  #record(req: IncomingMessage, url: URL, answer: number | 'watch'): void {
+    const r: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      authorization: req.headers.authorization,
+      userAgent: req.headers['user-agent'],
+      accept: req.headers.accept,
+      answer,
+      at: performance.now(),
+    };
+    this.requests.push(r);
+    this.emit('request', r);
+  }
+
+  /** Resolves with the first recorded request (past or future) that matches. */
+  waitForRequest(match: (r: RecordedRequest) => boolean, from = 0): Promise<RecordedRequest> {
+    const seen = this.requests.slice(from).find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => {
+      const on = (r: RecordedRequest): void => {
+        if (!match(r)) return;
+        this.off('request', on);
+        resolve(r);
+      };
+      this.on('request', on);
+    });
+  }
+
+  #fail(req: IncomingMessage, url: URL, res: ServerResponse, f: ScriptedFailure): void {
+    this.#record(req, url, f.status);
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (f.retryAfterSeconds !== undefined) headers['Retry-After'] = String(f.retryAfterSeconds);
+    res.writeHead(f.status, headers);
+    res.end(JSON.stringify(status(f.status, f.reason ?? reasons[f.status] ?? 'Unknown', f.message ?? `fake failure ${f.status}`)));
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'https://fake');
+    const auth = req.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+    if (!token || !this.#tokens.has(token)) {
+      return this.#fail(req, url, res, { status: 401, message: 'Unauthorized' });
+    }
+    if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+      return this.#accessReview(req, url, res);
+    }
+    const m = url.pathname.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?$/);
+    if (req.method !== 'GET' || !m) {
+      return this.#fail(req, url, res, { status: 404, message: 'the server could not find the requested resource' });
+    }
+    const namespace = decodeURIComponent(m[1]!);
+    const name = m[2] ? decodeURIComponent(m[2]) : undefined;
+    const watch = parseBool(url.searchParams.get('watch'));
+    const verb = name ? 'get' : watch ? 'watch' : 'list';
+    if (this.#forbidden.has(verb)) {
+      const sa = `system:serviceaccount:${namespace}:${this.#opts.serviceAccount}`;
+      return this.#fail(req, url, res, {
+        status: 403,
+        message: `pods${name ? ` "${name}"` : ''} is forbidden: User "${sa}" cannot ${verb} resource "pods" in API group "" in the namespace "${namespace}"`,
+      });
+    }
+    const scripted = this.#failures.shift();
+    if (scripted) return this.#fail(req, url, res, scripted);
+
+    if (name) {
+      const pod = this.#pods.get(`${namespace}/${name}`);
+      if (!pod) return this.#fail(req, url, res, { status: 404, message: `pods "${name}" not found` });
+      this.#record(req, url, 200);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return void res.end(JSON.stringify(pod));
+    }
+    const selector = url.searchParams.get('fieldSelector') ?? '';
+    const sel = selector.match(/^metadata\.name==?(.+)$/);
+    const matches = (key: string): boolean => key.startsWith(`${namespace}/`) && (!sel || key === `${namespace}/${sel[1]}`);
+    if (!watch) {
+      this.#record(req, url, 200);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      const items = [...this.#pods.entries()].filter(([k]) => matches(k)).map(([, p]) => p);
+      return void res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: this.resourceVersion }, items }));
+    }
+    if (!sel) return this.#fail(req, url, res, { status: 400, message: 'this fake watches single Pods only: fieldSelector=metadata.name=NAME' });
+    this.#watch(req, url, res, `${namespace}/${sel[1]}`);
+  }
+
+  #watch(req: IncomingMessage, url: URL, res: ServerResponse, key: string): void {
+    const rv = url.searchParams.get('resourceVersion');
+    let backlog: HistoryEntry[] = [];
+    if (rv && rv !== '0') {
+      const seq = Number(rv);
+      const known = this.#history.some((h) => h.rv === rv) || rv === this.resourceVersion;
+      if (!known || seq <= this.#compactedSeq) {
+        const expired = status(410, 'Expired', `too old resource version: ${rv} (${this.resourceVersion})`);
+        if (this.#opts.expired === 'http') {
+          this.#record(req, url, 410);
+          res.writeHead(410, { 'Content-Type': 'application/json' });
+          return void res.end(JSON.stringify(expired));
+        }
+        this.#record(req, url, 'watch');
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        this.#send(res, { type: 'ERROR', object: expired });
+        return void res.end();
+      }
+      backlog = this.#history.filter((h) => h.key === key && h.seq > seq);
+    }
+    this.#record(req, url, 'watch');
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    const frozen = this.#freezeNext > 0;
+    if (frozen) this.#freezeNext--;
+    const w: Watcher = { key, res, allowBookmarks: parseBool(url.searchParams.get('allowWatchBookmarks')), frozen };
+    this.#watchers.add(w);
+    req.socket.setNoDelay(true);
+    res.flushHeaders();
+    if (frozen) {
+      res.on('close', () => this.#watchers.delete(w));
+      return;
+    }
+    if (!rv || rv === '0') {
+      const pod = this.#pods.get(key);
+      if (pod) this.#send(res, { type: 'ADDED', object: pod });
+    } else {
+      for (const h of backlog) this.#send(res, { type: h.type, object: h.object });
+    }
+    const timeoutS = Number(url.searchParams.get('timeoutSeconds') ?? '') || randomInt(1800, 3600);
+    const end = setTimeout(() => res.end(), timeoutS * 1000);
+    const bookmarks = setInterval(() => {
+      if (w.allowBookmarks) {
+        this.#send(res, { type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: this.resourceVersion }, spec: { containers: null }, status: {} } });
+      }
+    }, this.#opts.bookmarkIntervalMs);
+    res.on('close', () => {
+      clearTimeout(end);
+      clearInterval(bookmarks);
+      this.#watchers.delete(w);
+    });
+  }
+
+  #accessReview(req: IncomingMessage, url: URL, res: ServerResponse): void {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      let review: Json;
+      try {
+        review = JSON.parse(body) as Json;
+      } catch {
+        return this.#fail(req, url, res, { status: 400, message: 'invalid JSON' });
+      }
+      const verb = review.spec?.resourceAttributes?.verb;
+      const allowed = review.spec?.resourceAttributes?.resource === 'pods' && !this.#forbidden.has(verb);
+      this.#record(req, url, 201);
+      res.writeHead(201, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ ...review, status: { allowed, ...(allowed ? { reason: 'RBAC: allowed by RoleBinding "proa"' } : {}) } }));
+    });
+  }
+}
