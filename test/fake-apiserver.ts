@@ -82,6 +82,7 @@ export class FakeApiServer extends EventEmitter {
   readonly requests: RecordedRequest[] = [];
   readonly ca: string;
   port = 0;
+  host = '127.0.0.1';
   readonly #server: Server;
   readonly #opts: Required<FakeApiOptions>;
   #seq = randomInt(1_000_000, 9_000_000);
@@ -92,6 +93,8 @@ export class FakeApiServer extends EventEmitter {
   #forbidden = new Set<string>();
   #failures: ScriptedFailure[] = [];
   #freezeNext = 0;
+  #closeNext = 0;
+  #garbageNext = 0;
   #watchers = new Set<Watcher>();
   #saDirs: string[] = [];
   token = '';
@@ -110,9 +113,10 @@ export class FakeApiServer extends EventEmitter {
     this.rotateToken();
   }
 
-  static async start(opts: FakeApiOptions = {}): Promise<FakeApiServer> {
+  static async start(opts: FakeApiOptions = {}, host = '127.0.0.1'): Promise<FakeApiServer> {
     const s = new FakeApiServer(opts);
-    await new Promise<void>((resolve) => s.#server.listen(0, '127.0.0.1', resolve));
+    s.host = host;
+    await new Promise<void>((resolve) => s.#server.listen(0, host, resolve));
     const addr = s.#server.address();
     s.port = typeof addr === 'object' && addr ? addr.port : 0;
     return s;
@@ -127,7 +131,7 @@ export class FakeApiServer extends EventEmitter {
   /** The environment a container gets: service address and credentials directory. */
   clusterEnv(saDir: string): Record<string, string> {
     return {
-      KUBERNETES_SERVICE_HOST: '127.0.0.1',
+      KUBERNETES_SERVICE_HOST: this.host,
       KUBERNETES_SERVICE_PORT: String(this.port),
       PROA_SERVICEACCOUNT_DIR: saDir,
     };
@@ -169,6 +173,16 @@ export class FakeApiServer extends EventEmitter {
   /** The next `n` watches answer 200 with headers and then nothing, ever: a half-open connection. */
   freezeNextWatches(n = 1): void {
     this.#freezeNext += n;
+  }
+
+  /** The next `n` watches answer 200 and end at once, before any event. */
+  closeNextWatches(n = 1): void {
+    this.#closeNext += n;
+  }
+
+  /** The next `n` watches send a line that is not JSON, then keep going. */
+  garbageNextWatches(n = 1): void {
+    this.#garbageNext += n;
   }
 
   /** Ends every open watch stream cleanly, as the server does at timeoutSeconds. */
@@ -247,6 +261,7 @@ export class FakeApiServer extends EventEmitter {
   }
 
   #send(res: ServerResponse, event: Json): void {
+    if (res.writableEnded || res.destroyed) return;
     const line = JSON.stringify(event) + '\n';
     if (!this.#opts.splitChunks || line.length < 4) {
       res.write(line);
@@ -365,6 +380,14 @@ export class FakeApiServer extends EventEmitter {
     }
     this.#record(req, url, 'watch');
     res.writeHead(200, { 'Content-Type': 'application/json' });
+    if (this.#closeNext > 0) {
+      this.#closeNext--;
+      return void res.end();
+    }
+    if (this.#garbageNext > 0) {
+      this.#garbageNext--;
+      res.write('<html>502 Bad Gateway</html>\n');
+    }
     const frozen = this.#freezeNext > 0;
     if (frozen) this.#freezeNext--;
     const w: Watcher = { key, res, allowBookmarks: parseBool(url.searchParams.get('allowWatchBookmarks')), frozen };
@@ -382,7 +405,10 @@ export class FakeApiServer extends EventEmitter {
       for (const h of backlog) this.#send(res, { type: h.type, object: h.object });
     }
     const timeoutS = Number(url.searchParams.get('timeoutSeconds') ?? '') || randomInt(1800, 3600);
-    const end = setTimeout(() => res.end(), timeoutS * 1000);
+    const end = setTimeout(() => {
+      clearInterval(bookmarks);
+      res.end();
+    }, timeoutS * 1000);
     const bookmarks = setInterval(() => {
       if (w.allowBookmarks) {
         this.#send(res, { type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: this.resourceVersion }, spec: { containers: null }, status: {} } });

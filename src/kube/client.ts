@@ -2,6 +2,8 @@
 // nothing else, the bearer token read fresh for each request, one retry on 401.
 import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
+import { BlockList, isIP } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { userAgent } from '../version.ts';
 import type { ClusterAccess } from './config.ts';
 
@@ -59,6 +61,27 @@ async function readError(res: IncomingMessage): Promise<ApiError> {
   return new ApiError(status, reason, message, retryAfter(res));
 }
 
+/**
+ * Node 22.23's tls.checkServerIdentity rejects every IPv6 literal (it passes the host
+ * through domainToASCII, which empties it), which would lock proa out of IPv6-only
+ * clusters. For an IP literal, match the certificate's IP SANs exactly ourselves;
+ * names go to Node's check. The chain is verified against ca.crt either way.
+ */
+export function verifyServerIdentity(host: string, cert: PeerCertificate): Error | undefined {
+  const family = isIP(host);
+  if (family === 0) return checkServerIdentity(host, cert);
+  const ips = (cert.subjectaltname ?? '').split(', ').filter((n) => n.startsWith('IP Address:')).map((n) => n.slice(11));
+  const listed = new BlockList();
+  for (const ip of ips) {
+    const f = isIP(ip);
+    if (f !== 0) listed.addAddress(ip, f === 6 ? 'ipv6' : 'ipv4');
+  }
+  if (listed.check(host, family === 6 ? 'ipv6' : 'ipv4')) return undefined;
+  const err: NodeJS.ErrnoException = new Error(`IP ${host} is not among the certificate's addresses: ${ips.join(', ') || 'none'}`);
+  err.code = 'ERR_TLS_CERT_ALTNAME_INVALID';
+  return err;
+}
+
 export class ApiClient {
   readonly #access: ClusterAccess;
   constructor(access: ClusterAccess) {
@@ -98,6 +121,7 @@ export class ApiClient {
         // Explicit, so that NODE_TLS_REJECT_UNAUTHORIZED=0 in the image cannot turn it off.
         rejectUnauthorized: true,
         ca: this.#access.ca,
+        checkServerIdentity: verifyServerIdentity,
         agent: false,
         signal,
         headers: {

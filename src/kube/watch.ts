@@ -125,11 +125,13 @@ export class PodWatch {
     this.#stop.signal.addEventListener('abort', abortStream);
     let lastRv = rv;
     const next = (): Start => (lastRv === undefined ? { kind: 'list' } : { kind: 'resume', rv: lastRv });
+    // From before the request: the server's timeoutSeconds clock starts after ours, so
+    // a stream it ends on schedule never looks shorter than it was asked to be.
+    const opened = performance.now();
     try {
       const res = await this.#client.stream(this.#path(rv), stream.signal);
       this.#log.debug('watch open', { resourceVersion: rv ?? '(none: list)' });
       if (rv === undefined) this.#armNotFound();
-      const opened = performance.now();
       const healthy = setTimeout(() => this.#healthy(), healthyAfterMs);
       const deadMs = this.#target.timeoutSeconds * 1000 + deadMarginMs;
       let idle: NodeJS.Timeout | undefined;
@@ -156,6 +158,7 @@ export class PodWatch {
             case 'DELETED': {
               if (typeof version === 'string') lastRv = version;
               this.#seen();
+              this.#resolved();
               const pod = event.object as Pod;
               this.#onEvent(event.type === 'DELETED' ? { type: 'deleted', pod } : { type: 'pod', pod });
               return undefined;
@@ -225,6 +228,11 @@ export class PodWatch {
   /** A stream that stayed up: the backoff window resets and a logged problem has cleared. */
   #healthy(): void {
     this.#attempt = 0;
+    this.#resolved();
+  }
+
+  /** The watch works again (an event arrived, or the stream stayed up): say so once. */
+  #resolved(): void {
     if (this.#problem !== undefined) {
       this.#log.info('Kubernetes API watch is healthy again', { resolved: this.#problem });
       this.#problem = undefined;

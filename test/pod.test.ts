@@ -1,0 +1,149 @@
+// The pure rules over Pod JSON, on the reference fixtures and built Pods.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  plan, readiness, describe, exits, exitBaseline, gracePeriodMs, isDeleting, willRestart, type Plan, type Pod,
+} from '../src/pod.ts';
+import { containerFromMountinfo } from '../src/kube/config.ts';
+import { fixture, makePod, running, terminated, restarted } from './pods.ts';
+
+const none = { waitFor: [], ignore: [] };
+
+function planOf(pod: Pod, input: Partial<Parameters<typeof plan>[1]> = {}): Plan {
+  const p = plan(pod, { ...none, ...input });
+  if ('error' in p) assert.fail(p.error);
+  return p;
+}
+
+test('restart rules: Always restarts, OnFailure only after a failure, Never never', () => {
+  assert.equal(willRestart('Always', 0), true);
+  assert.equal(willRestart('OnFailure', 0), false);
+  assert.equal(willRestart('OnFailure', 143), true);
+  assert.equal(willRestart('Never', 1), false);
+});
+
+test('fixtures: pending, proxy starting, proxy ready (statuses out of spec order)', () => {
+  const pending = fixture('job-istio-pending.json') as Pod;
+  const p = planOf(pending);
+  assert.equal(p.own, 'main');
+  assert.equal(p.ownRule, 'first container in the spec');
+  assert.deepEqual(p.awaited, [{ name: 'istio-proxy', native: false }]);
+  assert.deepEqual(readiness(pending, p), { kind: 'waiting', notReady: ['istio-proxy'] });
+  assert.equal(describe(pending.status!.containerStatuses![0]), 'waiting (PodInitializing)');
+  const starting = fixture('job-istio-proxy-starting.json') as Pod;
+  assert.deepEqual(readiness(starting, p), { kind: 'waiting', notReady: ['istio-proxy'] });
+  assert.equal(describe(starting.status!.containerStatuses!.find((s) => s.name === 'istio-proxy')), 'running, not started');
+  assert.deepEqual(readiness(fixture('job-istio-ready.json') as Pod, p), { kind: 'ready' });
+});
+
+test('fixtures: native sidecar is not awaited by default, awaited for readiness when named', () => {
+  const pod = fixture('job-native-sidecar.json') as Pod;
+  assert.deepEqual(planOf(pod).awaited, []);
+  const p = planOf(pod, { waitFor: ['istio-proxy'] });
+  assert.deepEqual(p.awaited, [{ name: 'istio-proxy', native: true }]);
+  assert.deepEqual(readiness(pod, p), { kind: 'ready' });
+  const base = exitBaseline(pod, p);
+  assert.equal(base.size, 0, 'never awaited for exit');
+  assert.deepEqual(exits(pod, p, base), { exited: [], running: [] });
+});
+
+test('fixtures: a sidecar in CrashLoopBackOff under OnFailure will restart: keep waiting', () => {
+  const pod = fixture('job-onfailure-sidecar-restarted.json') as Pod;
+  const p = planOf(pod);
+  assert.equal(p.restartPolicy, 'OnFailure');
+  assert.deepEqual(readiness(pod, p), { kind: 'waiting', notReady: ['istio-proxy'] });
+});
+
+test('missing statuses and a Pod with no status at all are "not ready", never an error', () => {
+  const pod = makePod({ name: 'p', containers: ['main', 'a', 'b'] }) as Pod;
+  pod.status!.containerStatuses = pod.status!.containerStatuses!.filter((s) => s.name === 'a');
+  const p = planOf(pod);
+  running(pod, 'a', true);
+  assert.deepEqual(readiness(pod, p), { kind: 'waiting', notReady: ['b'] });
+  delete pod.status;
+  assert.deepEqual(readiness(pod, p), { kind: 'waiting', notReady: ['a', 'b'] });
+  assert.equal(describe(undefined), 'no status yet');
+});
+
+test('ready only when every awaited container is ready in the same observation', () => {
+  const pod = makePod({ name: 'p', containers: ['main', 'a', 'b'] });
+  const p = planOf(pod);
+  running(pod, 'a', true);
+  running(pod, 'b', false);
+  assert.equal(readiness(pod, p).kind, 'waiting');
+  running(pod, 'b', true);
+  assert.equal(readiness(pod, p).kind, 'ready');
+});
+
+test('fail fast: terminated and not restarting (Never; OnFailure with 0); not under Always', () => {
+  for (const [policy, code, failed] of [['Never', 1, true], ['Never', 0, true], ['OnFailure', 0, true], ['OnFailure', 1, false], ['Always', 0, false]] as const) {
+    const pod = makePod({ name: 'p', containers: ['main', 'side'], restartPolicy: policy });
+    terminated(pod, 'side', code);
+    const r = readiness(pod, planOf(pod));
+    assert.equal(r.kind, failed ? 'failed' : 'waiting', `${policy} exit ${code}`);
+    if (r.kind === 'failed') assert.equal(r.terminated.exitCode, code);
+  }
+});
+
+test('--wait-for restricts, --ignore removes, own container never awaited, unknown names are errors', () => {
+  const pod = makePod({ name: 'p', containers: ['main', 'a', 'b', 'c'], initContainers: [{ name: 'setup' }, { name: 'mesh', native: true }] });
+  assert.deepEqual(planOf(pod, { waitFor: ['b', 'mesh'] }).awaited, [{ name: 'b', native: false }, { name: 'mesh', native: true }]);
+  assert.deepEqual(planOf(pod, { ignore: ['a'] }).awaited.map((s) => s.name), ['b', 'c']);
+  const own = planOf(pod, { waitFor: ['main', 'setup', 'a'] });
+  assert.deepEqual(own.awaited.map((s) => s.name), ['a']);
+  assert.equal(own.notes.length, 2);
+  const bad = plan(pod, { ...none, waitFor: ['nope'], ignore: ['zilch'] });
+  assert.ok('error' in bad);
+  assert.match(bad.error, /--wait-for: the Pod has no container "nope"/);
+  assert.match(bad.error, /--ignore: the Pod has no container "zilch"/);
+  const badOwn = plan(pod, { ...none, container: { value: 'ghost', source: '--container' } });
+  assert.ok('error' in badOwn && /--container: the Pod has no container "ghost"/.test(badOwn.error));
+});
+
+test('own container: --container, then mountinfo, then the first container', () => {
+  const pod = makePod({ name: 'p', containers: ['sidecar', 'worker'] });
+  assert.equal(planOf(pod, { container: { value: 'worker', source: 'PROA_CONTAINER' } }).ownRule, 'PROA_CONTAINER');
+  const detected = planOf(pod, { detected: 'worker' });
+  assert.equal(detected.own, 'worker');
+  assert.deepEqual(detected.awaited.map((s) => s.name), ['sidecar']);
+  const stale = planOf(pod, { detected: 'gone' });
+  assert.equal(stale.own, 'sidecar');
+  assert.equal(stale.notes.length, 1);
+});
+
+test('mountinfo: the termination-log mount names the container', () => {
+  const text = [
+    '1234 1200 0:52 / / rw,relatime master:1 - overlay overlay rw,lowerdir=/x',
+    '1250 1234 259:1 /var/lib/kubelet/pods/0c0f3a52-6a1e-4c3c-9d7c-2f5b8f6f1a10/containers/main/8a1c2f3e /dev/termination-log rw,relatime - ext4 /dev/root rw',
+    '1251 1234 259:1 /var/lib/kubelet/pods/0c0f3a52-6a1e-4c3c-9d7c-2f5b8f6f1a10/volumes/kubernetes.io~projected/kube-api-access-9zq7d /var/run/secrets/kubernetes.io/serviceaccount ro - tmpfs tmpfs rw',
+  ].join('\n');
+  assert.equal(containerFromMountinfo(text), 'main');
+  // /var/lib on its own filesystem: the mount root is relative to it.
+  assert.equal(containerFromMountinfo('9 1 8:3 /kubelet/pods/uid/containers/worker-2/ab12 /dev/termination-log rw - ext4 /dev/sda3 rw'), 'worker-2');
+  assert.equal(containerFromMountinfo('1 0 0:1 / / rw - overlay overlay rw'), undefined);
+});
+
+test('exits: terminated, or moved through a restart since shutdown began', () => {
+  const pod = makePod({ name: 'p', containers: ['main', 'a', 'b', 'c'], restartPolicy: 'OnFailure' });
+  for (const n of ['a', 'b', 'c']) running(pod, n, true);
+  const p = planOf(pod);
+  const base = exitBaseline(pod, p);
+  assert.deepEqual(exits(pod, p, base).running, ['a', 'b', 'c']);
+  terminated(pod, 'a', 0);
+  restarted(pod, 'b', 143);
+  const r = exits(pod, p, base);
+  assert.deepEqual(r.exited, [{ name: 'a', exitCode: 0, reason: 'Completed' }, { name: 'b', exitCode: 143, reason: 'Error' }]);
+  assert.deepEqual(r.running, ['c']);
+  running(pod, 'b', true);
+  assert.deepEqual(exits(pod, p, base).running, ['c'], 'a restart seen only as running again still counts');
+});
+
+test('deletion and grace period', () => {
+  const pod = makePod({ name: 'p', containers: ['main'], grace: 7 }) as Pod;
+  assert.equal(gracePeriodMs(pod), 7000);
+  delete pod.spec!.terminationGracePeriodSeconds;
+  assert.equal(gracePeriodMs(pod), 30_000);
+  assert.equal(isDeleting(pod), false);
+  pod.metadata!.deletionTimestamp = '2026-11-20T10:00:30Z';
+  assert.equal(isDeleting(pod), true);
+});
