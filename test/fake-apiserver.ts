@@ -206,7 +206,8 @@ export class FakeApiServer extends EventEmitter {
   }
 
   /** Creates or replaces a Pod (ADDED or MODIFIED). */
-  putPod(pod: Json): Json {
+  putPod(input: Json): Json {
+    const pod = structuredClone(input);
     const ns = pod.metadata.namespace ?? 'default';
     pod.metadata.namespace = ns;
     pod.metadata.uid ??= `${randomBytes(4).toString('hex')}-0000-4000-8000-${randomBytes(6).toString('hex')}`;

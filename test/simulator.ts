@@ -1,0 +1,650 @@
+// The Pod simulator: the fake API server plus a small kubelet that runs a Pod's
+// containers as real local processes, probes them, restarts them by the restart
+// policy, and publishes their status the way the kubelet does. Test and development
+// tool; not shipped in the binary.
+//
+// Kubelet behaviour it follows (shared/reference/kubernetes-api.md):
+// - init containers run to completion, in order, before the regular containers; an
+//   init container with restartPolicy Always is a native sidecar: started in order,
+//   the next one waits for its startup probe, it restarts always, and it is stopped
+//   after the regular containers have ended, in reverse order.
+// - a container without a readiness probe is ready once running (and started, with a
+//   startup probe); readiness and startup probes follow initialDelaySeconds,
+//   periodSeconds, timeoutSeconds, successThreshold and failureThreshold.
+// - restarts: Always, or OnFailure after a non-zero exit, with back-off (scaled down
+//   from the kubelet's 10 s doubling to 5 min: here `backoffBaseMs` doubling to 10 s).
+// - exit codes: the process's, or 128 + N when it died of signal N (what containerd records).
+// - deletion: deletionTimestamp first, TERM to every container, KILL after the grace
+//   period, DELETED once every container has stopped.
+// - every status change is a new resourceVersion (a MODIFIED event).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { connect } from 'node:net';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import { parseAllDocuments } from 'yaml';
+import { FakeApiServer, type Json } from './fake-apiserver.ts';
+import { node, root, tempDir } from './proa.ts';
+
+export interface TimelineEvent {
+  /** Milliseconds since the simulator started, from one monotonic clock. */
+  t: number;
+  type: string;
+  container?: string;
+  [field: string]: unknown;
+}
+
+export interface SimOptions {
+  /** Containers to run as PID 1 of a PID namespace of their own, as a real container is. */
+  ownPidNamespace?: string[];
+  backoffBaseMs?: number;
+  /** Print the timeline as it happens. */
+  echo?: (e: TimelineEvent) => void;
+  cwd?: string;
+  /** Extra environment for every container (tests point PATH at helpers). */
+  env?: Record<string, string>;
+}
+
+export interface Outcome {
+  phase: string;
+  deleted: boolean;
+  exitCodes: Record<string, number | undefined>;
+  restarts: Record<string, number>;
+}
+
+type Kind = 'init' | 'native' | 'regular';
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A running container process, however it was launched. */
+interface Proc {
+  pid: number | undefined;
+  kill(signal: NodeJS.Signals): void;
+  exited: Promise<Exit>;
+}
+
+interface Probe {
+  httpGet?: { path?: string; port: number | string; host?: string; scheme?: string };
+  tcpSocket?: { port: number | string; host?: string };
+  exec?: { command: string[] };
+  initialDelaySeconds?: number;
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  successThreshold?: number;
+  failureThreshold?: number;
+}
+
+interface Ctr {
+  spec: Json;
+  kind: Kind;
+  status: Json;
+  proc?: Proc;
+  started: boolean;
+  ready: boolean;
+  timers: NodeJS.Timeout[];
+  /** Bumped on every start: stale probe results and timers check it. */
+  generation: number;
+  /** Resolves when a native sidecar has started (startup probe passed). */
+  onStarted?: () => void;
+  /** Resolves when an init container completed successfully. */
+  onCompleted?: (ok: boolean) => void;
+}
+
+const supportedContainer = new Set(['name', 'image', 'imagePullPolicy', 'command', 'args', 'env', 'readinessProbe', 'startupProbe',
+  'ports', 'resources', 'terminationMessagePath', 'terminationMessagePolicy', 'restartPolicy', 'workingDir']);
+const supportedPod = new Set(['containers', 'initContainers', 'restartPolicy', 'terminationGracePeriodSeconds', 'shareProcessNamespace',
+  'serviceAccountName', 'serviceAccount', 'dnsPolicy', 'schedulerName', 'enableServiceLinks', 'priority', 'securityContext']);
+
+const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+function canUnshare(args: string[]): boolean {
+  return spawnSync('unshare', [...args, 'true'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Reads the manifest (YAML or JSON; a Pod, or a Job's Pod template) into a Pod. */
+export function podFromManifest(text: string): { pod: Json; notes: string[] } {
+  const docs = parseAllDocuments(text).map((d) => d.toJS() as Json).filter(Boolean);
+  const notes: string[] = [];
+  const doc = docs.find((d) => d.kind === 'Pod' || d.kind === 'Job');
+  if (!doc) throw new Error('the manifest has no Pod or Job');
+  for (const d of docs) if (d !== doc) notes.push(`${d.kind} ${d.metadata?.name ?? ''}: not simulated (only the Pod runs)`);
+  if (doc.kind === 'Pod') return { pod: structuredClone(doc), notes };
+  const template = doc.spec?.template ?? {};
+  const jobName = doc.metadata?.name ?? 'job';
+  return {
+    pod: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `${jobName}-${randomBytes(3).toString('hex').slice(0, 5)}`,
+        namespace: doc.metadata?.namespace ?? 'default',
+        labels: { ...(template.metadata?.labels ?? {}), 'job-name': jobName, 'batch.kubernetes.io/job-name': jobName },
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, controller: true, blockOwnerDeletion: true }],
+      },
+      spec: structuredClone(template.spec ?? {}),
+    },
+    notes,
+  };
+}
+
+export class Simulator extends EventEmitter {
+  readonly api: FakeApiServer;
+  readonly timeline: TimelineEvent[] = [];
+  readonly name: string;
+  readonly namespace: string;
+  readonly finished: Promise<Outcome>;
+  readonly #t0 = performance.now();
+  readonly #pod: Json;
+  readonly #opts: SimOptions;
+  readonly #ctrs: Ctr[];
+  readonly #saDir: string;
+  #finish!: (o: Outcome) => void;
+  #deleting = false;
+  #done = false;
+  #sandbox: { proc: ChildProcess; send: (m: Json) => void; handlers: Map<string, (m: Json) => void> } | undefined;
+  #uts: boolean;
+
+  private constructor(api: FakeApiServer, pod: Json, opts: SimOptions) {
+    super();
+    this.api = api;
+    this.#pod = pod;
+    this.#opts = opts;
+    this.name = pod.metadata.name;
+    this.namespace = pod.metadata.namespace ?? 'default';
+    pod.metadata.namespace = this.namespace;
+    this.#saDir = api.writeServiceAccount(join(tempDir('proa-sim-'), 'serviceaccount'), this.namespace);
+    this.finished = new Promise((resolve) => (this.#finish = resolve));
+    this.#uts = canUnshare(['--uts']);
+    const init = (pod.spec.initContainers ?? []) as Json[];
+    const regular = (pod.spec.containers ?? []) as Json[];
+    const blank = (spec: Json, kind: Kind): Ctr => ({
+      spec, kind, started: false, ready: false, timers: [], generation: 0,
+      status: {
+        name: spec.name, image: spec.image ?? 'simulated', imageID: '', ready: false, started: false, restartCount: 0,
+        state: { waiting: { reason: kind === 'regular' && init.length > 0 ? 'PodInitializing' : 'ContainerCreating' } }, lastState: {},
+      },
+    });
+    this.#ctrs = [
+      ...init.map((c) => blank(c, c.restartPolicy === 'Always' ? 'native' : 'init')),
+      ...regular.map((c) => blank(c, 'regular')),
+    ];
+    api.on('request', (r) => this.#record('api-request', { method: r.method, path: r.path, query: r.query, answer: r.answer }));
+  }
+
+  /** Creates the Pod in the API server and starts running it. */
+  static async start(manifest: Json | string, opts: SimOptions = {}): Promise<Simulator> {
+    const { pod, notes } = typeof manifest === 'string' ? podFromManifest(manifest) : { pod: structuredClone(manifest), notes: [] };
+    const api = await FakeApiServer.start({ bookmarkIntervalMs: 60_000 });
+    const sim = new Simulator(api, pod, opts);
+    for (const n of notes) sim.#record('note', { note: n });
+    sim.#checkSupported();
+    pod.spec.restartPolicy ??= 'Always';
+    pod.spec.terminationGracePeriodSeconds ??= 30;
+    pod.status = { phase: 'Pending', startTime: now() };
+    sim.#writeStatus(false);
+    api.putPod(pod);
+    sim.#record('pod-created', { pod: sim.name, namespace: sim.namespace, restartPolicy: pod.spec.restartPolicy });
+    if (pod.spec.shareProcessNamespace) await sim.#startSandbox();
+    void sim.#run();
+    return sim;
+  }
+
+  static async fromFile(path: string, opts: SimOptions = {}): Promise<Simulator> {
+    return Simulator.start(readFileSync(path, 'utf8'), opts);
+  }
+
+  #record(type: string, fields: Record<string, unknown> = {}): TimelineEvent {
+    const e: TimelineEvent = { t: Math.round((performance.now() - this.#t0) * 10) / 10, type, ...fields };
+    this.timeline.push(e);
+    this.#opts.echo?.(e);
+    this.emit('event', e);
+    return e;
+  }
+
+  /** Resolves with the first timeline event (past or future) that matches. */
+  waitFor(match: (e: TimelineEvent) => boolean): Promise<TimelineEvent> {
+    const seen = this.timeline.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => {
+      const on = (e: TimelineEvent): void => {
+        if (!match(e)) return;
+        this.off('event', on);
+        resolve(e);
+      };
+      this.on('event', on);
+    });
+  }
+
+  /** JSON log lines a container wrote on stderr (proa's log). */
+  logs(container: string): Json[] {
+    return this.timeline.filter((e) => e.type === 'log' && e.container === container && e.stream === 'stderr')
+      .flatMap((e) => {
+        try {
+          return [JSON.parse(String(e.line)) as Json];
+        } catch {
+          return [];
+        }
+      });
+  }
+
+  #checkSupported(): void {
+    for (const key of Object.keys(this.#pod.spec)) {
+      if (!supportedPod.has(key)) this.#unsupported(`spec.${key}`);
+    }
+    for (const c of this.#ctrs) {
+      const list = c.kind === 'regular' ? 'containers' : 'initContainers';
+      for (const key of Object.keys(c.spec)) {
+        if (!supportedContainer.has(key)) this.#unsupported(`${list}[${c.spec.name}].${key}`);
+      }
+      for (const p of [c.spec.readinessProbe, c.spec.startupProbe].filter(Boolean) as Json[]) {
+        if (p.grpc) this.#unsupported(`${list}[${c.spec.name}] grpc probe`);
+      }
+      for (const e of (c.spec.env ?? []) as Json[]) {
+        if (e.valueFrom && !e.valueFrom.fieldRef) this.#unsupported(`${list}[${c.spec.name}].env[${e.name}].valueFrom (only fieldRef)`);
+      }
+    }
+  }
+
+  #unsupported(field: string): void {
+    this.#record('unsupported', { field });
+    process.stderr.write(`simulator: ${field} is not supported and is ignored\n`);
+  }
+
+  // --- status ---------------------------------------------------------------------
+
+  #writeStatus(publish = true): void {
+    const byKind = (k: Kind[]): Json[] => this.#ctrs.filter((c) => k.includes(c.kind)).map((c) => structuredClone(c.status));
+    const status = this.#pod.status;
+    status.containerStatuses = byKind(['regular']).reverse(); // no order is promised: do not follow the spec's
+    if (this.#ctrs.some((c) => c.kind !== 'regular')) status.initContainerStatuses = byKind(['init', 'native']);
+    if (!publish) return;
+    this.api.updatePod(this.namespace, this.name, (p) => {
+      p.status = structuredClone(status);
+    });
+  }
+
+  #setPhase(phase: string): void {
+    if (this.#pod.status.phase === phase) return;
+    this.#pod.status.phase = phase;
+    this.#record('phase', { phase });
+    this.#writeStatus();
+  }
+
+  #statusChanged(c: Ctr): void {
+    c.status.ready = c.ready;
+    c.status.started = c.started;
+    const s = c.status.state;
+    const state = s.running ? (c.ready ? 'ready' : 'running') : s.terminated ? `terminated ${s.terminated.exitCode}` : `waiting ${s.waiting?.reason}`;
+    this.#record('status', { container: c.spec.name, state, ready: c.ready, started: c.started, restartCount: c.status.restartCount });
+    this.#writeStatus();
+  }
+
+  // --- lifecycle -----------------------------------------------------------------------
+
+  async #run(): Promise<void> {
+    for (const c of this.#ctrs.filter((x) => x.kind !== 'regular')) {
+      if (this.#deleting) return;
+      if (c.kind === 'native') {
+        await new Promise<void>((resolve) => {
+          c.onStarted = resolve;
+          this.#start(c);
+        });
+      } else {
+        const ok = await new Promise<boolean>((resolve) => {
+          c.onCompleted = resolve;
+          this.#start(c);
+        });
+        if (!ok) return; // restartPolicy Never: the Pod has failed (see #exited)
+      }
+    }
+    if (this.#deleting) return;
+    for (const c of this.#ctrs.filter((x) => x.kind === 'regular')) this.#start(c);
+    this.#setPhase('Running');
+  }
+
+  #env(c: Ctr): Record<string, string> {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOSTNAME: this.name,
+      ...this.api.clusterEnv(this.#saDir),
+      ...(this.#opts.env ?? {}),
+    };
+    const field = (path: string): string => {
+      switch (path) {
+        case 'metadata.name': return this.name;
+        case 'metadata.namespace': return this.namespace;
+        case 'metadata.uid': return this.#pod.metadata.uid ?? '';
+        case 'spec.serviceAccountName': return this.#pod.spec.serviceAccountName ?? 'default';
+        case 'spec.nodeName': return 'simulated-node';
+        case 'status.podIP': case 'status.hostIP': return '127.0.0.1';
+        default:
+          this.#unsupported(`fieldRef ${path}`);
+          return '';
+      }
+    };
+    for (const e of (c.spec.env ?? []) as Json[]) {
+      if (e.value !== undefined) env[e.name] = expand(String(e.value), env);
+      else if (e.valueFrom?.fieldRef) env[e.name] = field(e.valueFrom.fieldRef.fieldPath);
+    }
+    return env;
+  }
+
+  #start(c: Ctr): void {
+    if (this.#deleting || this.#done) return;
+    const env = this.#env(c);
+    const argv = [...(c.spec.command ?? []), ...(c.spec.args ?? [])].map((a: string) => expand(a, env));
+    if (argv.length === 0) {
+      this.#unsupported(`${c.spec.name}: a container without command (an image's entrypoint)`);
+      return;
+    }
+    c.generation++;
+    c.started = false;
+    c.ready = false;
+    const cwd = c.spec.workingDir ?? this.#opts.cwd ?? root;
+    const proc = this.#launch(c, argv, env, cwd);
+    c.proc = proc;
+    c.status.state = { running: { startedAt: now() } };
+    c.status.containerID = `containerd://${randomBytes(32).toString('hex')}`;
+    this.#record('container-start', { container: c.spec.name, pid: proc.pid, argv });
+    if (!c.spec.startupProbe) this.#markStarted(c);
+    else this.#statusChanged(c);
+    this.#probe(c, 'startup');
+    void proc.exited.then((exit) => this.#exited(c, proc, exit));
+  }
+
+  #launch(c: Ctr, argv: string[], env: Record<string, string>, cwd: string): Proc {
+    const name = c.spec.name as string;
+    if (this.#sandbox) return this.#launchInSandbox(c, argv, env, cwd);
+    let command = argv[0]!;
+    let args = argv.slice(1);
+    const setHostname = ['sh', '-c', 'hostname "$0" 2>/dev/null; exec "$@"', this.name];
+    if (this.#opts.ownPidNamespace?.includes(name)) {
+      // PID 1 of its own namespace, as every container of a Pod without a shared one is.
+      command = 'unshare';
+      args = ['--pid', '--fork', '--mount-proc', '--kill-child', ...(this.#uts ? ['--uts'] : []), '--', ...setHostname, ...argv];
+    } else if (this.#uts) {
+      // Without --fork unshare execs in place: the container keeps its PID, its signals and its exit status.
+      command = 'unshare';
+      args = ['--uts', '--', ...setHostname, ...argv];
+    }
+    const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#capture(name, child.stdout!, 'stdout');
+    this.#capture(name, child.stderr!, 'stderr');
+    const exited = new Promise<Exit>((resolve) => {
+      child.once('error', () => resolve({ code: 127, signal: null }));
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    return {
+      pid: child.pid,
+      kill: (signal) => {
+        try {
+          child.kill(signal);
+        } catch { /* exited */ }
+      },
+      exited,
+    };
+  }
+
+  #capture(container: string, stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr'): void {
+    createInterface({ input: stream }).on('line', (line) => this.#record('log', { container, stream: name, line }));
+  }
+
+  async #startSandbox(): Promise<void> {
+    const uts = this.#uts ? ['--uts'] : [];
+    const proc = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', ...uts, '--', 'sh', '-c', 'hostname "$0" 2>/dev/null; exec "$@"', this.name,
+      node, join(root, 'test', 'sandbox-agent.mjs')], { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '' } });
+    const handlers = new Map<string, (m: Json) => void>();
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const msg = JSON.parse(line) as Json;
+      handlers.get(msg.id)?.(msg);
+    });
+    this.#sandbox = { proc, handlers, send: (m) => proc.stdin!.write(JSON.stringify(m) + '\n') };
+    this.#record('sandbox-start', { pid: proc.pid, note: 'shareProcessNamespace: one PID namespace for the Pod' });
+  }
+
+  #launchInSandbox(c: Ctr, argv: string[], env: Record<string, string>, cwd: string): Proc {
+    const sb = this.#sandbox!;
+    const id = `${c.spec.name}#${c.generation}`;
+    let resolveExit!: (e: Exit) => void;
+    const exited = new Promise<Exit>((resolve) => (resolveExit = resolve));
+    const proc: Proc = { pid: undefined, kill: (signal) => sb.send({ op: 'kill', id, signal }), exited };
+    sb.handlers.set(id, (msg) => {
+      if (msg.event === 'started') proc.pid = msg.pid;
+      else if (msg.event === 'output') {
+        for (const line of Buffer.from(msg.data, 'base64').toString().split('\n').filter((l) => l !== '')) {
+          this.#record('log', { container: c.spec.name, stream: msg.stream, line });
+        }
+      } else if (msg.event === 'exit') {
+        sb.handlers.delete(id);
+        resolveExit({ code: msg.code, signal: msg.signal });
+      }
+    });
+    sb.send({ op: 'spawn', id, argv, env, cwd });
+    return proc;
+  }
+
+  #markStarted(c: Ctr): void {
+    c.started = true;
+    c.onStarted?.();
+    c.onStarted = undefined;
+    if (!c.spec.readinessProbe) c.ready = true;
+    this.#statusChanged(c);
+    this.#probe(c, 'readiness');
+  }
+
+  #probe(c: Ctr, which: 'startup' | 'readiness'): void {
+    const probe = (which === 'startup' ? c.spec.startupProbe : c.spec.readinessProbe) as Probe | undefined;
+    if (!probe) return;
+    const gen = c.generation;
+    const period = (probe.periodSeconds ?? 10) * 1000;
+    const successes = probe.successThreshold ?? 1;
+    const failures = probe.failureThreshold ?? 3;
+    let ok = 0;
+    let bad = 0;
+    const tick = async (): Promise<void> => {
+      if (gen !== c.generation || !c.status.state.running || this.#done) return;
+      const { pass, detail } = await this.#check(c, probe);
+      if (gen !== c.generation || !c.status.state.running) return;
+      this.#record('probe', { container: c.spec.name, probe: which, ok: pass, detail });
+      if (pass) { ok++; bad = 0; } else { bad++; ok = 0; }
+      if (which === 'startup') {
+        if (pass && ok >= 1) return this.#markStarted(c); // startup probes need one success
+        if (bad >= failures) {
+          this.#record('probe-failed', { container: c.spec.name, probe: which, action: 'kill' });
+          c.proc?.kill('SIGKILL');
+          return;
+        }
+      } else if (pass && ok >= successes && !c.ready) {
+        c.ready = true;
+        this.#statusChanged(c);
+      } else if (!pass && bad >= failures && c.ready) {
+        c.ready = false;
+        this.#statusChanged(c);
+      }
+      c.timers.push(setTimeout(() => void tick(), period));
+    };
+    c.timers.push(setTimeout(() => void tick(), (probe.initialDelaySeconds ?? 0) * 1000));
+  }
+
+  async #check(c: Ctr, probe: Probe): Promise<{ pass: boolean; detail: string }> {
+    const timeout = (probe.timeoutSeconds ?? 1) * 1000;
+    const port = (p: number | string): number => typeof p === 'number' ? p
+      : Number(((c.spec.ports ?? []) as Json[]).find((x) => x.name === p)?.containerPort ?? p);
+    if (probe.httpGet) {
+      const g = probe.httpGet;
+      return new Promise((resolve) => {
+        const req = httpGet({ host: g.host ?? '127.0.0.1', port: port(g.port), path: g.path ?? '/', timeout, headers: { 'User-Agent': 'kube-probe/1.30' } }, (res) => {
+          res.resume();
+          const s = res.statusCode ?? 0;
+          resolve({ pass: s >= 200 && s < 400, detail: `HTTP ${s}` });
+        });
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', (e: NodeJS.ErrnoException) => resolve({ pass: false, detail: e.code ?? e.message }));
+      });
+    }
+    if (probe.tcpSocket) {
+      const t = probe.tcpSocket;
+      return new Promise((resolve) => {
+        const s = connect({ host: t.host ?? '127.0.0.1', port: port(t.port), timeout });
+        s.on('connect', () => { s.destroy(); resolve({ pass: true, detail: 'connected' }); });
+        s.on('timeout', () => { s.destroy(); resolve({ pass: false, detail: 'timeout' }); });
+        s.on('error', (e: NodeJS.ErrnoException) => resolve({ pass: false, detail: e.code ?? e.message }));
+      });
+    }
+    if (probe.exec) {
+      const [cmd, ...args] = probe.exec.command;
+      return new Promise((resolve) => {
+        const p = spawn(cmd!, args, { stdio: 'ignore', timeout, env: this.#env(c) });
+        p.on('error', (e) => resolve({ pass: false, detail: e.message }));
+        p.on('exit', (code) => resolve({ pass: code === 0, detail: `exit ${code}` }));
+      });
+    }
+    return { pass: false, detail: 'no handler' };
+  }
+
+  #exited(c: Ctr, proc: Proc, exit: Exit): void {
+    if (c.proc !== proc) return;
+    c.proc = undefined;
+    for (const t of c.timers) clearTimeout(t);
+    c.timers = [];
+    const signal = exit.signal ? (constants.signals as Record<string, number>)[exit.signal] : undefined;
+    const exitCode = exit.code ?? 128 + (signal ?? 0);
+    this.#record('container-exit', { container: c.spec.name, exitCode, signal: exit.signal ?? undefined });
+    const terminated = {
+      exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', ...(signal ? { signal } : {}),
+      startedAt: c.status.state.running?.startedAt, finishedAt: now(), containerID: c.status.containerID,
+    };
+    c.started = false;
+    c.ready = false;
+    const policy = this.#pod.spec.restartPolicy as string;
+    const failed = exitCode !== 0;
+    const restart = !this.#deleting && !this.#done && (
+      c.kind === 'native' ? !this.#stoppingSidecars
+        : c.kind === 'init' ? failed && policy !== 'Never'
+          : policy === 'Always' || (policy === 'OnFailure' && failed));
+    if (!restart) {
+      c.status.state = { terminated };
+      this.#statusChanged(c);
+      if (c.kind === 'init') {
+        c.onCompleted?.(!failed);
+        if (failed) this.#complete('Failed');
+      }
+      this.#checkDone();
+      return;
+    }
+    c.status.lastState = { terminated };
+    const delay = Math.min(10_000, (this.#opts.backoffBaseMs ?? 1000) * 2 ** c.status.restartCount);
+    c.status.restartCount++;
+    c.status.state = { waiting: { reason: failed ? 'CrashLoopBackOff' : 'Completed', message: `back-off ${delay}ms restarting container=${c.spec.name} pod=${this.name}_${this.namespace}` } };
+    this.#statusChanged(c);
+    c.timers.push(setTimeout(() => {
+      this.#record('container-restart', { container: c.spec.name, restartCount: c.status.restartCount });
+      this.#start(c);
+    }, delay));
+  }
+
+  #stoppingSidecars = false;
+
+  /** All regular containers ended for good: stop native sidecars, then settle the phase. */
+  #checkDone(): void {
+    const regular = this.#ctrs.filter((c) => c.kind === 'regular');
+    if (this.#deleting) {
+      if (this.#ctrs.every((c) => !c.proc)) void this.#finishDeletion();
+      else if (regular.every((c) => !c.proc)) this.#stopNative();
+      return;
+    }
+    const allEnded = regular.length > 0 && regular.every((c) => c.status.state.terminated && !c.proc);
+    if (!allEnded) return;
+    if (this.#ctrs.some((c) => c.kind === 'native' && c.proc)) {
+      this.#stopNative();
+      return;
+    }
+    const failed = regular.some((c) => c.status.state.terminated.exitCode !== 0);
+    this.#complete(failed ? 'Failed' : 'Succeeded');
+  }
+
+  #stopNative(): void {
+    if (this.#stoppingSidecars) return;
+    this.#stoppingSidecars = true;
+    const natives = this.#ctrs.filter((c) => c.kind === 'native' && c.proc).reverse();
+    for (const c of natives) this.#terminate(c);
+  }
+
+  /** TERM, then KILL when the grace period is over. */
+  #terminate(c: Ctr): void {
+    const proc = c.proc;
+    if (!proc) return;
+    this.#record('signal', { container: c.spec.name, signal: 'SIGTERM' });
+    proc.kill('SIGTERM');
+    const grace = (this.#pod.metadata.deletionGracePeriodSeconds ?? this.#pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+    const timer = setTimeout(() => {
+      if (c.proc !== proc) return;
+      this.#record('signal', { container: c.spec.name, signal: 'SIGKILL' });
+      proc.kill('SIGKILL');
+    }, grace);
+    void proc.exited.then(() => clearTimeout(timer));
+  }
+
+  #complete(phase: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#setPhase(phase);
+    this.#finish(this.#outcome(false));
+  }
+
+  #outcome(deleted: boolean): Outcome {
+    const exitCodes: Record<string, number | undefined> = {};
+    const restarts: Record<string, number> = {};
+    for (const c of this.#ctrs) {
+      exitCodes[c.spec.name] = c.status.state.terminated?.exitCode;
+      restarts[c.spec.name] = c.status.restartCount;
+    }
+    return { phase: this.#pod.status.phase, deleted, exitCodes, restarts };
+  }
+
+  /** Graceful deletion, as `kubectl delete pod` does it. */
+  delete(graceSeconds?: number): void {
+    if (this.#deleting) return;
+    this.#deleting = true;
+    const pod = this.api.beginDelete(this.namespace, this.name, graceSeconds);
+    this.#pod.metadata.deletionTimestamp = pod.metadata.deletionTimestamp;
+    this.#pod.metadata.deletionGracePeriodSeconds = pod.metadata.deletionGracePeriodSeconds;
+    this.#record('deletion', { deletionTimestamp: pod.metadata.deletionTimestamp, graceSeconds: pod.metadata.deletionGracePeriodSeconds });
+    for (const c of this.#ctrs) for (const t of c.timers) clearTimeout(t);
+    for (const c of this.#ctrs.filter((x) => x.kind !== 'native')) this.#terminate(c);
+    this.#checkDone();
+  }
+
+  async #finishDeletion(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    this.api.finishDelete(this.namespace, this.name);
+    this.#record('pod-deleted', {});
+    this.#finish(this.#outcome(true));
+  }
+
+  /** Kills whatever still runs and stops the API server. */
+  async stop(): Promise<void> {
+    this.#done = true;
+    for (const c of this.#ctrs) {
+      for (const t of c.timers) clearTimeout(t);
+      c.proc?.kill('SIGKILL');
+    }
+    await Promise.all(this.#ctrs.map((c) => c.proc?.exited));
+    this.#sandbox?.proc.kill('SIGKILL');
+    await this.api.stop();
+  }
+}
+
+/** Kubernetes' $(VAR) expansion in command, args and env values; $$ escapes. */
+function expand(text: string, env: Record<string, string>): string {
+  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string | undefined) =>
+    m === '$$' ? '$' : name !== undefined && env[name] !== undefined ? env[name]! : m);
+}
