@@ -232,7 +232,8 @@ function splitArgv(argv: readonly string[]): Split {
         const spec = options.find((o) => o.short === c);
         if (!spec) fail(`unknown option '-${c}'`);
         if (spec.kind === 'switch') { add(spec, 'true'); continue; }
-        const rest = arg.slice(j + 1);
+        // -gURL, -g=URL (as clap reads it) or -g URL.
+        const rest = arg.slice(j + 1).replace(/^=/, '');
         const [value, at] = takeValue(spec, rest === '' ? undefined : rest, i);
         add(spec, value);
         i = at;

@@ -42,8 +42,8 @@ test('signals: names with or without SIG, any case, numbers', () => {
 });
 
 test('both flag forms, repeatable lists, short clusters', () => {
-  const c = config(['-g', 'http://a/x', '--shutdown-http-get=http://b/y', '-phttp://c/z', '-Kk', 'envoy', '--', 'run', '--flag']);
-  assert.deepEqual(c.httpGet.map(String), ['http://a/x', 'http://b/y']);
+  const c = config(['-g', 'http://a/x', '--shutdown-http-get=http://b/y', '-g=http://d/', '-phttp://c/z', '-Kk', 'envoy', '--', 'run', '--flag']);
+  assert.deepEqual(c.httpGet.map(String), ['http://a/x', 'http://b/y', 'http://d/']);
   assert.deepEqual(c.httpPost.map(String), ['http://c/z']);
   assert.equal(c.killAll, true);
   assert.deepEqual(c.kill, ['envoy']);

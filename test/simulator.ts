@@ -102,6 +102,8 @@ const supportedContainer = new Set(['name', 'image', 'imagePullPolicy', 'command
 const supportedPod = new Set(['containers', 'initContainers', 'restartPolicy', 'terminationGracePeriodSeconds', 'shareProcessNamespace',
   'serviceAccountName', 'serviceAccount', 'dnsPolicy', 'schedulerName', 'enableServiceLinks', 'priority', 'securityContext']);
 
+const kubeletSyncMs = 100;
+
 const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 function canUnshare(args: string[]): boolean {
@@ -618,8 +620,12 @@ export class Simulator extends EventEmitter {
     this.#pod.metadata.deletionGracePeriodSeconds = pod.metadata.deletionGracePeriodSeconds;
     this.#record('deletion', { deletionTimestamp: pod.metadata.deletionTimestamp, graceSeconds: pod.metadata.deletionGracePeriodSeconds });
     for (const c of this.#ctrs) for (const t of c.timers) clearTimeout(t);
-    for (const c of this.#ctrs.filter((x) => x.kind !== 'native')) this.#terminate(c);
-    this.#checkDone();
+    // The kubelet learns of the deletion through its own watch, a moment after every
+    // other watcher (proa included) has been sent the MODIFIED event.
+    setTimeout(() => {
+      for (const c of this.#ctrs.filter((x) => x.kind !== 'native')) this.#terminate(c);
+      this.#checkDone();
+    }, kubeletSyncMs);
   }
 
   async #finishDeletion(): Promise<void> {

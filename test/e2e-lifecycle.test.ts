@@ -1,0 +1,125 @@
+// End to end: the built binary as the main container of simulated Pods.
+import { test as base, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { root } from './proa.ts';
+import { Simulator } from './simulator.ts';
+import {
+  assertStartedAfterReady, freePort, httpSidecar, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate,
+} from './e2e.ts';
+
+// A simulated Pod that goes wrong never finishes: bound each test.
+const test = (name: string, fn: (t: TestContext) => Promise<void>): void => void base(name, { timeout: 60_000 }, fn);
+const trap = join(root, 'test', 'bin', 'trap.sh');
+
+test('the seed scenario (examples/demo-job.yaml): Job complete, every exit code 0', async (t) => {
+  const port = await freePort();
+  const yaml = readFileSync(join(root, 'examples', 'demo-job.yaml'), 'utf8').replaceAll('18080', String(port)).replace('value: "3"', 'value: "1"');
+  const sim = await Simulator.start(yaml);
+  t.after(() => sim.stop());
+  const outcome = await sim.finished;
+  assert.deepEqual(outcome, { phase: 'Succeeded', deleted: false, exitCodes: { main: 0, 'sidecar-1': 0 }, restarts: { main: 0, 'sidecar-1': 0 } });
+  assertStartedAfterReady(sim, ['sidecar-1']);
+  assert.ok(shutdownReceived(sim, 'sidecar-1'));
+  const watches = sim.timeline.filter((e) => e.type === 'api-request');
+  assert.equal(watches.length, 1, 'one watch request for the whole run');
+});
+
+test('the command\'s exit code passes through; the Pod fails as Kubernetes records it', async (t) => {
+  const port = await freePort();
+  const sim = await simulate(t, podManifest('exit-code', {
+    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['sh', '-c', 'exit 3']), httpSidecar('proxy', port)],
+  }));
+  const outcome = await sim.finished;
+  assert.equal(outcome.phase, 'Failed');
+  assert.deepEqual(outcome.exitCodes, { main: 3, proxy: 0 });
+  assertStartedAfterReady(sim, ['proxy']);
+});
+
+test('the command killed by a signal: 128 + N', async (t) => {
+  const port = await freePort();
+  const sim = await simulate(t, podManifest('killed', {
+    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['sh', '-c', 'kill -KILL $$$$']), httpSidecar('proxy', port)], // $$ is Kubernetes' escape for $
+  }));
+  const outcome = await sim.finished;
+  assert.deepEqual(outcome.exitCodes, { main: 137, proxy: 0 });
+  assert.equal(outcome.phase, 'Failed');
+});
+
+test('several sidecars, one slow: the command waits for the slowest; all are shut down', async (t) => {
+  const [a, b] = [await freePort(), await freePort()];
+  const sim = await simulate(t, podManifest('several', {
+    containers: [
+      proaContainer([`-g=http://127.0.0.1:${a}/shutdown`, `-g=http://127.0.0.1:${b}/shutdown`], ['true']),
+      httpSidecar('fast', a, 0.1), httpSidecar('slow', b, 2),
+    ],
+  }));
+  const outcome = await sim.finished;
+  assert.deepEqual(outcome, { phase: 'Succeeded', deleted: false, exitCodes: { main: 0, fast: 0, slow: 0 }, restarts: { main: 0, fast: 0, slow: 0 } });
+  assertStartedAfterReady(sim, ['fast', 'slow']);
+  assert.ok(shutdownReceived(sim, 'fast') && shutdownReceived(sim, 'slow'));
+  assert.ok(proaLog(sim, '2/2 sidecars exited'));
+});
+
+test('--wait-for and --ignore choose whom to wait for; everyone is still shut down', async (t) => {
+  for (const flag of [['--wait-for=fast'], ['--ignore=never']]) {
+    const [a, b] = [await freePort(), await freePort()];
+    const sim = await simulate(t, podManifest(`choose-${flag[0]!.slice(2, 6)}`, {
+      containers: [
+        proaContainer([...flag, `-g=http://127.0.0.1:${a}/shutdown`, `-g=http://127.0.0.1:${b}/shutdown`], ['true']),
+        httpSidecar('fast', a, 0.1),
+        httpSidecar('never', b, 0.1, { readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 } }),
+      ],
+    }));
+    const outcome = await sim.finished;
+    assert.deepEqual(outcome.exitCodes, { main: 0, fast: 0, never: 0 }, flag.join(' '));
+    assert.equal(outcome.phase, 'Succeeded');
+    assertStartedAfterReady(sim, ['fast']);
+    assert.ok(shutdownReceived(sim, 'never'), 'the ignored sidecar still got its shutdown request');
+  }
+});
+
+test('a native sidecar next to a regular one: the regular one is awaited, the native one stopped by the kubelet after', async (t) => {
+  const [a, b] = [await freePort(), await freePort()];
+  const sim = await simulate(t, podManifest('native', {
+    initContainers: [{ ...httpSidecar('mesh', b, 0.2), restartPolicy: 'Always', startupProbe: { tcpSocket: { port: b }, periodSeconds: 1 } }],
+    containers: [proaContainer([`-g=http://127.0.0.1:${a}/shutdown`], ['true']), httpSidecar('proxy', a, 0.2)],
+  }));
+  const outcome = await sim.finished;
+  assert.equal(outcome.phase, 'Succeeded');
+  assert.equal(outcome.exitCodes.main, 0);
+  assert.equal(outcome.exitCodes.proxy, 0);
+  assertStartedAfterReady(sim, ['proxy']);
+  const found = proaLog(sim, 'found the Pod');
+  assert.deepEqual((JSON.parse(String(found!.line)) as { sidecars: string[] }).sidecars, ['proxy']);
+  const meshStarted = sim.timeline.find((e) => e.type === 'container-start' && e.container === 'mesh')!;
+  const mainStarted = sim.timeline.find((e) => e.type === 'container-start' && e.container === 'main')!;
+  assert.ok(meshStarted.t < mainStarted.t, 'the native sidecar starts before the regular containers');
+  const meshStopped = sim.timeline.find((e) => e.type === 'signal' && e.container === 'mesh')!;
+  const mainExit = sim.timeline.find((e) => e.type === 'container-exit' && e.container === 'main')!;
+  assert.ok(meshStopped.t > mainExit.t, 'and is stopped after them');
+});
+
+test('TERM while the command runs: forwarded, and the sidecars are still shut down', async (t) => {
+  const port = await freePort();
+  const sim = await simulate(t, podManifest('term-running', {
+    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], [trap]), httpSidecar('proxy', port)],
+  }));
+  await sim.waitFor((e) => e.type === 'log' && e.container === 'main' && String(e.line).startsWith('ready'));
+  process.kill(pidOf(sim, 'main'), 'SIGTERM');
+  const outcome = await sim.finished;
+  assert.deepEqual(outcome.exitCodes, { main: 42, proxy: 0 });
+  assert.ok(shutdownReceived(sim, 'proxy'));
+});
+
+test('proa as PID 1 of its container', async (t) => {
+  const port = await freePort();
+  const sim = await simulate(t, podManifest('pid-one', {
+    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['sh', '-c', 'echo "parent=$PPID"']), httpSidecar('proxy', port)],
+  }), { ownPidNamespace: ['main'] });
+  const outcome = await sim.finished;
+  assert.deepEqual(outcome.exitCodes, { main: 0, proxy: 0 });
+  assert.ok(sim.timeline.some((e) => e.type === 'log' && e.container === 'main' && e.line === 'parent=1'), 'the command\'s parent is PID 1: proa');
+  assertStartedAfterReady(sim, ['proxy']);
+});

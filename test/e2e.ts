@@ -1,0 +1,84 @@
+// Helpers for the end-to-end suite: simulated Pods whose main container runs the built
+// binary, sidecars from examples/sidecar.mjs, and assertions over the timeline.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { Json } from './fake-apiserver.ts';
+import { binary, node, root } from './proa.ts';
+import { Simulator, type SimOptions, type TimelineEvent } from './simulator.ts';
+import { render } from './timeline.ts';
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+const downward = [
+  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+];
+
+export function proaContainer(flags: string[], command: string[], name = 'main'): Json {
+  return { name, image: 'app', command: [binary, ...flags, '--', ...command], env: downward };
+}
+
+/** An HTTP sidecar that is ready `startup` seconds after it starts and exits 0 on GET /shutdown. */
+export function httpSidecar(name: string, port: number, startup = 0.2, extra: Json = {}): Json {
+  return {
+    name, image: 'node:22', command: [node, join(root, 'examples', 'sidecar.mjs')],
+    env: [{ name: 'PORT', value: String(port) }, { name: 'STARTUP_SECONDS', value: String(startup) }],
+    readinessProbe: { httpGet: { port }, periodSeconds: 1 },
+    ...extra,
+  };
+}
+
+export function podManifest(name: string, spec: Json): Json {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'e2e' }, spec: { terminationGracePeriodSeconds: 5, restartPolicy: 'Never', ...spec } };
+}
+
+export async function simulate(t: TestContext, manifest: Json, opts: SimOptions = {}): Promise<Simulator> {
+  const sim = await Simulator.start(manifest, opts);
+  t.after(async () => {
+    if (process.env.PROA_TEST_VERBOSE) for (const e of sim.timeline) process.stderr.write(`${render(e)}\n`);
+    await sim.stop();
+  });
+  return sim;
+}
+
+export const isReady = (container: string) => (e: TimelineEvent): boolean =>
+  e.type === 'status' && e.container === container && e.ready === true;
+
+export function proaLog(sim: Simulator, msg: string | RegExp, container = 'main'): TimelineEvent | undefined {
+  return sim.timeline.find((e) => {
+    if (e.type !== 'log' || e.container !== container || e.stream !== 'stderr') return false;
+    try {
+      const m = (JSON.parse(String(e.line)) as { msg: string }).msg;
+      return typeof msg === 'string' ? m === msg : msg.test(m);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The command started after every awaited sidecar was ready (and still is, per the timeline). */
+export function assertStartedAfterReady(sim: Simulator, sidecars: string[]): void {
+  const started = proaLog(sim, 'command started');
+  assert.ok(started, 'the command started');
+  for (const s of sidecars) {
+    const ready = sim.timeline.filter(isReady(s)).find((e) => e.t <= started.t);
+    assert.ok(ready, `${s} was ready before the command started`);
+  }
+}
+
+export function shutdownReceived(sim: Simulator, container: string): boolean {
+  return sim.timeline.some((e) => e.type === 'log' && e.container === container && e.line === 'Received /shutdown; shutting down.');
+}
+
+export function pidOf(sim: Simulator, container: string): number {
+  const start = [...sim.timeline].reverse().find((e) => e.type === 'container-start' && e.container === container);
+  return Number(start?.pid);
+}
