@@ -29,10 +29,15 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (gate.kind !== 'ready') return stopEarly(config, log, gate, sidecars);
 
   const result = await runCommand(config.command, config.args, signals, log);
-  if (sidecars?.keepForRetry(result)) return finish(result.code, sidecars);
-  const baseline = sidecars?.beginShutdown();
-  await runShutdownActions(config, log, result.pid);
-  if (result.started) await sidecars?.waitForExit(baseline, signals);
+  try {
+    if (sidecars?.keepForRetry(result)) return await finish(result.code, sidecars);
+    const baseline = sidecars?.beginShutdown();
+    await runShutdownActions(config, log, result.pid);
+    if (result.started) await sidecars?.waitForExit(baseline, signals);
+  } catch (err) {
+    // Whatever went wrong after the command, its exit code is what proa owes the caller.
+    log.error('internal error after the command exited', { error: err instanceof Error ? err.message : String(err) });
+  }
   return finish(result.code, sidecars);
 }
 

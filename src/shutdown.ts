@@ -115,8 +115,12 @@ export async function runShutdownActions(config: Config, log: Logger, childPid?:
     ...config.httpGet.map((u) => sendShutdownRequest('GET', u, config.httpTimeoutMs, log)),
     ...config.httpPost.map((u) => sendShutdownRequest('POST', u, config.httpTimeoutMs, log)),
   ];
-  if (config.killAll) signalProcesses('all', config.killSignal, childPid, log);
-  else if (config.kill.length > 0) signalProcesses(config.kill, config.killSignal, childPid, log);
+  try {
+    if (config.killAll) signalProcesses('all', config.killSignal, childPid, log);
+    else if (config.kill.length > 0) signalProcesses(config.kill, config.killSignal, childPid, log);
+  } catch (err) {
+    log.warn('cannot list processes in /proc to signal them', { error: (err as NodeJS.ErrnoException).code ?? String(err) });
+  }
   if (requests.length + config.kill.length === 0 && !config.killAll) {
     log.debug('no shutdown actions configured');
   }

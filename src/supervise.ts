@@ -103,7 +103,7 @@ export function runCommand(command: string, args: string[], signals: Signals, lo
       signals.detach();
       const notFound = err.code === 'ENOENT';
       const code = notFound ? 127 : 126;
-      log.error(notFound ? 'command not found' : 'command cannot be executed', {
+      log.error(notFound ? `command not found: ${command}` : `command cannot be executed: ${command}`, {
         command, error: err.code ?? err.message, exitCode: code,
         ...(notFound && !command.includes('/') ? { path: process.env.PATH ?? '' } : {}),
       });

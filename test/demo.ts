@@ -7,7 +7,9 @@ import { render } from './timeline.ts';
 
 const manifest = process.argv[2] ?? join(root, 'examples', 'demo-job.yaml');
 console.log(`Simulating ${manifest}\n`);
+const timelineFile = join(root, 'dist', 'demo-timeline.jsonl');
 const sim = await Simulator.fromFile(manifest, {
+  timelineFile,
   echo: (e) => {
     const line = render(e);
     if (line) console.log(line);
@@ -21,4 +23,5 @@ await sim.stop();
 const codes = Object.entries(outcome.exitCodes).map(([k, v]) => `${k}=${v ?? 'none'}`).join(', ');
 console.log(`\nPod ${outcome.deleted ? 'deleted' : 'finished'}: phase ${outcome.phase}; exit codes ${codes}`);
 console.log(outcome.phase === 'Succeeded' ? 'Job complete.' : 'Job failed.');
+console.log(`Timeline (JSON lines): ${timelineFile}`);
 process.exit(outcome.phase === 'Succeeded' ? 0 : 1);

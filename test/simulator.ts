@@ -19,7 +19,7 @@
 // - every status change is a new resourceVersion (a MODIFIED event).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { connect } from 'node:net';
 import { constants } from 'node:os';
@@ -44,6 +44,8 @@ export interface SimOptions {
   backoffBaseMs?: number;
   /** Print the timeline as it happens. */
   echo?: (e: TimelineEvent) => void;
+  /** Also write the timeline to this file, one JSON object per line. */
+  timelineFile?: string;
   cwd?: string;
   /** Extra environment for every container (tests point PATH at helpers). */
   env?: Record<string, string>;
@@ -184,6 +186,7 @@ export class Simulator extends EventEmitter {
   static async start(manifest: Json | string, opts: SimOptions = {}): Promise<Simulator> {
     const { pod, notes } = typeof manifest === 'string' ? podFromManifest(manifest) : { pod: structuredClone(manifest), notes: [] };
     const api = await FakeApiServer.start({ bookmarkIntervalMs: 60_000 });
+    if (opts.timelineFile) writeFileSync(opts.timelineFile, '');
     const sim = new Simulator(api, pod, opts);
     for (const n of notes) sim.#record('note', { note: n });
     sim.#checkSupported();
@@ -205,6 +208,7 @@ export class Simulator extends EventEmitter {
   #record(type: string, fields: Record<string, unknown> = {}): TimelineEvent {
     const e: TimelineEvent = { t: Math.round((performance.now() - this.#t0) * 10) / 10, type, ...fields };
     this.timeline.push(e);
+    if (this.#opts.timelineFile) appendFileSync(this.#opts.timelineFile, JSON.stringify(e) + '\n');
     this.#opts.echo?.(e);
     this.emit('event', e);
     return e;
