@@ -97,6 +97,7 @@ export class FakeApiServer extends EventEmitter {
   #garbageNext = 0;
   #watchers = new Set<Watcher>();
   #saDirs: string[] = [];
+  #saNamespace = 'default';
   token = '';
 
   constructor(opts: FakeApiOptions = {}) {
@@ -140,6 +141,10 @@ export class FakeApiServer extends EventEmitter {
   /** Writes token, ca.crt and namespace as the kubelet's projected volume does. */
   writeServiceAccount(dir: string, namespace: string, ca = this.ca): string {
     mkdirSync(dir, { recursive: true });
+    if (namespace !== this.#saNamespace) {
+      this.#saNamespace = namespace;
+      this.rotateToken();
+    }
     writeFileSync(join(dir, 'token'), this.token);
     writeFileSync(join(dir, 'ca.crt'), ca);
     writeFileSync(join(dir, 'namespace'), namespace);
@@ -154,7 +159,10 @@ export class FakeApiServer extends EventEmitter {
    */
   rotateToken(writeFiles = true): string {
     this.#tokens.clear();
-    this.token = `tok-${randomBytes(16).toString('hex')}`;
+    // Shaped like a bound service-account token: a JWT whose subject names the account.
+    const part = (o: Json): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const claims = { sub: `system:serviceaccount:${this.#saNamespace}:${this.#opts.serviceAccount}`, exp: Math.floor(Date.now() / 1000) + 3607 };
+    this.token = `${part({ alg: 'RS256', kid: 'fake' })}.${part(claims)}.${randomBytes(32).toString('base64url')}`;
     this.#tokens.add(this.token);
     if (writeFiles) for (const dir of this.#saDirs) writeFileSync(join(dir, 'token'), this.token);
     return this.token;

@@ -208,6 +208,16 @@ test('403: names the service account, verbs, resource and namespace; keeps retry
   await run.waitFor('Kubernetes API watch is healthy again');
 });
 
+test('403 without a subject in the message: the service account comes from the token\'s claims', async (t) => {
+  const pod = makePod({ name: 'p', namespace: 'team-b', containers: ['main'] });
+  const b = await bed(t, pod);
+  b.api.failNext({ status: 403, message: 'access denied by policy' });
+  const run = b.run(['true']);
+  const err = await run.waitFor((l) => l.level === 'error');
+  assert.match(err.msg, /service account team-b\/proa needs get, list and watch on pods in namespace team-b/);
+  assert.equal((await run.exited).code, 0, run.dump());
+});
+
 test('401: retried once at once with the token read afresh (the kubelet rotated it)', async (t) => {
   const pod = makePod({ name: 'p', containers: ['main', 'proxy'] });
   const b = await bed(t, pod);

@@ -89,6 +89,21 @@ export class ApiClient {
   }
 
   /**
+   * The service account the token stands for (`namespace/name`), from the token's JWT
+   * claims, for messages; the token itself is never shown. undefined when unreadable.
+   */
+  serviceAccount(): string | undefined {
+    try {
+      const payload = this.#access.readToken().split('.')[1] ?? '';
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown };
+      const m = typeof claims.sub === 'string' ? claims.sub.match(/^system:serviceaccount:([^:]+):(.+)$/) : null;
+      return m ? `${m[1]}/${m[2]}` : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
    * GET `path` and return the response once it is 200, its body unread (a watch
    * stream). Other statuses become ApiError; a 401 is retried once with the token
    * read again, since the kubelet may have just rotated it.

@@ -255,7 +255,7 @@ export class PodWatch {
     if (err instanceof ApiError) {
       if (err.status === 403) {
         const subject = err.message.match(/User "system:serviceaccount:([^:"]+):([^"]+)"/);
-        const account = subject ? `${subject[1]}/${subject[2]}` : "this Pod's service account";
+        const account = subject ? `${subject[1]}/${subject[2]}` : (this.#client.serviceAccount() ?? 'of this Pod');
         return {
           key: 'forbidden', level: 'error',
           msg: `forbidden: service account ${account} needs get, list and watch on pods in namespace ${where.namespace}; ` +
