@@ -50,6 +50,10 @@ function textValue(value: unknown): string {
   return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
 }
 
+// A log line must never take proa down: if whoever reads stderr goes away (EPIPE),
+// the lines are lost, and the command and its exit code are not.
+process.stderr.on('error', () => {});
+
 export function createLogger(
   format: LogFormat,
   threshold: Level,

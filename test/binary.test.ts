@@ -2,7 +2,7 @@
 // and shutdown actions, with no Kubernetes API involved (--no-wait).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { binary, proa, root, Run, tempDir } from './proa.ts';
@@ -290,4 +290,11 @@ test('runs in a chroot holding only the binary and the libraries ldd lists (glib
   chmodSync(join(jail, 'proa'), 0o755);
   const out = execFileSync('chroot', [jail, '/proa', '--version'], { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } }).toString();
   assert.match(out, /^proa \S+ \(commit \S+, node v22\./);
+});
+
+test('a reader of stderr that goes away (EPIPE) costs log lines, never the exit code', async () => {
+  const child = spawn(binary, ['--no-wait', '--', 'sh', '-c', 'sleep 0.2; exit 9'], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '', PROA_LOG: 'debug' } });
+  child.stderr!.destroy();
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  assert.equal(code, 9);
 });

@@ -169,7 +169,8 @@ export class PodWatch {
               return undefined;
             case 'ERROR': {
               const code = event.object?.code;
-              if (code === 410) {
+              const reason = event.object?.reason;
+              if (code === 410 || reason === 'Expired' || reason === 'Gone') {
                 this.#log.info('watch resourceVersion expired (410); starting over from the current state', { resourceVersion: lastRv });
                 return { kind: 'list' };
               }
