@@ -83,7 +83,7 @@ export function pidOneName(proc = '/proc'): string | undefined {
 }
 
 /** Never PID 1 (the Pod's pause process: killing it kills the Pod), proa, or its child. */
-export function killTargets(processes: Process[], names: string[] | 'all', spare: number[]): Process[] {
+function killTargets(processes: Process[], names: string[] | 'all', spare: number[]): Process[] {
   return processes.filter((p) => p.pid !== 1 && !spare.includes(p.pid) && (names === 'all' || names.includes(p.name)));
 }
 

@@ -90,7 +90,7 @@ export interface CommandResult {
   signal?: NodeJS.Signals;
 }
 
-export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
   if (signal) return 128 + signalNumber(signal);
   return code ?? 0;
 }

@@ -208,11 +208,6 @@ export class FakeApiServer extends EventEmitter {
     return String(this.#seq);
   }
 
-  pod(namespace: string, name: string): Json | undefined {
-    const p = this.#pods.get(`${namespace}/${name}`);
-    return p ? structuredClone(p) : undefined;
-  }
-
   /** Creates or replaces a Pod (ADDED or MODIFIED). */
   putPod(input: Json): Json {
     const pod = structuredClone(input);
