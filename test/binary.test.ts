@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { binary, proa, root, Run, tempDir } from './proa.ts';
 import { Recorder } from './recorder.ts';
@@ -297,4 +297,19 @@ test('a reader of stderr that goes away (EPIPE) costs log lines, never the exit 
   child.stderr!.destroy();
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   assert.equal(code, 9);
+});
+
+// --- the arm64 build (`npm run build -- --arch arm64`), under qemu-user ----------------------
+
+const arm64 = join(root, 'dist', 'proa-linux-arm64');
+const qemu = ['/usr/bin/qemu-aarch64-static', '/usr/bin/qemu-aarch64'].find((q) => existsSync(q));
+const armReady = existsSync(arm64) && qemu !== undefined && existsSync('/usr/aarch64-linux-gnu/lib/libc.so.6');
+
+test('the arm64 binary is proa, runs a command and passes its exit code (under qemu)', armReady ? {} : { skip: 'no arm64 build or no qemu-aarch64 here' }, async () => {
+  const libs = ['-L', '/usr/aarch64-linux-gnu'];
+  assert.match(execFileSync(qemu!, [...libs, arm64, '--version']).toString(), /^proa \S+ \(commit \S+, node v22\./);
+  const run = new Run(qemu!, [...libs, arm64, '--no-wait', '--', 'sh', '-c', 'echo "opts=$NODE_OPTIONS"; exit 5'], { PATH: process.env.PATH ?? '', NODE_OPTIONS: '--require /nonexistent.js' });
+  assert.equal((await run.exited).code, 5, run.dump());
+  assert.equal(run.stdout, 'opts=--require /nonexistent.js\n');
+  assert.ok(run.has('command started'));
 });
