@@ -43,3 +43,23 @@ for (let i = 0; i < 5; i++) {
   await sim.stop();
 }
 console.log(`sidecar ready (status written) -> command started, median of ${delays.length} simulated Pods: ${median(delays).toFixed(1)} ms`);
+
+// Under a persistent error the watch must back off: thousands of Pods reconnect at once
+// after an API-server restart. Count proa's requests against a server that answers 503.
+{
+  const { FakeApiServer } = await import('../test/fake-apiserver.ts');
+  const { proa, tempDir } = await import('../test/proa.ts');
+  const { makePod } = await import('../test/pods.ts');
+  const api = await FakeApiServer.start();
+  const sa = api.writeServiceAccount(`${tempDir()}/sa`, 'default');
+  api.putPod(makePod({ name: 'bench', containers: ['main', 'proxy'] }));
+  api.failNext(...Array.from({ length: 10_000 }, () => ({ status: 503 })));
+  const seconds = Number(process.env.BENCH_OUTAGE_SECONDS ?? 30);
+  const run = proa(['--ready-timeout', `${seconds}s`, 'true'], { ...api.clusterEnv(sa), POD_NAME: 'bench', PROA_LOG: 'error' });
+  await run.exited;
+  const at = api.requests.map((r) => r.at);
+  const after = at.slice(5);
+  const rate = after.length > 1 ? (after.length - 1) / ((after[after.length - 1]! - after[0]!) / 1000) : 0;
+  console.log(`API answering 503 for ${seconds}s: ${at.length} requests; after the first 5, ${rate.toFixed(2)} requests/s`);
+  await api.stop();
+}
