@@ -24,7 +24,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   log.info('proa starting', { version: versionLine(), command: config.command });
 
   const sidecars = config.noWait ? undefined : connect(config, env, log);
-  if (sidecars instanceof NotInCluster) return stopEarly(config, log, 3);
+  if (sidecars instanceof NotInCluster) return stopEarly(config, log, { kind: 'not-in-cluster', code: 3 });
   const gate = sidecars ? await sidecars.waitUntilReady(signals) : { kind: 'ready' as const };
   if (gate.kind !== 'ready') return stopEarly(config, log, gate, sidecars);
 
@@ -83,11 +83,10 @@ function connect(config: Config, env: NodeJS.ProcessEnv, log: Logger): Sidecars 
  * 6 when the Pod's deletion has been seen by now: the kubelet's TERM and the deletion
  * usually arrive together.
  */
-async function stopEarly(config: Config, log: Logger, stop: Stop | 3, sidecars?: Sidecars): Promise<number> {
+async function stopEarly(config: Config, log: Logger, stop: Stop, sidecars?: Sidecars): Promise<number> {
   await runShutdownActions(config, log);
-  let code = typeof stop === 'number' ? stop : stop.kind === 'signal' ? 128 + signalNumber(stop.signal) : stop.code;
-  if (typeof stop !== 'number' && stop.kind === 'signal' && sidecars?.deleted) code = 6;
-  return finish(code, sidecars);
+  if (stop.kind !== 'signal') return finish(stop.code, sidecars);
+  return finish(sidecars?.deleted ? 6 : 128 + signalNumber(stop.signal), sidecars);
 }
 
 async function finish(code: number, sidecars: Sidecars | undefined): Promise<number> {

@@ -60,26 +60,29 @@ export function listProcesses(proc = '/proc'): Process[] {
   const found: Process[] = [];
   for (const entry of readdirSync(proc)) {
     if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    try {
-      if (readFileSync(`${proc}/${entry}/cmdline`).length === 0) continue;
-      let name: string;
-      try {
-        name = basename(readlinkSync(`${proc}/${entry}/exe`)).replace(/ \(deleted\)$/, '');
-      } catch {
-        name = readFileSync(`${proc}/${entry}/comm`, 'utf8').trim();
-      }
-      found.push({ pid, name });
-    } catch {
-      // It exited while we looked.
-    }
+    const name = processName(Number(entry), proc);
+    if (name !== undefined) found.push({ pid: Number(entry), name });
   }
   return found;
 }
 
+/** undefined for a kernel thread, a zombie, or a process that exited while we looked. */
+function processName(pid: number, proc: string): string | undefined {
+  try {
+    if (readFileSync(`${proc}/${pid}/cmdline`).length === 0) return undefined;
+    try {
+      return basename(readlinkSync(`${proc}/${pid}/exe`)).replace(/ \(deleted\)$/, '');
+    } catch {
+      return readFileSync(`${proc}/${pid}/comm`, 'utf8').trim();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 /** PID 1's name: `systemd` or `init` there means the host's PID namespace. */
 export function pidOneName(proc = '/proc'): string | undefined {
-  return listProcesses(proc).find((p) => p.pid === 1)?.name;
+  return processName(1, proc);
 }
 
 /** Never PID 1 (the Pod's pause process: killing it kills the Pod), proa, or its child. */

@@ -15,6 +15,7 @@ import type { ApiClient } from './kube/client.ts';
 /** Why proa stops before running the command; each has its exit code. */
 export type Stop =
   | { kind: 'bad-spec'; code: 2 }
+  | { kind: 'not-in-cluster'; code: 3 }
   | { kind: 'sidecar-failed'; code: 4 }
   | { kind: 'ready-timeout'; code: 5 }
   | { kind: 'deleted'; code: 6 }
