@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './proa.ts';
-import { freePort, httpSidecar, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate } from './e2e.ts';
+import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate } from './e2e.ts';
 
 const test = (name: string, fn: (t: TestContext) => Promise<void>): void => void base(name, { timeout: 60_000 }, fn);
 const never = { readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 } };
@@ -51,8 +51,8 @@ test('TERM to proa while it waits: the command never starts, sidecars shut down,
   const sim = await simulate(t, podManifest('term-waiting', {
     containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, 0.1, never)],
   }));
-  await sim.waitFor((e) => e.type === 'log' && e.container === 'main' && String(e.line).includes('"sidecar proxy: running, not ready"'));
-  await sim.waitFor((e) => e.type === 'log' && e.container === 'proxy' && String(e.line).startsWith('Starting the sidecar'));
+  await sim.waitFor(isLine('main', '"sidecar proxy: running, not ready"', 'anywhere'));
+  await sim.waitFor(isLine('proxy', 'Starting the sidecar'));
   process.kill(pidOf(sim, 'main'), 'SIGTERM');
   const outcome = await sim.finished;
   assert.deepEqual(outcome.exitCodes, { main: 143, proxy: 0 });
@@ -64,7 +64,7 @@ test('Pod deletion with a grace period while proa waits: exit 6, every container
   const sim = await simulate(t, podManifest('deleted', {
     containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['true']), httpSidecar('proxy', port, 0.1, never)],
   }));
-  await sim.waitFor((e) => e.type === 'log' && e.container === 'main' && String(e.line).includes('"sidecar proxy: running, not ready"'));
+  await sim.waitFor(isLine('main', '"sidecar proxy: running, not ready"', 'anywhere'));
   sim.delete(3);
   const outcome = await sim.finished;
   assert.equal(outcome.deleted, true);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { root } from './proa.ts';
 import { Simulator } from './simulator.ts';
 import {
-  assertStartedAfterReady, freePort, httpSidecar, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate,
+  assertStartedAfterReady, freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate,
 } from './e2e.ts';
 
 // A simulated Pod that goes wrong never finishes: bound each test.
@@ -106,7 +106,7 @@ test('TERM while the command runs: forwarded, and the sidecars are still shut do
   const sim = await simulate(t, podManifest('term-running', {
     containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], [trap]), httpSidecar('proxy', port)],
   }));
-  await sim.waitFor((e) => e.type === 'log' && e.container === 'main' && String(e.line).startsWith('ready'));
+  await sim.waitFor(isLine('main', 'ready'));
   process.kill(pidOf(sim, 'main'), 'SIGTERM');
   const outcome = await sim.finished;
   assert.deepEqual(outcome.exitCodes, { main: 42, proxy: 0 });

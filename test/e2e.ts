@@ -52,6 +52,10 @@ export async function simulate(t: TestContext, manifest: Json, opts: SimOptions 
 export const isReady = (container: string) => (e: TimelineEvent): boolean =>
   e.type === 'status' && e.container === container && e.ready === true;
 
+/** A line a container wrote (stdout or stderr) that starts with, or contains, `text`. */
+export const isLine = (container: string, text: string, where: 'start' | 'anywhere' = 'start') => (e: TimelineEvent): boolean =>
+  e.type === 'log' && e.container === container && (where === 'start' ? String(e.line).startsWith(text) : String(e.line).includes(text));
+
 export function proaLog(sim: Simulator, msg: string | RegExp, container = 'main'): TimelineEvent | undefined {
   return sim.timeline.find((e) => {
     if (e.type !== 'log' || e.container !== container || e.stream !== 'stderr') return false;

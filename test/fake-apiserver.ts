@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { randomBytes, randomInt } from 'node:crypto';
 import { clusterCerts } from './certs.ts';
+import { firstMatch } from './events.ts';
 
 export type Json = Record<string, any>;
 
@@ -294,16 +295,7 @@ export class FakeApiServer extends EventEmitter {
 
   /** Resolves with the first recorded request (past or future) that matches. */
   waitForRequest(match: (r: RecordedRequest) => boolean, from = 0): Promise<RecordedRequest> {
-    const seen = this.requests.slice(from).find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => {
-      const on = (r: RecordedRequest): void => {
-        if (!match(r)) return;
-        this.off('request', on);
-        resolve(r);
-      };
-      this.on('request', on);
-    });
+    return firstMatch(this, 'request', this.requests.slice(from), match);
   }
 
   #fail(req: IncomingMessage, url: URL, res: ServerResponse, f: ScriptedFailure): void {

@@ -29,6 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import { FakeApiServer, type Json } from './fake-apiserver.ts';
 import { node, root, tempDir } from './proa.ts';
+import { firstMatch } from './events.ts';
 
 export interface TimelineEvent {
   /** Milliseconds since the simulator started, from one monotonic clock. */
@@ -85,6 +86,8 @@ interface Probe {
 
 interface Ctr {
   spec: Json;
+  /** The environment of the current run, for exec probes too. */
+  env: Record<string, string>;
   kind: Kind;
   status: Json;
   proc?: Proc;
@@ -169,7 +172,7 @@ export class Simulator extends EventEmitter {
     const init = (pod.spec.initContainers ?? []) as Json[];
     const regular = (pod.spec.containers ?? []) as Json[];
     const blank = (spec: Json, kind: Kind): Ctr => ({
-      spec, kind, started: false, ready: false, timers: [], generation: 0,
+      spec, kind, env: {}, started: false, ready: false, timers: [], generation: 0,
       status: {
         name: spec.name, image: spec.image ?? 'simulated', imageID: '', ready: false, started: false, restartCount: 0,
         state: { waiting: { reason: kind === 'regular' && init.length > 0 ? 'PodInitializing' : 'ContainerCreating' } }, lastState: {},
@@ -216,16 +219,7 @@ export class Simulator extends EventEmitter {
 
   /** Resolves with the first timeline event (past or future) that matches. */
   waitFor(match: (e: TimelineEvent) => boolean): Promise<TimelineEvent> {
-    const seen = this.timeline.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => {
-      const on = (e: TimelineEvent): void => {
-        if (!match(e)) return;
-        this.off('event', on);
-        resolve(e);
-      };
-      this.on('event', on);
-    });
+    return firstMatch(this, 'event', this.timeline, match);
   }
 
   /** JSON log lines a container wrote on stderr (proa's log). */
@@ -345,6 +339,7 @@ export class Simulator extends EventEmitter {
   #start(c: Ctr): void {
     if (this.#deleting || this.#done) return;
     const env = this.#env(c);
+    c.env = env;
     const argv = [...(c.spec.command ?? []), ...(c.spec.args ?? [])].map((a: string) => expand(a, env));
     if (argv.length === 0) {
       this.#unsupported(`${c.spec.name}: a container without command (an image's entrypoint)`);
@@ -507,7 +502,7 @@ export class Simulator extends EventEmitter {
     if (probe.exec) {
       const [cmd, ...args] = probe.exec.command;
       return new Promise((resolve) => {
-        const p = spawn(cmd!, args, { stdio: 'ignore', timeout, env: this.#env(c) });
+        const p = spawn(cmd!, args, { stdio: 'ignore', timeout, env: c.env });
         p.on('error', (e) => resolve({ pass: false, detail: e.message }));
         p.on('exit', (code) => resolve({ pass: code === 0, detail: `exit ${code}` }));
       });
