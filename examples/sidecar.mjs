@@ -1,13 +1,21 @@
 // The notional sidecar of examples/job.yaml, in Node: it starts slowly, then serves
-// HTTP, and exits 0 when it receives GET /shutdown.
+// HTTP, and exits 0 when it receives GET /shutdown. SHUTDOWN_FAILS=N answers the first
+// N shutdown requests with 503, as a proxy still draining might.
 import { createServer } from 'node:http';
 
 const port = Number(process.env.PORT ?? 8080);
 const startupSeconds = Number(process.env.STARTUP_SECONDS ?? 30);
+let failures = Number(process.env.SHUTDOWN_FAILS ?? 0);
 
 console.log(`Sleeping ${startupSeconds}s to simulate a slow sidecar startup.`);
 setTimeout(() => {
   const server = createServer((req, res) => {
+    if (req.url === '/shutdown' && failures > 0) {
+      failures--;
+      console.log('Received /shutdown; not ready to stop yet (503).');
+      res.writeHead(503).end('Busy.');
+      return;
+    }
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     if (req.url === '/shutdown') {
       console.log('Received /shutdown; shutting down.');

@@ -68,7 +68,7 @@ export const options: readonly OptionSpec[] = [
   { long: 'kill-all', short: 'K', kind: 'switch', help: 'on shutdown, signal every visible process but PID 1, proa and its child' },
   { long: 'kill-signal', kind: 'value', arg: 'SIG', help: 'signal for --kill and --kill-all: a name, with or without SIG, or a number', default: 'TERM' },
   { long: 'shutdown-http-timeout', kind: 'value', arg: 'DURATION', help: 'bound on each shutdown request', default: '5s' },
-  { long: 'shutdown-timeout', kind: 'value', arg: 'DURATION', help: 'how long to wait for the sidecars to exit after the shutdown actions; 0: do not wait', default: "the Pod's terminationGracePeriodSeconds, else 30s" },
+  { long: 'shutdown-timeout', kind: 'value', arg: 'DURATION', help: 'bound on the whole shutdown: retrying the actions and waiting for the sidecars to exit; 0: one attempt each, do not wait', default: "the Pod's terminationGracePeriodSeconds, else 30s" },
   { long: 'shutdown-on-failure', kind: 'switch', help: 'under restartPolicy OnFailure, shut the sidecars down even when the command fails' },
   { long: 'ready-timeout', kind: 'value', arg: 'DURATION', help: 'give up (exit 5) when the sidecars are not ready by then', default: 'wait forever' },
   { long: 'wait-for', kind: 'list', arg: 'NAME', help: 'wait only for these containers (repeatable; native sidecars allowed)', default: 'every other regular container' },
@@ -76,7 +76,7 @@ export const options: readonly OptionSpec[] = [
   { long: 'pod', kind: 'value', arg: 'NAME', help: "this Pod's name", default: 'POD_NAME, else the hostname' },
   { long: 'namespace', kind: 'value', arg: 'NAME', help: "this Pod's namespace", default: "POD_NAMESPACE, else the service account's namespace file" },
   { long: 'container', kind: 'value', arg: 'NAME', help: "proa's own container", default: 'found in /proc/self/mountinfo, else the first container' },
-  { long: 'watch-timeout', kind: 'value', arg: 'DURATION', help: 'timeoutSeconds asked of each watch request', default: '290s' },
+  { long: 'watch-timeout', kind: 'value', arg: 'DURATION', help: 'timeoutSeconds asked of each watch request; a dead connection is noticed within this + 10s', default: '50s' },
   { long: 'no-wait', kind: 'switch', help: 'start the command at once and never contact the Kubernetes API (shutdown actions still run)' },
   { long: 'log-format', kind: 'value', arg: 'FORMAT', help: 'json or text', default: 'json' },
 ];
@@ -376,9 +376,9 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Invoc
     waitFor: names('wait-for'),
     ignore: names('ignore'),
     readyTimeoutMs: duration('ready-timeout', 'invalid'),
-    // The API server takes whole seconds; 290 s stays under the common 300 s idle
-    // timeouts of load balancers in front of API servers.
-    watchTimeoutSeconds: watchTimeoutMs === undefined ? 290 : Math.max(1, Math.ceil(watchTimeoutMs / 1000)),
+    // The API server takes whole seconds. 50 s bounds the time to notice a dead
+    // connection to 60 s (see kube/watch.ts), well under load balancers' idle timeouts.
+    watchTimeoutSeconds: watchTimeoutMs === undefined ? 50 : Math.max(1, Math.ceil(watchTimeoutMs / 1000)),
     logFormat,
     logLevel,
     serviceAccountDir: env.PROA_SERVICEACCOUNT_DIR || defaultServiceAccountDir,

@@ -1,9 +1,10 @@
 // The lifecycle: wait for the sidecars, run the command, shut the sidecars down, wait
-// for them to exit, and exit with the command's code.
+// for them to exit, and exit with the command's code. Every path out shuts down.
 import { parseCli, usage, UsageError, type Config } from './cli.ts';
 import { createLogger, type Logger } from './log.ts';
 import { runCommand, Signals, signalNumber } from './supervise.ts';
-import { pidOneName, runShutdownActions } from './shutdown.ts';
+import { pidOneName } from './actions.ts';
+import { shutDown, type ShutdownInput } from './shutdown.ts';
 import { Sidecars, type Stop } from './sidecars.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
 import { ApiClient } from './kube/client.ts';
@@ -20,25 +21,25 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const config = invocation.config;
   refuseHostKillAll(config);
   const log = createLogger(config.logFormat, config.logLevel);
-  const signals = new Signals(log);
+  const run: ShutdownInput = { config, log, signals: new Signals(log), sidecars: undefined };
   log.info('proa starting', { version: versionLine(), command: config.command });
-
-  const sidecars = config.noWait ? undefined : connect(config, env, log);
-  if (sidecars instanceof NotInCluster) return stopEarly(config, log, { kind: 'not-in-cluster', code: 3 });
-  const gate = sidecars ? await sidecars.waitUntilReady(signals) : { kind: 'ready' as const };
-  if (gate.kind !== 'ready') return stopEarly(config, log, gate, sidecars);
-
-  const result = await runCommand(config.command, config.args, signals, log);
+  let owed: number | undefined;
   try {
-    if (sidecars?.keepForRetry(result)) return await finish(result.code, sidecars);
-    const baseline = sidecars?.beginShutdown();
-    await runShutdownActions(config, log, result.pid);
-    if (result.started) await sidecars?.waitForExit(baseline, signals);
+    if (!config.noWait) {
+      run.sidecars = connect(config, env, log);
+      if (!run.sidecars) return await stopEarly(run, { kind: 'not-in-cluster', code: 3 });
+      const gate = await run.sidecars.waitUntilReady(run.signals);
+      if (gate.kind !== 'ready') return await stopEarly(run, gate);
+    }
+    const result = await runCommand(config.command, config.args, run.signals, log);
+    owed = result.code;
+    if (!run.sidecars?.keepForRetry(result)) await shutDown({ ...run, childPid: result.pid });
+    return owed;
   } catch (err) {
-    // Whatever went wrong after the command, its exit code is what proa owes the caller.
-    log.error('internal error after the command exited', { error: err instanceof Error ? err.message : String(err) });
+    return await recover(run, err, owed);
+  } finally {
+    await run.sidecars?.stop();
   }
-  return finish(result.code, sidecars);
 }
 
 function print(text: string): number {
@@ -56,15 +57,20 @@ function refuseHostKillAll(config: Config): void {
   }
 }
 
-function connect(config: Config, env: NodeJS.ProcessEnv, log: Logger): Sidecars | NotInCluster {
+/** The watch on this Pod, started; undefined when proa is not in a cluster (said why). */
+function connect(config: Config, env: NodeJS.ProcessEnv, log: Logger): Sidecars | undefined {
   let access;
   try {
     access = loadClusterAccess(env, config.serviceAccountDir);
   } catch (err) {
     if (!(err instanceof NotInCluster)) throw err;
-    log.error(`not running in Kubernetes: ${err.message}. To run without waiting for sidecars, ` +
-      'pass --no-wait (shutdown actions still run) or set PROA_DISABLED=1 (nothing but the command)');
-    return err;
+    const what = env.KUBERNETES_SERVICE_HOST
+      ? `cannot use the Kubernetes API: ${err.message}. In a Pod this usually means automountServiceAccountToken: false ` +
+        '(on the Pod or its ServiceAccount); set it to true for this Pod'
+      : `not running in Kubernetes: ${err.message}`;
+    log.error(`${what}. To run without waiting for sidecars, pass --no-wait (shutdown actions still run) ` +
+      'or set PROA_DISABLED=1 (nothing but the command)');
+    return undefined;
   }
   const identity = resolveIdentity(config, env);
   log.info('watching this Pod', {
@@ -78,20 +84,32 @@ function connect(config: Config, env: NodeJS.ProcessEnv, log: Logger): Sidecars 
 }
 
 /**
- * Ends proa before the command ran: the shutdown actions still run (a Job must not hang
- * on its sidecars), the wait for their exit does not. A signal's 128 + N gives way to
- * 6 when the Pod's deletion has been seen by now: the kubelet's TERM and the deletion
- * usually arrive together.
+ * Ends proa before the command ran, shutting the sidecars down all the same. A
+ * signal's 128 + N gives way to 6 when the Pod's deletion has been seen by now: the
+ * kubelet's TERM and the deletion usually arrive together, and then the kubelet is
+ * stopping everything, so one round of actions is enough.
  */
-async function stopEarly(config: Config, log: Logger, stop: Stop, sidecars?: Sidecars): Promise<number> {
-  await runShutdownActions(config, log);
-  if (stop.kind !== 'signal') return finish(stop.code, sidecars);
-  return finish(sidecars?.deleted ? 6 : 128 + signalNumber(stop.signal), sidecars);
+async function stopEarly(run: ShutdownInput, stop: Stop): Promise<number> {
+  const deleted = stop.kind === 'deleted' || run.sidecars?.deleted === true;
+  await shutDown({ ...run, mode: deleted ? 'one-round' : stop.kind === 'signal' ? 'after-signal' : 'full' });
+  if (stop.kind !== 'signal') return stop.code;
+  return run.sidecars?.deleted ? 6 : 128 + signalNumber(stop.signal);
 }
 
-async function finish(code: number, sidecars: Sidecars | undefined): Promise<number> {
-  await sidecars?.stop();
-  return code;
+/**
+ * A bug in proa must not leave the sidecars running nor lose the command's exit code:
+ * log it, run the shutdown once more, and exit with what is owed (70 if the command never ran).
+ */
+async function recover(run: ShutdownInput, err: unknown, owed: number | undefined): Promise<number> {
+  run.log.error('internal error; shutting the sidecars down and exiting with the code owed', {
+    error: err instanceof Error ? (err.stack ?? err.message) : String(err), code: owed ?? 70,
+  });
+  try {
+    await shutDown(run);
+  } catch (again) {
+    run.log.error('internal error during the shutdown', { error: again instanceof Error ? again.message : String(again) });
+  }
+  return owed ?? 70;
 }
 
 main(process.argv.slice(2), process.env).then(

@@ -36,6 +36,8 @@ export interface ContainerStatus {
 export interface ContainerSpec {
   name: string;
   restartPolicy?: string;
+  readinessProbe?: unknown;
+  startupProbe?: unknown;
 }
 
 export interface Pod {
@@ -75,6 +77,17 @@ export interface Plan {
   restartPolicy: RestartPolicy;
   /** Things worth a warning that do not stop proa. */
   notes: string[];
+  /** Awaited sidecars whose readiness says nothing about serving (see `unprobed`). */
+  unprobed: string[];
+}
+
+/**
+ * A spec proa cannot follow (a name it lacks). `fallback` still says whom to wait for
+ * on the way out: every regular container but proa's own, so that the Pod ends.
+ */
+export interface PlanError {
+  error: string;
+  fallback: Plan;
 }
 
 export interface PlanInput {
@@ -103,25 +116,47 @@ export function gracePeriodMs(pod: Pod): number {
   return typeof s === 'number' && s >= 0 ? s * 1000 : 30_000;
 }
 
+/**
+ * Kubernetes reports a container without a readinessProbe ready as soon as it runs
+ * (after its startupProbe passes, when it has one), so proa cannot wait for it to
+ * serve. A regular sidecar with a startupProbe alone is fine: `ready` waits for it.
+ * A native sidecar is `ready` once started unless it has a readinessProbe, so it needs one of the two.
+ */
+export function unprobed(spec: ContainerSpec | undefined): boolean {
+  return !spec?.readinessProbe && !spec?.startupProbe;
+}
+
 /** Decides proa's own container and the awaited sidecars, or names what the spec lacks. */
-export function plan(pod: Pod, input: PlanInput): Plan | { error: string } {
+export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
   const regular = (pod.spec?.containers ?? []).map((c) => c.name);
   const init = pod.spec?.initContainers ?? [];
   const native = new Set(init.filter((c) => c.restartPolicy === 'Always').map((c) => c.name));
   const all = new Set([...regular, ...init.map((c) => c.name)]);
+  const specs = new Map([...init, ...(pod.spec?.containers ?? [])].map((c) => [c.name, c]));
   const notes: string[] = [];
-  if (regular.length === 0) return { error: 'the Pod spec has no containers' };
+  const policy = restartPolicy(pod);
+  const planFor = (own: string, ownRule: string, names: string[]): Plan => ({
+    own, ownRule, restartPolicy: policy, notes,
+    awaited: names.map((name) => ({ name, native: native.has(name) })),
+    unprobed: names.filter((n) => unprobed(specs.get(n))),
+  });
+  const everyOther = (own: string | undefined): Plan => planFor(own ?? '', 'fallback', regular.filter((n) => n !== own));
+  const detected = input.detected && regular.includes(input.detected) ? input.detected : undefined;
+  if (regular.length === 0) return { error: 'the Pod spec has no containers', fallback: everyOther(undefined) };
 
   let own: string;
   let ownRule: string;
   if (input.container) {
     if (!regular.includes(input.container.value)) {
-      return { error: `${input.container.source}: the Pod has no container "${input.container.value}"; its containers are ${regular.join(', ')}` };
+      return {
+        error: `${input.container.source}: the Pod has no container "${input.container.value}"; its containers are ${regular.join(', ')}`,
+        fallback: everyOther(detected ?? regular[0]),
+      };
     }
     own = input.container.value;
     ownRule = input.container.source;
-  } else if (input.detected && regular.includes(input.detected)) {
-    own = input.detected;
+  } else if (detected) {
+    own = detected;
     ownRule = '/proc/self/mountinfo';
   } else {
     if (input.detected) notes.push(`/proc/self/mountinfo names container "${input.detected}", which the Pod spec does not have`);
@@ -135,6 +170,7 @@ export function plan(pod: Pod, input: PlanInput): Plan | { error: string } {
     return {
       error: unknown.map((n) => `${flag(n)}: the Pod has no container "${n}"`).join('; ') +
         `; its containers are ${[...all].join(', ')}`,
+      fallback: everyOther(own),
     };
   }
 
@@ -149,14 +185,7 @@ export function plan(pod: Pod, input: PlanInput): Plan | { error: string } {
   } else {
     names = regular.filter((n) => n !== own);
   }
-  names = names.filter((n) => !input.ignore.includes(n));
-  return {
-    own,
-    ownRule,
-    awaited: names.map((name) => ({ name, native: native.has(name) })),
-    restartPolicy: restartPolicy(pod),
-    notes,
-  };
+  return planFor(own, ownRule, names.filter((n) => !input.ignore.includes(n)));
 }
 
 export function statusOf(pod: Pod, name: string, native: boolean): ContainerStatus | undefined {

@@ -1,131 +1,90 @@
-// The shutdown actions: HTTP requests to the sidecars' local endpoints, and signals to
-// processes by name through a shared process namespace. One attempt each, all at once;
-// a failure is a warning and never changes proa's exit code.
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { basename } from 'node:path';
-import type { Config, KillSignal } from './cli.ts';
+// The shutdown phase: the promise that the Job ends. The actions (actions.ts) are
+// retried and the sidecars' exit is awaited together, under one bound:
+//
+// - bound: --shutdown-timeout, else the Pod's terminationGracePeriodSeconds, else 30 s.
+//   No new attempt starts after it; a request already in flight may add at most
+//   --shutdown-http-timeout.
+// - with sidecars to watch (regular ones in the plan, or on a bad spec every regular
+//   container but proa's own): actions retry until every one of them has exited.
+// - with none (all ignored, only native sidecars, no API access, the Pod never seen):
+//   each action retries until it is answered.
+// - one round, no retries and no waiting: the Pod is being deleted (the kubelet stops
+//   everything), or --shutdown-timeout 0.
+// - a stopping signal ends the phase at once (the kubelet is stopping the Pod). When
+//   a signal was the reason to stop, only a further one does.
+// - when the bound passes with a sidecar still running, the last lines say which one,
+//   that the Pod will not complete on its own, and what would fix it.
+import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
-import { userAgent } from './version.ts';
+import { killAll, killByName, shutdownRequest, type Attempts, type Outcome } from './actions.ts';
+import type { Signals } from './supervise.ts';
+import type { ExitWait, Sidecars } from './sidecars.ts';
 
-/** A URL fit for logs: credentials in it are not. */
-function display(url: URL): string {
-  if (!url.username && !url.password) return url.href;
-  const copy = new URL(url.href);
-  copy.username = '';
-  copy.password = '';
-  return copy.href;
+export interface ShutdownInput {
+  config: Config;
+  log: Logger;
+  signals: Signals;
+  /** undefined without API access (--no-wait, not in the cluster). */
+  sidecars: Sidecars | undefined;
+  childPid?: number | undefined;
+  /** 'one-round': the Pod is being deleted. 'after-signal': a signal was why proa stopped. */
+  mode?: 'full' | 'one-round' | 'after-signal';
 }
 
-export async function sendShutdownRequest(method: 'GET' | 'POST', url: URL, timeoutMs: number, log: Logger): Promise<void> {
-  const started = performance.now();
-  const fields = { method, url: display(url) };
-  const ms = (): number => Math.round(performance.now() - started);
-  try {
-    const status = await new Promise<number>((resolve, reject) => {
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = send(url, {
-        method,
-        signal: AbortSignal.timeout(timeoutMs),
-        headers: { 'User-Agent': userAgent, ...(method === 'POST' ? { 'Content-Length': '0' } : {}) },
-      }, (res: IncomingMessage) => {
-        res.resume();
-        res.once('end', () => resolve(res.statusCode ?? 0));
-        res.once('error', reject);
+const fix = 'Give it a shutdown action that makes it exit: an HTTP endpoint that is enabled in the sidecar ' +
+  '(--shutdown-http-get/--shutdown-http-post), --kill NAME with shareProcessNamespace: true, or a sidecar flag that makes it ' +
+  'exit when done; and set activeDeadlineSeconds on the Job as a safety net';
+
+export async function shutDown(input: ShutdownInput): Promise<void> {
+  const { config, log, signals, sidecars } = input;
+  const mode = input.mode ?? 'full';
+  const boundMs = config.shutdownTimeoutMs ?? sidecars?.gracePeriodMs() ?? 30_000;
+  const retry = mode !== 'one-round' && boundMs > 0;
+  const deadline = performance.now() + boundMs;
+
+  const interrupt = new AbortController();
+  const signal = mode === 'after-signal' ? signals.next() : signals.whenStopped();
+  void signal.promise.then(() => interrupt.abort());
+  const gone = new AbortController();
+  const stop = AbortSignal.any([interrupt.signal, gone.signal]);
+
+  const baseline = retry ? sidecars?.beginShutdown() : undefined;
+  const exitWait: Promise<ExitWait> | undefined = baseline && sidecars?.waitForExit(baseline, deadline, interrupt.signal);
+  void exitWait?.then((w) => (w.verdict === 'exited' || w.verdict === 'deleted') && gone.abort());
+
+  const a: Attempts = { retry, deadline, stop, interrupt: interrupt.signal };
+  const outcomes = await runActions(config, log, input.childPid, a, !exitWait);
+  const waited = await exitWait;
+  signal.cancel();
+  if (boundMs === 0 && mode !== 'one-round') log.info('not waiting for the sidecars to exit (--shutdown-timeout 0)');
+  if (interrupt.signal.aborted || !retry) return;
+
+  if (waited?.verdict === 'timeout' && waited.running.length > 0) {
+    const failed = outcomes.filter((o) => !o.done);
+    for (const name of waited.running) {
+      log.error(`sidecar ${name} is still running after ${boundMs}ms (--shutdown-timeout): the Pod will not complete on its own. ${fix}`, {
+        container: name,
+        actions: outcomes.length === 0 ? 'none configured' : outcomes.map((o) => o.done ? `${o.action}: done` : `${o.action}: ${o.error}`),
+        ...(failed.length === 0 && outcomes.length > 0 ? { note: 'every shutdown action succeeded, yet the sidecar did not exit' } : {}),
       });
-      req.once('error', reject);
-      req.end();
-    });
-    if (status >= 200 && status < 300) log.info('shutdown request answered', { ...fields, status, durationMs: ms() });
-    else log.warn('shutdown request got a non-2xx answer', { ...fields, status, durationMs: ms() });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const error = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${timeoutMs}ms` : (e.code ?? e.message);
-    log.warn('shutdown request failed', { ...fields, error, durationMs: ms() });
-  }
-}
-
-export interface Process {
-  pid: number;
-  name: string;
-}
-
-/**
- * The processes visible in /proc, named by the base name of /proc/PID/exe, or by
- * `comm` (cut to 15 characters by the kernel) where that link cannot be read.
- * Kernel threads and zombies, which have no command line, are left out.
- */
-export function listProcesses(proc = '/proc'): Process[] {
-  const found: Process[] = [];
-  for (const entry of readdirSync(proc)) {
-    if (!/^\d+$/.test(entry)) continue;
-    const name = processName(Number(entry), proc);
-    if (name !== undefined) found.push({ pid: Number(entry), name });
-  }
-  return found;
-}
-
-/** undefined for a kernel thread, a zombie, or a process that exited while we looked. */
-function processName(pid: number, proc: string): string | undefined {
-  try {
-    if (readFileSync(`${proc}/${pid}/cmdline`).length === 0) return undefined;
-    try {
-      return basename(readlinkSync(`${proc}/${pid}/exe`)).replace(/ \(deleted\)$/, '');
-    } catch {
-      return readFileSync(`${proc}/${pid}/comm`, 'utf8').trim();
     }
-  } catch {
-    return undefined;
-  }
-}
-
-/** PID 1's name: `systemd` or `init` there means the host's PID namespace. */
-export function pidOneName(proc = '/proc'): string | undefined {
-  return processName(1, proc);
-}
-
-/** Never PID 1 (the Pod's pause process: killing it kills the Pod), proa, or its child. */
-function killTargets(processes: Process[], names: string[] | 'all', spare: number[]): Process[] {
-  return processes.filter((p) => p.pid !== 1 && !spare.includes(p.pid) && (names === 'all' || names.includes(p.name)));
-}
-
-function signalProcesses(names: string[] | 'all', signal: KillSignal, childPid: number | undefined, log: Logger): void {
-  const spare = [process.pid, ...(childPid === undefined ? [] : [childPid])];
-  const targets = killTargets(listProcesses(), names, spare);
-  for (const p of targets) {
-    try {
-      process.kill(p.pid, signal.name);
-      log.info('sent signal', { signal: signal.name, pid: p.pid, name: p.name });
-    } catch (err) {
-      log.warn('could not signal process', { signal: signal.name, pid: p.pid, name: p.name, error: (err as NodeJS.ErrnoException).code });
-    }
-  }
-  if (names === 'all') {
-    if (targets.length === 0) log.warn('--kill-all found no other process to signal (it needs shareProcessNamespace: true in the Pod spec)');
     return;
   }
-  for (const name of names) {
-    if (!targets.some((p) => p.name === name)) {
-      log.warn('no visible process by that name (--kill needs shareProcessNamespace: true in the Pod spec)', { name });
+  if (!exitWait) {
+    for (const o of outcomes.filter((x) => !x.done)) {
+      log.error(`shutdown action ${o.action} did not succeed within ${boundMs}ms (--shutdown-timeout): the sidecar it stops may ` +
+        `still be running, and then the Pod will not complete on its own. ${fix}`, { action: o.action, error: o.error });
     }
   }
 }
 
-/** Runs every shutdown action once, concurrently; resolves when all have finished. */
-export async function runShutdownActions(config: Config, log: Logger, childPid?: number): Promise<void> {
-  const requests = [
-    ...config.httpGet.map((u) => sendShutdownRequest('GET', u, config.httpTimeoutMs, log)),
-    ...config.httpPost.map((u) => sendShutdownRequest('POST', u, config.httpTimeoutMs, log)),
+async function runActions(config: Config, log: Logger, childPid: number | undefined, a: Attempts, untilDone: boolean): Promise<Outcome[]> {
+  const all: Promise<Outcome | Outcome[]>[] = [
+    ...config.httpGet.map((u) => shutdownRequest('GET', u, config.httpTimeoutMs, a, log)),
+    ...config.httpPost.map((u) => shutdownRequest('POST', u, config.httpTimeoutMs, a, log)),
   ];
-  try {
-    if (config.killAll) signalProcesses('all', config.killSignal, childPid, log);
-    else if (config.kill.length > 0) signalProcesses(config.kill, config.killSignal, childPid, log);
-  } catch (err) {
-    log.warn('cannot list processes in /proc to signal them', { error: (err as NodeJS.ErrnoException).code ?? String(err) });
-  }
-  if (requests.length + config.kill.length === 0 && !config.killAll) {
-    log.debug('no shutdown actions configured');
-  }
-  await Promise.all(requests);
+  if (config.killAll) all.push(Promise.resolve(killAll(config.killSignal, childPid, log)));
+  else if (config.kill.length > 0) all.push(killByName(config.kill, config.killSignal, childPid, a, untilDone, log));
+  if (all.length === 0) log.debug('no shutdown actions configured');
+  return (await Promise.all(all)).flat();
 }

@@ -5,8 +5,9 @@ import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
 import {
   describe, exitBaseline, exits, gracePeriodMs, isDeleting, ownRestartCount, plan, readiness, statusOf,
-  type ExitBaseline, type Plan, type Pod,
+  type ExitBaseline, type Plan, type PlanError, type Pod,
 } from './pod.ts';
+import { reminders } from './reminders.ts';
 import type { CommandResult, Signals } from './supervise.ts';
 import type { Identity } from './kube/config.ts';
 import { PodWatch, type WatchEvent } from './kube/watch.ts';
@@ -21,13 +22,20 @@ export type Stop =
   | { kind: 'deleted'; code: 6 }
   | { kind: 'signal'; signal: NodeJS.Signals };
 
+/** How the wait for the sidecars' exit ended, and who was still running then. */
+export interface ExitWait {
+  /** 'deleted': the kubelet is stopping every container itself; waiting is pointless. */
+  verdict: 'exited' | 'deleted' | 'timeout' | 'stopped';
+  running: string[];
+}
+
 export class Sidecars {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #watch: PodWatch;
   readonly #detected: string | undefined;
   #pod: Pod | undefined;
-  #plan: Plan | { error: string } | undefined;
+  #plan: Plan | PlanError | undefined;
   #deleted = false;
   /** A DELETED event: every container, sidecars included, has stopped. */
   #gone = false;
@@ -56,6 +64,17 @@ export class Sidecars {
     return this.#deleted;
   }
 
+  /** The Pod's terminationGracePeriodSeconds, once the Pod has been seen. */
+  gracePeriodMs(): number | undefined {
+    return this.#pod ? gracePeriodMs(this.#pod) : undefined;
+  }
+
+  /** Whom to wait for: the plan, or on a spec proa could not follow, every other regular container. */
+  #exitPlan(): Plan | undefined {
+    const p = this.#plan;
+    return p && 'error' in p ? p.fallback : p;
+  }
+
   #onEvent(event: WatchEvent): void {
     const pod = event.pod;
     if (event.type === 'deleted' || isDeleting(pod)) {
@@ -71,7 +90,7 @@ export class Sidecars {
     for (const wake of [...this.#listeners]) wake();
   }
 
-  #makePlan(pod: Pod): Plan | { error: string } {
+  #makePlan(pod: Pod): Plan | PlanError {
     const p = plan(pod, {
       container: this.#config.container, detected: this.#detected, waitFor: this.#config.waitFor, ignore: this.#config.ignore,
     });
@@ -81,6 +100,10 @@ export class Sidecars {
       container: p.own, containerRule: p.ownRule, restartPolicy: p.restartPolicy,
       sidecars: p.awaited.map((s) => s.name), nativeSidecars: p.awaited.filter((s) => s.native).map((s) => s.name),
     });
+    for (const name of p.unprobed) {
+      this.#log.warn(`sidecar ${name} has no readinessProbe: Kubernetes calls it ready as soon as it starts, so proa cannot wait ` +
+        'for it to serve. Add a readinessProbe (or a startupProbe plus readiness) to the sidecar', { container: name });
+    }
     return p;
   }
 
@@ -127,18 +150,54 @@ export class Sidecars {
       if (timeoutMs !== undefined) timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
     this.#log.info('waiting for the sidecars to be ready');
+    const remind = reminders((waitedMs) => this.#remind(waitedMs));
     const verdict = await this.#until<{ kind: 'ready' } | Stop | 'timeout'>(() => this.#readyCheck(), [
       stopped.promise.then((signal) => ({ kind: 'signal', signal }) as const),
       timeout,
     ]);
+    remind.cancel();
     clearTimeout(timer);
     stopped.cancel();
     if (verdict === 'timeout') {
-      this.#reportNotReady();
+      this.#log.error(`sidecars not ready after ${this.#config.readyTimeoutMs}ms (--ready-timeout): not starting the command`);
+      for (const b of this.#blocking()) this.#log.error(b.line, b.fields);
       return { kind: 'ready-timeout', code: 5 };
     }
     if (verdict.kind === 'signal') this.#log.warn('stopped before the command started', { signal: verdict.signal });
     return verdict;
+  }
+
+  /** What keeps the command from starting, one line each: the API's standing problem, or each unready sidecar. */
+  #blocking(): { line: string; fields: Record<string, unknown> }[] {
+    const problem = this.#watch.problem();
+    const pod = this.#pod;
+    const p = this.#plan;
+    if (!pod || !p || 'error' in p) {
+      return [{ line: `the Pod was never seen${problem ? `: ${problem}` : ''}`, fields: { pod: pod?.metadata?.name } }];
+    }
+    const lines = p.awaited.flatMap((s): { line: string; fields: Record<string, unknown> }[] => {
+      const status = statusOf(pod, s.name, s.native);
+      if (status?.ready) return [];
+      const state = describe(status);
+      return [{
+        line: `sidecar ${s.name} is not ready: ${state}, ${status?.restartCount ?? 0} restart(s)`,
+        fields: {
+          container: s.name, state, reason: status?.state?.waiting?.reason ?? status?.state?.terminated?.reason,
+          message: status?.state?.waiting?.message, restartCount: status?.restartCount ?? 0,
+        },
+      }];
+    });
+    if (problem) lines.unshift({ line: `the Kubernetes API: ${problem}`, fields: {} });
+    return lines;
+  }
+
+  /** A reminder while stuck: its own message, so it is not read as a new event. */
+  #remind(waitedMs: number): void {
+    const blocking = this.#blocking();
+    const name = this.#pod?.metadata?.name;
+    this.#log.warn(`still waiting for the sidecars after ${Math.round(waitedMs / 1000)}s (reminder): ` +
+      `${blocking.map((b) => b.line).join('; ')}. Probe failures are in the Pod's events: kubectl describe pod ${name ?? '<pod>'}`,
+    { waitedS: Math.round(waitedMs / 1000), blocking: blocking.map((b) => b.fields) });
   }
 
   #readyCheck(): { kind: 'ready' } | Stop | undefined {
@@ -173,24 +232,6 @@ export class Sidecars {
     return undefined;
   }
 
-  #reportNotReady(): void {
-    const pod = this.#pod;
-    const p = this.#plan;
-    this.#log.error(`sidecars not ready after ${this.#config.readyTimeoutMs}ms (--ready-timeout): not starting the command`);
-    if (!pod || !p || 'error' in p) {
-      this.#log.error('the Pod was never seen', {});
-      return;
-    }
-    for (const s of p.awaited) {
-      const status = statusOf(pod, s.name, s.native);
-      if (status?.ready) continue;
-      this.#log.error(`sidecar ${s.name} is not ready: ${describe(status)}`, {
-        container: s.name, state: describe(status), reason: status?.state?.waiting?.reason ?? status?.state?.terminated?.reason,
-        message: status?.state?.waiting?.message, restartCount: status?.restartCount,
-      });
-    }
-  }
-
   /**
    * Under restartPolicy OnFailure a failed command restarts proa's container, and the
    * retry needs the sidecars: leave them running unless told otherwise or the Pod is going.
@@ -204,34 +245,34 @@ export class Sidecars {
     return true;
   }
 
-  /** Call before the shutdown actions: exits are judged against this moment. */
+  /** Call before the shutdown actions: exits are judged against this moment. undefined: nobody to wait for. */
   beginShutdown(): ExitBaseline | undefined {
-    const p = this.#plan;
-    if (!this.#pod || !p || 'error' in p) return undefined;
-    return exitBaseline(this.#pod, p);
+    const p = this.#exitPlan();
+    if (!this.#pod || !p) return undefined;
+    const baseline = exitBaseline(this.#pod, p);
+    return baseline.size > 0 ? baseline : undefined;
   }
 
-  /** Watches until every awaited sidecar has exited, the timeout passes, or a signal comes. */
-  async waitForExit(baseline: ExitBaseline | undefined, signals: Signals): Promise<void> {
-    const pod = this.#pod;
-    const p = this.#plan;
-    if (!baseline || !pod || !p || 'error' in p || baseline.size === 0) return;
-    const timeoutMs = this.#config.shutdownTimeoutMs ?? gracePeriodMs(pod);
-    if (timeoutMs === 0) {
-      this.#log.info('not waiting for the sidecars to exit (--shutdown-timeout 0)');
-      return;
-    }
-    if (signals.stop) return;
+  /** Watches until every awaited sidecar has exited, the deadline passes, or `stop` aborts. */
+  async waitForExit(baseline: ExitBaseline, deadline: number, stop: AbortSignal): Promise<ExitWait> {
+    const p = this.#exitPlan()!;
     const total = baseline.size;
     let reported = -1;
     const warned = new Set<string>();
-    let running: string[] = [];
+    let running = [...baseline.keys()];
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
-    const stopped = signals.whenStopped();
-    this.#log.info('waiting for the sidecars to exit', { sidecars: [...baseline.keys()], timeoutMs });
-    const verdict = await this.#until<'done' | 'timeout' | 'signal'>(() => {
-      if (this.#gone) return 'done';
+    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - performance.now())); });
+    const stopped = new Promise<'stopped'>((resolve) => {
+      if (stop.aborted) resolve('stopped');
+      stop.addEventListener('abort', () => resolve('stopped'), { once: true });
+    });
+    this.#log.info('waiting for the sidecars to exit', { sidecars: running, timeoutMs: Math.round(deadline - performance.now()) });
+    const verdict = await this.#until<ExitWait['verdict']>(() => {
+      if (this.#gone) {
+        running = [];
+        return 'exited';
+      }
+      if (this.#deleted) return 'deleted';
       const r = exits(this.#pod!, p, baseline);
       running = r.running;
       for (const e of r.exited) {
@@ -248,11 +289,11 @@ export class Sidecars {
         reported = r.exited.length;
         this.#log.info(`${reported}/${total} sidecars exited`, { running: r.running });
       }
-      return r.running.length === 0 ? 'done' : undefined;
-    }, [timeout, stopped.promise.then(() => 'signal' as const)]);
+      return r.running.length === 0 ? 'exited' : undefined;
+    }, [timeout, stopped]);
     clearTimeout(timer);
-    stopped.cancel();
-    if (verdict === 'timeout') this.#log.warn(`sidecars still running after ${timeoutMs}ms; not waiting any longer`, { running });
-    if (verdict === 'signal') this.#log.info('stopped waiting for the sidecars to exit', { running });
+    if (verdict === 'stopped') this.#log.info('stopped waiting for the sidecars to exit', { running });
+    if (verdict === 'deleted') this.#log.info('the Pod is being deleted: the kubelet stops the sidecars; not waiting for them', { running });
+    return { verdict, running };
   }
 }

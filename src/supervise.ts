@@ -24,6 +24,7 @@ export class Signals {
   #child: ChildProcess | undefined;
   #stop: NodeJS.Signals | undefined;
   #waiters = new Set<(signal: NodeJS.Signals) => void>();
+  #nextWaiters = new Set<(signal: NodeJS.Signals) => void>();
   readonly #log: Logger;
 
   constructor(log: Logger) {
@@ -45,6 +46,16 @@ export class Signals {
       this.#waiters.add(resolve);
     });
     return { promise, cancel: () => waiter && this.#waiters.delete(waiter) };
+  }
+
+  /** Resolves on the next stopping signal with no child running, a second one included. */
+  next(): { promise: Promise<NodeJS.Signals>; cancel: () => void } {
+    let waiter: ((s: NodeJS.Signals) => void) | undefined;
+    const promise = new Promise<NodeJS.Signals>((resolve) => {
+      waiter = resolve;
+      this.#nextWaiters.add(resolve);
+    });
+    return { promise, cancel: () => waiter && this.#nextWaiters.delete(waiter) };
   }
 
   attach(child: ChildProcess): void {
@@ -70,8 +81,11 @@ export class Signals {
       this.#log.debug('ignoring signal: no command is running', { signal });
       return;
     }
+    const next = [...this.#nextWaiters];
+    this.#nextWaiters.clear();
+    for (const wake of next) wake(signal);
     if (this.#stop) {
-      this.#log.debug('already stopping; signal noted', { signal });
+      this.#log.info('received another signal: stopping at once', { signal });
       return;
     }
     this.#stop = signal;

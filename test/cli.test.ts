@@ -63,7 +63,7 @@ test('defaults', () => {
   assert.equal(c.httpTimeoutMs, 5000);
   assert.equal(c.shutdownTimeoutMs, undefined);
   assert.equal(c.readyTimeoutMs, undefined);
-  assert.equal(c.watchTimeoutSeconds, 290);
+  assert.equal(c.watchTimeoutSeconds, 50);
   assert.deepEqual(c.killSignal, { name: 'SIGTERM', number: 15 });
   assert.equal(c.logFormat, 'json');
   assert.equal(c.logLevel, 'info');

@@ -18,7 +18,7 @@ test('a sidecar that never becomes ready: --ready-timeout, exit 5, still shut do
   const outcome = await sim.finished;
   assert.equal(outcome.phase, 'Failed');
   assert.deepEqual(outcome.exitCodes, { main: 5, proxy: 0 });
-  assert.ok(proaLog(sim, 'sidecar proxy is not ready: running, not ready'));
+  assert.ok(proaLog(sim, /^sidecar proxy is not ready: running, not ready/));
   assert.ok(!proaLog(sim, 'command started'));
   assert.ok(shutdownReceived(sim, 'proxy'));
 });

@@ -22,7 +22,10 @@ export function makePod(opts: {
   initContainers?: ContainerDef[];
   restartPolicy?: 'Always' | 'OnFailure' | 'Never';
   grace?: number;
+  /** Give every container a readinessProbe, as a well-configured sidecar has (default true). */
+  probes?: boolean;
 }): Json {
+  const probe = opts.probes === false ? {} : { readinessProbe: { httpGet: { path: '/ready', port: 8080 } } };
   const waiting = (name: string): Json => ({
     name, ready: false, started: false, restartCount: 0, image: `example/${name}:1`, imageID: '',
     state: { waiting: { reason: 'ContainerCreating' } }, lastState: {},
@@ -35,9 +38,9 @@ export function makePod(opts: {
       restartPolicy: opts.restartPolicy ?? 'Never',
       terminationGracePeriodSeconds: opts.grace ?? 30,
       serviceAccountName: 'proa',
-      containers: opts.containers.map((name) => ({ name, image: `example/${name}:1` })),
+      containers: opts.containers.map((name) => ({ name, image: `example/${name}:1`, ...probe })),
       ...(opts.initContainers ? {
-        initContainers: opts.initContainers.map((c) => ({ name: c.name, image: `example/${c.name}:1`, ...(c.native ? { restartPolicy: 'Always' } : {}) })),
+        initContainers: opts.initContainers.map((c) => ({ name: c.name, image: `example/${c.name}:1`, ...(c.native ? { restartPolicy: 'Always', ...probe } : {}) })),
       } : {}),
     },
     status: {

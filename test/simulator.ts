@@ -105,7 +105,8 @@ interface Ctr {
 const supportedContainer = new Set(['name', 'image', 'imagePullPolicy', 'command', 'args', 'env', 'readinessProbe', 'startupProbe',
   'ports', 'resources', 'terminationMessagePath', 'terminationMessagePolicy', 'restartPolicy', 'workingDir']);
 const supportedPod = new Set(['containers', 'initContainers', 'restartPolicy', 'terminationGracePeriodSeconds', 'shareProcessNamespace',
-  'serviceAccountName', 'serviceAccount', 'dnsPolicy', 'schedulerName', 'enableServiceLinks', 'priority', 'securityContext']);
+  'serviceAccountName', 'serviceAccount', 'dnsPolicy', 'schedulerName', 'enableServiceLinks', 'priority', 'securityContext',
+  'automountServiceAccountToken']);
 
 const kubeletSyncMs = 100;
 
@@ -166,7 +167,9 @@ export class Simulator extends EventEmitter {
     this.name = pod.metadata.name;
     this.namespace = pod.metadata.namespace ?? 'default';
     pod.metadata.namespace = this.namespace;
-    this.#saDir = api.writeServiceAccount(join(tempDir('proa-sim-'), 'serviceaccount'), this.namespace);
+    // automountServiceAccountToken: false: the kubelet mounts no token (the directory stays empty).
+    this.#saDir = pod.spec.automountServiceAccountToken === false ? tempDir('proa-sim-nosa-')
+      : api.writeServiceAccount(join(tempDir('proa-sim-'), 'serviceaccount'), this.namespace);
     this.finished = new Promise((resolve) => (this.#finish = resolve));
     this.#uts = canUnshare(['--uts']);
     const init = (pod.spec.initContainers ?? []) as Json[];

@@ -17,8 +17,19 @@
 //   Retry-After as a floor. Full jitter spreads thousands of Pods that reconnect
 //   together after an API-server restart; the cap keeps recovery prompt. The window
 //   resets once a stream has stayed healthy for a second.
-// - a stream silent for timeoutSeconds + 30 s is dead (a half-open TCP connection):
-//   the server would have ended it or sent a bookmark by then.
+// - a dead connection is noticed within timeoutSeconds + 10 s of the stream opening:
+//   the server ends every watch at timeoutSeconds, so a stream still open 10 s past
+//   that is half-open (a node's conntrack entry dropped, a load balancer failed over,
+//   the peer gone without a FIN) and is abandoned. With the default --watch-timeout of
+//   50 s that bounds the blind time to 60 s on any transport, HTTP/1.1 included, at
+//   the cost of one request per 50 s (72 per Pod per hour, each a cheap resume from the
+//   watch cache). Considered and not taken: TCP keep-alive (Node sets only the idle
+//   time, not the probe interval or count, so the kernel's 75 s x 9 probes rule) and
+//   silence timers (a quiet, healthy watch gets a bookmark only about once a minute,
+//   and servers that send none would be dropped for nothing). HTTP/2 PING would allow
+//   longer watches where the server offers h2; it is not done here. The 10 s margin
+//   covers the end's trip back through a slow proxy: the server's clock starts before
+//   it sends the headers, and ours after we receive them.
 // - a list that has not shown the Pod within 10 s means the name is wrong: say so once.
 import { StringDecoder } from 'node:string_decoder';
 import type { Sourced } from '../cli.ts';
@@ -40,7 +51,7 @@ type State = Start | { kind: 'backoff'; ms: number; then: Start } | { kind: 'sto
 const backoffBaseMs = 200;
 const backoffCapMs = 16_000;
 const healthyAfterMs = 1000;
-const deadMarginMs = 30_000;
+const deadMarginMs = 10_000;
 const notFoundAfterMs = 10_000;
 
 interface WatchEnvelope {
@@ -73,7 +84,9 @@ export class PodWatch {
   readonly #stop = new AbortController();
   #attempt = 0;
   #problem: string | undefined;
+  #problemMsg: string | undefined;
   #podSeen = false;
+  #podMissing: string | undefined;
   #notFoundTimer: NodeJS.Timeout | undefined;
   #done: Promise<void> | undefined;
 
@@ -134,13 +147,9 @@ export class PodWatch {
       if (rv === undefined) this.#armNotFound();
       const healthy = setTimeout(() => this.#healthy(), healthyAfterMs);
       const deadMs = this.#target.timeoutSeconds * 1000 + deadMarginMs;
-      let idle: NodeJS.Timeout | undefined;
-      const touch = (): void => {
-        clearTimeout(idle);
-        idle = setTimeout(() => res.destroy(new StreamProblem(`no data for ${deadMs / 1000}s; connection presumed dead`)), deadMs);
-      };
+      const dead = setTimeout(() => res.destroy(new StreamProblem(
+        `watch not ended by the server ${deadMs / 1000}s after it opened (timeoutSeconds ${this.#target.timeoutSeconds}); connection presumed dead`)), deadMs);
       try {
-        touch();
         const decoder = new StringDecoder('utf8');
         let buffered = '';
         const handleLine = (line: string): State | undefined => {
@@ -182,7 +191,6 @@ export class PodWatch {
           }
         };
         for await (const chunk of res as AsyncIterable<Buffer>) {
-          touch();
           buffered += decoder.write(chunk);
           let nl: number;
           while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -203,7 +211,7 @@ export class PodWatch {
         this.#log.debug('watch ended by the server; resuming', { resourceVersion: lastRv });
         return next();
       } finally {
-        clearTimeout(idle);
+        clearTimeout(dead);
         clearTimeout(healthy);
       }
     } catch (err) {
@@ -226,6 +234,11 @@ export class PodWatch {
     return Math.max(floor, Math.random() * window);
   }
 
+  /** The standing problem, for reminders: the API failing, or the Pod not found. */
+  problem(): string | undefined {
+    return this.#problemMsg ?? this.#podMissing;
+  }
+
   /** A stream that stayed up: the backoff window resets and a logged problem has cleared. */
   #healthy(): void {
     this.#attempt = 0;
@@ -237,6 +250,7 @@ export class PodWatch {
     if (this.#problem !== undefined) {
       this.#log.info('Kubernetes API watch is healthy again', { resolved: this.#problem });
       this.#problem = undefined;
+      this.#problemMsg = undefined;
     }
   }
 
@@ -248,6 +262,7 @@ export class PodWatch {
       return;
     }
     this.#problem = key;
+    this.#problemMsg = msg.replace(/ Retrying\.$/, '');
     this.#log[level](msg, fields);
   }
 
@@ -302,6 +317,7 @@ export class PodWatch {
         fields.hint = 'the hostname is 63 characters long: the kubelet cuts longer Pod names there. ' +
           'Pass the name through the downward API: env POD_NAME from fieldRef metadata.name';
       }
+      this.#podMissing = `Pod ${pod.value} (from ${pod.source}) not found in namespace ${namespace.value} (from ${namespace.source})`;
       this.#log.warn(`Pod not found after ${notFoundAfterMs / 1000}s; still waiting for it to appear`, fields);
     }, notFoundAfterMs);
   }
@@ -309,6 +325,7 @@ export class PodWatch {
   #seen(): void {
     if (this.#podSeen) return;
     this.#podSeen = true;
+    this.#podMissing = undefined;
     clearTimeout(this.#notFoundTimer);
   }
 }
