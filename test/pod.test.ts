@@ -100,6 +100,31 @@ test('--wait-for restricts, --ignore removes, own container never awaited, unkno
   assert.ok('error' in badOwn && /--container: the Pod has no container "ghost"/.test(badOwn.error));
 });
 
+test('a bad spec still says whom to wait for on the way out: every regular container but proa\'s own', () => {
+  const pod = makePod({ name: 'p', containers: ['sidecar', 'worker', 'logger'], initContainers: [{ name: 'mesh', native: true }] });
+  const typo = plan(pod, { ...none, waitFor: ['loger'] });
+  assert.ok('error' in typo);
+  assert.deepEqual(typo.fallback.awaited.map((s) => s.name), ['worker', 'logger'], 'own is the first container; native sidecars are the kubelet\'s');
+  const badOwn = plan(pod, { ...none, container: { value: 'ghost', source: '--container' }, detected: 'worker' });
+  assert.ok('error' in badOwn);
+  assert.deepEqual(badOwn.fallback.awaited.map((s) => s.name), ['sidecar', 'logger'], 'then mountinfo decides proa\'s own');
+  const ownOk = plan(pod, { ...none, container: { value: 'logger', source: '--container' }, ignore: ['nope'] });
+  assert.ok('error' in ownOk);
+  assert.deepEqual(ownOk.fallback.awaited.map((s) => s.name), ['sidecar', 'worker'], 'a valid --container is kept');
+});
+
+test('sidecars without a readiness probe are named; a startup probe alone is enough for a regular one', () => {
+  const pod = makePod({ name: 'p', containers: ['main', 'bare', 'started', 'probed'], initContainers: [{ name: 'mesh', native: true }, { name: 'mesh2', native: true }], probes: false }) as Pod;
+  const specs = [...pod.spec!.containers!, ...pod.spec!.initContainers!];
+  const spec = (n: string): Record<string, unknown> => specs.find((c) => c.name === n)! as unknown as Record<string, unknown>;
+  spec('started').startupProbe = { exec: { command: ['true'] } };
+  spec('probed').readinessProbe = { httpGet: { port: 1 } };
+  spec('mesh2').startupProbe = { tcpSocket: { port: 2 } };
+  assert.deepEqual(planOf(pod).unprobed, ['bare']);
+  assert.deepEqual(planOf(pod, { waitFor: ['mesh', 'mesh2', 'probed'] }).unprobed, ['mesh']);
+  assert.deepEqual(planOf(pod, { ignore: ['bare'] }).unprobed, [], 'only awaited sidecars are named');
+});
+
 test('own container: --container, then mountinfo, then the first container', () => {
   const pod = makePod({ name: 'p', containers: ['sidecar', 'worker'] });
   assert.equal(planOf(pod, { container: { value: 'worker', source: 'PROA_CONTAINER' } }).ownRule, 'PROA_CONTAINER');

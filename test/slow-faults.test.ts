@@ -1,21 +1,29 @@
-// Watch faults that take real time to show: a half-open connection (timeoutSeconds +
-// 10 s) and a Pod that is not found (10 s). In a file of their own so that the test
-// runner overlaps them with the rest of the suite.
+// Faults that take real time to show: a half-open watch connection (timeoutSeconds +
+// 10 s), a Pod that is not found (10 s), and the reminders of a stuck wait (30 s). In a
+// file of their own so that the test runner overlaps them with the rest of the suite.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bed } from './bed.ts';
 import { makePod, running } from './pods.ts';
 import { Run, binary } from './proa.ts';
+import { TcpProxy } from './tcp-proxy.ts';
 
-test('a stream not ended by timeoutSeconds + 10 s (half-open connection) is abandoned', { timeout: 90_000 }, async (t) => {
+test('a half-open watch connection (a proxy that stops forwarding, no FIN): noticed and replaced', { timeout: 90_000 }, async (t) => {
   const pod = makePod({ name: 'p', containers: ['main', 'proxy'] });
-  running(pod, 'proxy', true);
   const b = await bed(t, pod);
-  b.api.freezeNextWatches(1);
-  const run = b.run(['--watch-timeout', '1s', '--shutdown-timeout', '0', 'true']);
-  await run.waitFor(/watch not ended by the server 11s after it opened \(timeoutSeconds 1\); connection presumed dead/);
+  const proxy = await TcpProxy.start('127.0.0.1', b.api.port);
+  t.after(() => proxy.stop());
+  const run = b.run(['--watch-timeout', '2s', '--shutdown-timeout', '0', 'true'], { KUBERNETES_SERVICE_PORT: String(proxy.port) });
+  await run.waitFor('sidecar proxy: waiting (ContainerCreating)');
+  proxy.blackhole();
+  b.update((p) => running(p, 'proxy', false)); // sent into the void
+  const dead = await run.waitFor(/^watch not ended by the server 12s after it opened \(timeoutSeconds 2\); connection presumed dead/);
+  assert.equal(dead.level, 'warn');
+  await run.waitFor('sidecar proxy: running, not ready'); // the new watch caught up
+  await run.waitFor('Kubernetes API watch is healthy again');
+  b.update((p) => running(p, 'proxy', true));
   assert.equal((await run.exited).code, 0, run.dump());
-  assert.equal(b.watches(), 2);
+  assert.ok(proxy.connections >= 2);
 });
 
 test('a Pod that does not exist: said once after 10 s with names and sources; proa keeps waiting', { timeout: 60_000 }, async (t) => {
@@ -41,3 +49,24 @@ test('the 63-character hostname hint when the Pod name came from a cut hostname'
   assert.match(String(w.hint), /63 characters.*downward API/);
 });
 
+test('a stuck wait gets a reminder after 30 s: each unready sidecar with its state and restarts, or the API problem', { timeout: 90_000 }, async (t) => {
+  const pod = makePod({ name: 'stuck', containers: ['main', 'proxy', 'db'] });
+  running(pod, 'proxy', false);
+  running(pod, 'db', true);
+  const b = await bed(t, pod);
+  const run = b.run(['--shutdown-timeout', '0', 'true']);
+  const denied = await bed(t, makePod({ name: 'denied', containers: ['main', 'proxy'] }));
+  denied.api.forbid('watch');
+  const run2 = denied.run(['--shutdown-timeout', '0', 'true']);
+
+  const r = await run.waitFor(/reminder/);
+  assert.equal(r.level, 'warn');
+  assert.match(r.msg, /^still waiting for the sidecars after 30s \(reminder\): sidecar proxy is not ready: running, not ready, 0 restart\(s\)\. Probe failures are in the Pod's events: kubectl describe pod stuck$/);
+  assert.deepEqual(r.blocking, [{ container: 'proxy', state: 'running, not ready', restartCount: 0 }]);
+  const r2 = await run2.waitFor(/reminder/);
+  assert.match(r2.msg, /^still waiting for the sidecars after 30s \(reminder\): the Pod was never seen: forbidden: service account default\/proa needs get, list and watch on pods/);
+  run.signal('SIGTERM');
+  run2.signal('SIGTERM');
+  assert.equal((await run.exited).code, 143);
+  assert.equal((await run2.exited).code, 143);
+});
