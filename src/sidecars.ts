@@ -76,6 +76,10 @@ export class Sidecars {
   }
 
   #onEvent(event: WatchEvent): void {
+    if (event.type === 'caught-up') {
+      for (const wake of [...this.#listeners]) wake();
+      return;
+    }
     const pod = event.pod;
     if (event.type === 'deleted' || isDeleting(pod)) {
       if (!this.#deleted) this.#log.warn(event.type === 'deleted' ? 'the Pod was deleted' : 'the Pod is being deleted', { deletionTimestamp: pod.metadata?.deletionTimestamp ?? undefined });
@@ -87,7 +91,6 @@ export class Sidecars {
       this.#pod = pod;
       this.#logChanges(pod);
     }
-    for (const wake of [...this.#listeners]) wake();
   }
 
   #makePlan(pod: Pod): Plan | PlanError {

@@ -124,6 +124,17 @@ export class FakeApiServer extends EventEmitter {
     return s;
   }
 
+  /**
+   * The API server goes away for `downMs` (every connection reset, new ones refused)
+   * and comes back on the same address with the same state, as after a restart behind
+   * a stable Service address.
+   */
+  async restart(downMs: number): Promise<void> {
+    await this.stop();
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+    await new Promise<void>((resolve) => this.#server.listen(this.port, this.host, resolve));
+  }
+
   async stop(): Promise<void> {
     for (const w of this.#watchers) w.res.destroy();
     this.#server.closeAllConnections();

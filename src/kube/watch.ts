@@ -37,7 +37,11 @@ import type { Logger } from '../log.ts';
 import type { Pod } from '../pod.ts';
 import { ApiError, TransportError, type ApiClient } from './client.ts';
 
-export type WatchEvent = { type: 'pod'; pod: Pod } | { type: 'deleted'; pod: Pod };
+/**
+ * 'caught-up' follows the events of each chunk read: decisions wait for it, so that
+ * a chunk holding several events (a resume's backlog) is judged by its last one.
+ */
+export type WatchEvent = { type: 'pod'; pod: Pod } | { type: 'deleted'; pod: Pod } | { type: 'caught-up' };
 
 export interface WatchTarget {
   pod: Sourced<string>;
@@ -202,6 +206,8 @@ export class PodWatch {
               return verdict;
             }
           }
+          // A partial line left over means the rest of an event is on its way: decide after it.
+          if (buffered === '') this.#onEvent({ type: 'caught-up' });
         }
         const verdict = handleLine(buffered + decoder.end());
         if (verdict) return verdict;
@@ -213,6 +219,7 @@ export class PodWatch {
       } finally {
         clearTimeout(dead);
         clearTimeout(healthy);
+        this.#onEvent({ type: 'caught-up' });
       }
     } catch (err) {
       if (this.#stop.signal.aborted) return { kind: 'stopped' };
@@ -262,7 +269,7 @@ export class PodWatch {
       return;
     }
     this.#problem = key;
-    this.#problemMsg = msg.replace(/ Retrying\.$/, '');
+    this.#problemMsg = msg.replace(/\.? Retrying\.$/, '');
     this.#log[level](msg, fields);
   }
 
@@ -302,7 +309,9 @@ export class PodWatch {
         fields: { error: err.code },
       };
     }
-    const message = err instanceof Error ? err.message : String(err);
+    // Node's message for a response cut off mid-stream (reset, server gone) is a bare "aborted".
+    const raw = err instanceof Error ? err.message : String(err);
+    const message = raw === 'aborted' ? 'the watch connection was cut off mid-stream' : raw;
     return { key: `stream ${message.replace(/\d+/g, 'N')}`, level: 'warn', msg: `${message}. Retrying.`, fields: where };
   }
 
