@@ -16,6 +16,7 @@
 // success), not at every retry.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { KillSignal } from './cli.ts';
@@ -74,6 +75,27 @@ function pause(ms: number, a: Attempts): Promise<boolean> {
   });
 }
 
+/**
+ * `localhost` and names under `.localhost` are the loopback addresses (RFC 6761),
+ * answered here without DNS or /etc/hosts: scratch and Alpine images have no
+ * nsswitch.conf, glibc then asks DNS first, and in a Pod that is cluster DNS, where
+ * `localhost` is search-expanded and may come back NXDOMAIN or wrong.
+ */
+export function loopbackLookup(hostname: string, options: { all?: boolean; family?: number | string }, callback: (...args: never[]) => void): void {
+  const name = hostname.toLowerCase().replace(/\.$/, '');
+  if (name !== 'localhost' && !name.endsWith('.localhost')) {
+    dnsLookup(hostname, options as never, callback as never);
+    return;
+  }
+  const family = options.family === 6 || options.family === 'IPv6' ? 6 : options.family === 4 || options.family === 'IPv4' ? 4 : 0;
+  const all: LookupAddress[] = [
+    ...(family !== 6 ? [{ address: '127.0.0.1', family: 4 }] : []),
+    ...(family !== 4 ? [{ address: '::1', family: 6 }] : []),
+  ];
+  const cb = callback as unknown as (err: null, address: string | LookupAddress[], family?: number) => void;
+  process.nextTick(() => (options.all ? cb(null, all) : cb(null, all[0]!.address, all[0]!.family)));
+}
+
 type Attempt = { kind: 'answered'; status: number } | { kind: 'failed'; error: string; status?: number };
 
 function attempt(method: 'GET' | 'POST', url: URL, timeoutMs: number, stop: AbortSignal): Promise<Attempt> {
@@ -81,6 +103,7 @@ function attempt(method: 'GET' | 'POST', url: URL, timeoutMs: number, stop: Abor
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(url, {
       method,
+      lookup: loopbackLookup as never,
       signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stop]),
       headers: { 'User-Agent': userAgent, ...(method === 'POST' ? { 'Content-Length': '0' } : {}) },
     }, (res: IncomingMessage) => {

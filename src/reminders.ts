@@ -1,6 +1,39 @@
 // Reminders while a wait stands: `kubectl logs --since=10m` of a Pod stuck for hours must
 // still say why. The schedule widens (30 s, 1 min, 2 min, 5 min, then every 5 min) so
-// that a short hiccup gets one line and a stuck Job a steady, quiet trickle.
+// that a short hiccup gets one line and a stuck Job a steady, quiet trickle. What they
+// say (and what --ready-timeout says) is what blocks: the API's standing problem, or
+// each unready sidecar with its state and restarts.
+import { describe, statusOf, type Plan, type PlanError, type Pod } from './pod.ts';
+
+export interface Blocker {
+  line: string;
+  fields: Record<string, unknown>;
+}
+
+export function whatBlocks(pod: Pod | undefined, p: Plan | PlanError | undefined, problem: string | undefined): Blocker[] {
+  if (!pod || !p || 'error' in p) {
+    return [{ line: `the Pod was never seen${problem ? `: ${problem}` : ''}`, fields: { pod: pod?.metadata?.name } }];
+  }
+  const lines = p.awaited.flatMap((s): Blocker[] => {
+    const status = statusOf(pod, s.name, s.native);
+    if (status?.ready) return [];
+    const state = describe(status);
+    return [{
+      line: `sidecar ${s.name} is not ready: ${state}, ${status?.restartCount ?? 0} restart(s)`,
+      fields: {
+        container: s.name, state, reason: status?.state?.waiting?.reason ?? status?.state?.terminated?.reason,
+        message: status?.state?.waiting?.message, restartCount: status?.restartCount ?? 0,
+      },
+    }];
+  });
+  if (problem) lines.unshift({ line: `the Kubernetes API: ${problem}`, fields: {} });
+  return lines;
+}
+
+export function reminderMessage(waitedMs: number, blocking: Blocker[], pod: string | undefined): string {
+  return `still waiting for the sidecars after ${Math.round(waitedMs / 1000)}s (reminder): ` +
+    `${blocking.map((b) => b.line).join('; ')}. Probe failures are in the Pod's events: kubectl describe pod ${pod ?? '<pod>'}`;
+}
 const scheduleMs = [30_000, 60_000, 120_000, 300_000];
 const everyMs = 300_000;
 

@@ -7,7 +7,7 @@ import {
   describe, exitBaseline, exits, gracePeriodMs, isDeleting, ownRestartCount, plan, readiness, statusOf,
   type ExitBaseline, type Plan, type PlanError, type Pod,
 } from './pod.ts';
-import { reminders } from './reminders.ts';
+import { reminderMessage, reminders, whatBlocks } from './reminders.ts';
 import type { CommandResult, Signals } from './supervise.ts';
 import type { Identity } from './kube/config.ts';
 import { PodWatch, type WatchEvent } from './kube/watch.ts';
@@ -163,44 +163,19 @@ export class Sidecars {
     stopped.cancel();
     if (verdict === 'timeout') {
       this.#log.error(`sidecars not ready after ${this.#config.readyTimeoutMs}ms (--ready-timeout): not starting the command`);
-      for (const b of this.#blocking()) this.#log.error(b.line, b.fields);
+      for (const b of whatBlocks(this.#pod, this.#plan, this.#watch.problem())) this.#log.error(b.line, b.fields);
       return { kind: 'ready-timeout', code: 5 };
     }
     if (verdict.kind === 'signal') this.#log.warn('stopped before the command started', { signal: verdict.signal });
     return verdict;
   }
 
-  /** What keeps the command from starting, one line each: the API's standing problem, or each unready sidecar. */
-  #blocking(): { line: string; fields: Record<string, unknown> }[] {
-    const problem = this.#watch.problem();
-    const pod = this.#pod;
-    const p = this.#plan;
-    if (!pod || !p || 'error' in p) {
-      return [{ line: `the Pod was never seen${problem ? `: ${problem}` : ''}`, fields: { pod: pod?.metadata?.name } }];
-    }
-    const lines = p.awaited.flatMap((s): { line: string; fields: Record<string, unknown> }[] => {
-      const status = statusOf(pod, s.name, s.native);
-      if (status?.ready) return [];
-      const state = describe(status);
-      return [{
-        line: `sidecar ${s.name} is not ready: ${state}, ${status?.restartCount ?? 0} restart(s)`,
-        fields: {
-          container: s.name, state, reason: status?.state?.waiting?.reason ?? status?.state?.terminated?.reason,
-          message: status?.state?.waiting?.message, restartCount: status?.restartCount ?? 0,
-        },
-      }];
-    });
-    if (problem) lines.unshift({ line: `the Kubernetes API: ${problem}`, fields: {} });
-    return lines;
-  }
-
   /** A reminder while stuck: its own message, so it is not read as a new event. */
   #remind(waitedMs: number): void {
-    const blocking = this.#blocking();
-    const name = this.#pod?.metadata?.name;
-    this.#log.warn(`still waiting for the sidecars after ${Math.round(waitedMs / 1000)}s (reminder): ` +
-      `${blocking.map((b) => b.line).join('; ')}. Probe failures are in the Pod's events: kubectl describe pod ${name ?? '<pod>'}`,
-    { waitedS: Math.round(waitedMs / 1000), blocking: blocking.map((b) => b.fields) });
+    const blocking = whatBlocks(this.#pod, this.#plan, this.#watch.problem());
+    this.#log.warn(reminderMessage(waitedMs, blocking, this.#pod?.metadata?.name), {
+      waitedS: Math.round(waitedMs / 1000), blocking: blocking.map((b) => b.fields),
+    });
   }
 
   #readyCheck(): { kind: 'ready' } | Stop | undefined {
@@ -269,7 +244,7 @@ export class Sidecars {
       if (stop.aborted) resolve('stopped');
       stop.addEventListener('abort', () => resolve('stopped'), { once: true });
     });
-    this.#log.info('waiting for the sidecars to exit', { sidecars: running, timeoutMs: Math.round(deadline - performance.now()) });
+    this.#log.info('waiting for the sidecars to exit', { sidecars: running, timeoutMs: Math.ceil(deadline - performance.now()) });
     const verdict = await this.#until<ExitWait['verdict']>(() => {
       if (this.#gone) {
         running = [];

@@ -35,7 +35,9 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Sourced } from '../cli.ts';
 import type { Logger } from '../log.ts';
 import type { Pod } from '../pod.ts';
-import { ApiError, TransportError, type ApiClient } from './client.ts';
+import type { ApiClient } from './client.ts';
+import { ApiError } from './client.ts';
+import { describeProblem } from './problems.ts';
 
 /**
  * 'caught-up' follows the events of each chunk read: decisions wait for it, so that
@@ -263,7 +265,7 @@ export class PodWatch {
 
   /** Logs each distinct problem once, when it starts. */
   #report(err: unknown): void {
-    const { key, level, msg, fields } = this.#describe(err);
+    const { key, level, msg, fields } = describeProblem(err, { pod: this.#target.pod.value, namespace: this.#target.namespace.value }, () => this.#client.serviceAccount());
     if (key === this.#problem) {
       this.#log.debug('watch failed again', { problem: key });
       return;
@@ -273,47 +275,7 @@ export class PodWatch {
     this.#log[level](msg, fields);
   }
 
-  #describe(err: unknown): { key: string; level: 'error' | 'warn'; msg: string; fields: Record<string, unknown> } {
-    const where = { pod: this.#target.pod.value, namespace: this.#target.namespace.value };
-    if (err instanceof ApiError) {
-      if (err.status === 403) {
-        const subject = err.message.match(/User "system:serviceaccount:([^:"]+):([^"]+)"/);
-        const account = subject ? `${subject[1]}/${subject[2]}` : (this.#client.serviceAccount() ?? 'of this Pod');
-        return {
-          key: 'forbidden', level: 'error',
-          msg: `forbidden: service account ${account} needs get, list and watch on pods in namespace ${where.namespace}; ` +
-            'grant them with a Role and RoleBinding (see the RBAC section of the README). Retrying.',
-          fields: { ...where, status: 403, apiMessage: err.message },
-        };
-      }
-      if (err.status === 401) {
-        return {
-          key: 'unauthorized', level: 'error',
-          msg: 'the API server rejected the service-account token (401), also when read afresh. Retrying.',
-          fields: { ...where, status: 401 },
-        };
-      }
-      return {
-        key: `http ${err.status}`, level: 'warn',
-        msg: `the API server answered ${err.status}${err.reason ? ` ${err.reason}` : ''}. Retrying.`,
-        fields: { ...where, status: err.status, apiMessage: err.message, retryAfterMs: err.retryAfterMs },
-      };
-    }
-    if (err instanceof TransportError) {
-      const tls = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(err.code);
-      return {
-        key: `transport ${err.code}`, level: 'warn',
-        msg: tls
-          ? "cannot verify the API server's certificate against the service account's ca.crt. Retrying."
-          : `cannot reach the Kubernetes API: ${err.message}. Retrying.`,
-        fields: { error: err.code },
-      };
-    }
-    // Node's message for a response cut off mid-stream (reset, server gone) is a bare "aborted".
-    const raw = err instanceof Error ? err.message : String(err);
-    const message = raw === 'aborted' ? 'the watch connection was cut off mid-stream' : raw;
-    return { key: `stream ${message.replace(/\d+/g, 'N')}`, level: 'warn', msg: `${message}. Retrying.`, fields: where };
-  }
+
 
   #armNotFound(): void {
     if (this.#podSeen || this.#notFoundTimer) return;
