@@ -136,7 +136,7 @@ test('PROA_DISABLED=1: signal forwarding and exit code only, even with broken op
 test('shutdown requests: GET and POST, concurrent, logged with status and duration', async () => {
   const rec = await Recorder.start();
   rec.answers.set('/fail', 503);
-  const run = proa(['--no-wait', '-g', rec.url('/quit-get'), '--shutdown-http-post', rec.url('/quit-post'),
+  const run = proa(['--no-wait', '--shutdown-timeout', '1s', '-g', rec.url('/quit-get'), '--shutdown-http-post', rec.url('/quit-post'),
     '-p', rec.url('/fail'), '--', 'sh', '-c', 'exit 5'], { PROA_SHUTDOWN_HTTP_GET: rec.url('/ignored-by-flag') });
   assert.equal((await run.exited).code, 5, 'the command\'s code, whatever the answers');
   const byPath = new Map(rec.received.map((r) => [r.path, r]));
@@ -156,13 +156,17 @@ test('shutdown requests: GET and POST, concurrent, logged with status and durati
   const bad = run.lines.find((l) => l.url === rec.url('/fail'));
   assert.equal(bad?.level, 'warn');
   assert.equal(bad?.status, 503);
+  assert.ok(rec.received.filter((r) => r.path === '/fail').length > 1, 'a 503 is retried within the bound');
+  const last = run.lines.at(-1)!;
+  assert.equal(last.level, 'error', 'the last word names the action that never succeeded');
+  assert.match(last.msg, new RegExp(`^shutdown action POST ${rec.url('/fail').replaceAll('.', '\\.')} did not succeed within 1000ms`));
   await rec.stop();
 });
 
 test('shutdown requests are bounded by --shutdown-http-timeout; failures are warnings', async () => {
   const rec = await Recorder.start();
   rec.answers.set('/hang', 'hang');
-  const run = proa(['--no-wait', '--shutdown-http-timeout', '300ms', '-g', rec.url('/hang'), '-p', 'http://127.0.0.1:1/refused', 'true']);
+  const run = proa(['--no-wait', '--shutdown-timeout', '0', '--shutdown-http-timeout', '300ms', '-g', rec.url('/hang'), '-p', 'http://127.0.0.1:1/refused', 'true']);
   assert.equal((await run.exited).code, 0);
   const hang = run.lines.find((l) => l.url === rec.url('/hang'));
   assert.equal(hang?.level, 'warn');
@@ -232,7 +236,7 @@ test('--kill signals processes by executable name; never PID 1, proa or its chil
   const run = inPidNamespace(`
     "$D/fake-envoy" 300 & envoy=$!
     "$D/bystander" 300 & other=$!
-    "$PROA" --no-wait --kill fake-envoy --kill ghost -- true; echo "proa=$?"
+    "$PROA" --no-wait --shutdown-timeout 1s --kill fake-envoy --kill ghost -- true; echo "proa=$?"
     wait $envoy; echo "envoy=$?"
     kill $other; wait $other; echo "bystander=$?"`, { D: dir });
   assert.equal((await run.exited).code, 0, run.dump());
