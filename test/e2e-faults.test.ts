@@ -1,18 +1,22 @@
 // End to end, when things go wrong: sidecars that never get ready or crash, signals,
 // Pod deletion, and --kill in a shared process namespace.
 import { test as base, type TestContext } from 'node:test';
+import type { Backend } from './kubelet-api.ts';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './proa.ts';
-import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate } from './e2e.ts';
+import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, backends } from './e2e.ts';
 
-const test = (name: string, fn: (t: TestContext) => Promise<void>): void => void base(name, { timeout: 60_000 }, fn);
+// Every scenario on both API back ends (the real one when it runs: see test/run.ts).
+const test = (name: string, fn: (t: TestContext, api: Backend) => Promise<void>): void => {
+  for (const api of backends) void base(`${name} [${api} API server]`, { timeout: 60_000 }, (t) => fn(t, api));
+};
 const never = { readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 } };
 
-test('a sidecar that never becomes ready: --ready-timeout, exit 5, still shut down', async (t) => {
+test('a sidecar that never becomes ready: --ready-timeout, exit 5, still shut down', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('never-ready', {
+  const sim = await simulate(t, api, podManifest('never-ready', {
     containers: [proaContainer(['--ready-timeout=2s', `-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, 0.1, never)],
   }));
   const outcome = await sim.finished;
@@ -23,8 +27,8 @@ test('a sidecar that never becomes ready: --ready-timeout, exit 5, still shut do
   assert.ok(shutdownReceived(sim, 'proxy'));
 });
 
-test('a sidecar that crashes under restartPolicy Never: exit 4 at once, naming it', async (t) => {
-  const sim = await simulate(t, podManifest('crash-never', {
+test('a sidecar that crashes under restartPolicy Never: exit 4 at once, naming it', async (t, api) => {
+  const sim = await simulate(t, api, podManifest('crash-never', {
     containers: [proaContainer([], ['true']), { name: 'proxy', image: 'x', command: ['sh', '-c', 'sleep 0.3; exit 7'], ...never }],
   }));
   const outcome = await sim.finished;
@@ -33,8 +37,8 @@ test('a sidecar that crashes under restartPolicy Never: exit 4 at once, naming i
 });
 
 for (const policy of ['OnFailure', 'Always'] as const) {
-  test(`a sidecar that crashes under restartPolicy ${policy}: restarted by the kubelet; proa keeps waiting and says why`, async (t) => {
-    const sim = await simulate(t, podManifest(`crash-${policy.toLowerCase()}`, {
+  test(`a sidecar that crashes under restartPolicy ${policy}: restarted by the kubelet; proa keeps waiting and says why`, async (t, api) => {
+    const sim = await simulate(t, api, podManifest(`crash-${policy.toLowerCase()}`, {
       restartPolicy: policy,
       containers: [proaContainer(['--ready-timeout=2500ms'], ['true']), { name: 'proxy', image: 'x', command: ['sh', '-c', 'sleep 0.2; exit 1'], ...never }],
     }), { backoffBaseMs: 300 });
@@ -46,9 +50,9 @@ for (const policy of ['OnFailure', 'Always'] as const) {
   });
 }
 
-test('TERM to proa while it waits: the command never starts, sidecars shut down, exit 143', async (t) => {
+test('TERM to proa while it waits: the command never starts, sidecars shut down, exit 143', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('term-waiting', {
+  const sim = await simulate(t, api, podManifest('term-waiting', {
     containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, 0.1, never)],
   }));
   await sim.waitFor(isLine('main', '"sidecar proxy: running, not ready"', 'anywhere'));
@@ -59,9 +63,9 @@ test('TERM to proa while it waits: the command never starts, sidecars shut down,
   assert.ok(shutdownReceived(sim, 'proxy'));
 });
 
-test('Pod deletion with a grace period while proa waits: exit 6, every container stopped, then DELETED', async (t) => {
+test('Pod deletion with a grace period while proa waits: exit 6, every container stopped, then DELETED', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('deleted', {
+  const sim = await simulate(t, api, podManifest('deleted', {
     containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['true']), httpSidecar('proxy', port, 0.1, never)],
   }));
   await sim.waitFor(isLine('main', '"sidecar proxy: running, not ready"', 'anywhere'));
@@ -74,12 +78,12 @@ test('Pod deletion with a grace period while proa waits: exit 6, every container
   assert.ok(sim.timeline.filter((e) => e.type === 'container-exit').every((e) => e.t <= deleted.t), 'DELETED only after every container stopped');
 });
 
-test('--kill in a shared process namespace: the sidecar process is signalled by name', async (t) => {
+test('--kill in a shared process namespace: the sidecar process is signalled by name', async (t, api) => {
   const dir = tempDir();
   const envoy = join(dir, 'fake-envoy');
   copyFileSync('/bin/bash', envoy);
   chmodSync(envoy, 0o755);
-  const sim = await simulate(t, podManifest('shared-pidns', {
+  const sim = await simulate(t, api, podManifest('shared-pidns', {
     shareProcessNamespace: true,
     containers: [
       proaContainer(['--kill=fake-envoy'], ['sh', '-c', 'echo "pid=$$$$"']),

@@ -1,34 +1,40 @@
 // End to end: the built binary as the main container of simulated Pods.
 import { test as base, type TestContext } from 'node:test';
+import type { Backend } from './kubelet-api.ts';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './proa.ts';
 import { Simulator } from './simulator.ts';
 import {
-  assertStartedAfterReady, freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate,
+  assertStartedAfterReady, backends, freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate,
 } from './e2e.ts';
 
 // A simulated Pod that goes wrong never finishes: bound each test.
-const test = (name: string, fn: (t: TestContext) => Promise<void>): void => void base(name, { timeout: 60_000 }, fn);
+// Every scenario on both API back ends (the real one when it runs: see test/run.ts).
+const test = (name: string, fn: (t: TestContext, api: Backend) => Promise<void>): void => {
+  for (const api of backends) void base(`${name} [${api} API server]`, { timeout: 60_000 }, (t) => fn(t, api));
+};
 const trap = join(root, 'test', 'bin', 'trap.sh');
 
-test('the seed scenario (examples/demo-job.yaml): Job complete, every exit code 0', async (t) => {
+test('the seed scenario (examples/demo-job.yaml): Job complete, every exit code 0', async (t, api) => {
   const port = await freePort();
   const yaml = readFileSync(join(root, 'examples', 'demo-job.yaml'), 'utf8').replaceAll('18080', String(port)).replace('value: "3"', 'value: "1"');
-  const sim = await Simulator.start(yaml);
+  const sim = await Simulator.start(yaml, { api });
   t.after(() => sim.stop());
   const outcome = await sim.finished;
   assert.deepEqual(outcome, { phase: 'Succeeded', deleted: false, exitCodes: { main: 0, 'sidecar-1': 0 }, restarts: { main: 0, 'sidecar-1': 0 } });
   assertStartedAfterReady(sim, ['sidecar-1']);
   assert.ok(shutdownReceived(sim, 'sidecar-1'));
-  const watches = sim.timeline.filter((e) => e.type === 'api-request');
-  assert.equal(watches.length, 1, 'one watch request for the whole run');
+  if (api === 'fake') {
+    const watches = sim.timeline.filter((e) => e.type === 'api-request');
+    assert.equal(watches.length, 1, 'one watch request for the whole run');
+  }
 });
 
-test('the command\'s exit code passes through; the Pod fails as Kubernetes records it', async (t) => {
+test('the command\'s exit code passes through; the Pod fails as Kubernetes records it', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('exit-code', {
+  const sim = await simulate(t, api, podManifest('exit-code', {
     containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['sh', '-c', 'exit 3']), httpSidecar('proxy', port)],
   }));
   const outcome = await sim.finished;
@@ -37,9 +43,9 @@ test('the command\'s exit code passes through; the Pod fails as Kubernetes recor
   assertStartedAfterReady(sim, ['proxy']);
 });
 
-test('the command killed by a signal: 128 + N', async (t) => {
+test('the command killed by a signal: 128 + N', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('killed', {
+  const sim = await simulate(t, api, podManifest('killed', {
     containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['sh', '-c', 'kill -KILL $$$$']), httpSidecar('proxy', port)], // $$ is Kubernetes' escape for $
   }));
   const outcome = await sim.finished;
@@ -47,9 +53,9 @@ test('the command killed by a signal: 128 + N', async (t) => {
   assert.equal(outcome.phase, 'Failed');
 });
 
-test('several sidecars, one slow: the command waits for the slowest; all are shut down', async (t) => {
+test('several sidecars, one slow: the command waits for the slowest; all are shut down', async (t, api) => {
   const [a, b] = [await freePort(), await freePort()];
-  const sim = await simulate(t, podManifest('several', {
+  const sim = await simulate(t, api, podManifest('several', {
     containers: [
       proaContainer([`-g=http://127.0.0.1:${a}/shutdown`, `-g=http://127.0.0.1:${b}/shutdown`], ['true']),
       httpSidecar('fast', a, 0.1), httpSidecar('slow', b, 2),
@@ -62,10 +68,10 @@ test('several sidecars, one slow: the command waits for the slowest; all are shu
   assert.ok(proaLog(sim, '2/2 sidecars exited'));
 });
 
-test('--wait-for and --ignore choose whom to wait for; everyone is still shut down', async (t) => {
+test('--wait-for and --ignore choose whom to wait for; everyone is still shut down', async (t, api) => {
   for (const flag of [['--wait-for=fast'], ['--ignore=never']]) {
     const [a, b] = [await freePort(), await freePort()];
-    const sim = await simulate(t, podManifest(`choose-${flag[0]!.slice(2, 6)}`, {
+    const sim = await simulate(t, api, podManifest(`choose-${flag[0]!.slice(2, 6)}`, {
       containers: [
         proaContainer([...flag, `-g=http://127.0.0.1:${a}/shutdown`, `-g=http://127.0.0.1:${b}/shutdown`], ['true']),
         httpSidecar('fast', a, 0.1),
@@ -80,9 +86,9 @@ test('--wait-for and --ignore choose whom to wait for; everyone is still shut do
   }
 });
 
-test('a native sidecar next to a regular one: the regular one is awaited, the native one stopped by the kubelet after', async (t) => {
+test('a native sidecar next to a regular one: the regular one is awaited, the native one stopped by the kubelet after', async (t, api) => {
   const [a, b] = [await freePort(), await freePort()];
-  const sim = await simulate(t, podManifest('native', {
+  const sim = await simulate(t, api, podManifest('native', {
     initContainers: [{ ...httpSidecar('mesh', b, 0.2), restartPolicy: 'Always', startupProbe: { tcpSocket: { port: b }, periodSeconds: 1 } }],
     containers: [proaContainer([`-g=http://127.0.0.1:${a}/shutdown`], ['true']), httpSidecar('proxy', a, 0.2)],
   }));
@@ -101,9 +107,9 @@ test('a native sidecar next to a regular one: the regular one is awaited, the na
   assert.ok(meshStopped.t > mainExit.t, 'and is stopped after them');
 });
 
-test('TERM while the command runs: forwarded, and the sidecars are still shut down', async (t) => {
+test('TERM while the command runs: forwarded, and the sidecars are still shut down', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('term-running', {
+  const sim = await simulate(t, api, podManifest('term-running', {
     containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], [trap]), httpSidecar('proxy', port)],
   }));
   await sim.waitFor(isLine('main', 'ready'));
@@ -113,9 +119,9 @@ test('TERM while the command runs: forwarded, and the sidecars are still shut do
   assert.ok(shutdownReceived(sim, 'proxy'));
 });
 
-test('proa as PID 1 of its container', async (t) => {
+test('proa as PID 1 of its container', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('pid-one', {
+  const sim = await simulate(t, api, podManifest('pid-one', {
     containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['sh', '-c', 'echo "parent=$PPID"']), httpSidecar('proxy', port)],
   }), { ownPidNamespace: ['main'] });
   const outcome = await sim.finished;

@@ -3,19 +3,23 @@
 // The sidecars here mostly open their shutdown endpoint a second or two after proa has
 // decided to stop, so that a single attempt would miss it.
 import { test as base, type TestContext } from 'node:test';
+import type { Backend } from './kubelet-api.ts';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './proa.ts';
-import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate } from './e2e.ts';
+import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, backends } from './e2e.ts';
 
-const test = (name: string, fn: (t: TestContext) => Promise<void>): void => void base(name, { timeout: 60_000 }, fn);
+// Every scenario on both API back ends (the real one when it runs: see test/run.ts).
+const test = (name: string, fn: (t: TestContext, api: Backend) => Promise<void>): void => {
+  for (const api of backends) void base(`${name} [${api} API server]`, { timeout: 60_000 }, (t) => fn(t, api));
+};
 const never = { readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 } };
 const late = 1.5;
 
-test('bad spec (--wait-for typo): exit 2, and the sidecar whose endpoint comes up late is still shut down', async (t) => {
+test('bad spec (--wait-for typo): exit 2, and the sidecar whose endpoint comes up late is still shut down', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('bad-spec', {
+  const sim = await simulate(t, api, podManifest('bad-spec', {
     containers: [proaContainer(['--wait-for=prxy', `-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late)],
   }));
   const outcome = await sim.finished;
@@ -29,9 +33,9 @@ test('bad spec (--wait-for typo): exit 2, and the sidecar whose endpoint comes u
   assert.ok(proaLog(sim, '1/1 sidecars exited'), 'waited for the sidecar (every regular container but its own) to exit');
 });
 
-test('no service-account token (automountServiceAccountToken: false): exit 3 naming the cause; the late endpoint is still reached', async (t) => {
+test('no service-account token (automountServiceAccountToken: false): exit 3 naming the cause; the late endpoint is still reached', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('no-token', {
+  const sim = await simulate(t, api, podManifest('no-token', {
     automountServiceAccountToken: false,
     containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late)],
   }));
@@ -41,9 +45,9 @@ test('no service-account token (automountServiceAccountToken: false): exit 3 nam
   assert.ok(shutdownReceived(sim, 'proxy'));
 });
 
-test('--ready-timeout: exit 5, the late endpoint is retried until it answers, and proa waits for the exit', async (t) => {
+test('--ready-timeout: exit 5, the late endpoint is retried until it answers, and proa waits for the exit', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('ready-timeout', {
+  const sim = await simulate(t, api, podManifest('ready-timeout', {
     containers: [proaContainer(['--ready-timeout=300ms', `-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late, never)],
   }));
   const outcome = await sim.finished;
@@ -52,9 +56,9 @@ test('--ready-timeout: exit 5, the late endpoint is retried until it answers, an
   assert.ok(logs.indexOf('1/1 sidecars exited') > logs.indexOf('shutdown request answered'));
 });
 
-test('TERM before the command started: exit 143 after the late sidecar is shut down and has exited', async (t) => {
+test('TERM before the command started: exit 143 after the late sidecar is shut down and has exited', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('term-early', {
+  const sim = await simulate(t, api, podManifest('term-early', {
     containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late, never)],
   }));
   await sim.waitFor(isLine('main', '"sidecar proxy: running, not ready"', 'anywhere'));
@@ -65,9 +69,9 @@ test('TERM before the command started: exit 143 after the late sidecar is shut d
   assert.ok(proaLog(sim, '1/1 sidecars exited'));
 });
 
-test('a sidecar without a readiness probe: warned at once by name; its late endpoint is still reached after the command fails', async (t) => {
+test('a sidecar without a readiness probe: warned at once by name; its late endpoint is still reached after the command fails', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('no-probe', {
+  const sim = await simulate(t, api, podManifest('no-probe', {
     containers: [
       proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['curl', '-sSf', `http://127.0.0.1:${port}/`]),
       { ...httpSidecar('proxy', port, late), readinessProbe: undefined },
@@ -79,9 +83,9 @@ test('a sidecar without a readiness probe: warned at once by name; its late endp
   assert.ok(shutdownReceived(sim, 'proxy'));
 });
 
-test('an endpoint that answers 503 a few times first: retried until it agrees; each change logged once', async (t) => {
+test('an endpoint that answers 503 a few times first: retried until it agrees; each change logged once', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('busy', {
+  const sim = await simulate(t, api, podManifest('busy', {
     containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['true']),
       httpSidecar('proxy', port, 0.1, { env: [{ name: 'PORT', value: String(port) }, { name: 'STARTUP_SECONDS', value: '0.1' }, { name: 'SHUTDOWN_FAILS', value: '3' }] })],
   }));
@@ -93,9 +97,9 @@ test('an endpoint that answers 503 a few times first: retried until it agrees; e
   assert.equal(logs.find((l) => l.msg === 'shutdown request answered')!.attempts, 4);
 });
 
-test('an endpoint that never comes up: the bound passes, and the last lines name the survivor and the fix', async (t) => {
+test('an endpoint that never comes up: the bound passes, and the last lines name the survivor and the fix', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('survivor', {
+  const sim = await simulate(t, api, podManifest('survivor', {
     containers: [
       proaContainer(['--shutdown-timeout=2s', `-p=http://127.0.0.1:${port}/quitquitquit`], ['true']),
       { name: 'logger', image: 'x', command: ['sleep', '600'] },
@@ -112,9 +116,9 @@ test('an endpoint that never comes up: the bound passes, and the last lines name
   assert.ok(Date.parse(String(last.time)) - Date.parse(String(started.time)) < 2000 + 1000, 'within the bound');
 });
 
-test('the command not found (127): the sidecars are still shut down and awaited', async (t) => {
+test('the command not found (127): the sidecars are still shut down and awaited', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('not-found', {
+  const sim = await simulate(t, api, podManifest('not-found', {
     containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['/nonexistent/command']), httpSidecar('proxy', port, 0.2)],
   }));
   const outcome = await sim.finished;
@@ -122,9 +126,9 @@ test('the command not found (127): the sidecars are still shut down and awaited'
   assert.ok(proaLog(sim, '1/1 sidecars exited'));
 });
 
-test('a crashed sidecar (exit 4) while another starts late: the other is shut down all the same', async (t) => {
+test('a crashed sidecar (exit 4) while another starts late: the other is shut down all the same', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('crash-and-late', {
+  const sim = await simulate(t, api, podManifest('crash-and-late', {
     containers: [
       proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['true']),
       { name: 'crasher', image: 'x', command: ['sh', '-c', 'sleep 0.2; exit 9'], ...never },
@@ -136,22 +140,22 @@ test('a crashed sidecar (exit 4) while another starts late: the other is shut do
   assert.ok(shutdownReceived(sim, 'web'));
 });
 
-test('--no-wait: the command runs at once, and the late endpoint is retried until it answers', async (t) => {
+test('--no-wait: the command runs at once, and the late endpoint is retried until it answers', async (t, api) => {
   const port = await freePort();
-  const sim = await simulate(t, podManifest('no-wait', {
+  const sim = await simulate(t, api, podManifest('no-wait', {
     containers: [proaContainer(['--no-wait', `-g=http://127.0.0.1:${port}/shutdown`], ['true']), httpSidecar('proxy', port, late)],
   }));
   const outcome = await sim.finished;
   assert.deepEqual(outcome.exitCodes, { main: 0, proxy: 0 });
-  assert.equal(sim.timeline.filter((e) => e.type === 'api-request').length, 0, 'never contacts the API');
+  if (api === 'fake') assert.equal(sim.timeline.filter((e) => e.type === 'api-request').length, 0, 'never contacts the API');
 });
 
-test('--kill of a process that starts late: looked for again and signalled once it appears', async (t) => {
+test('--kill of a process that starts late: looked for again and signalled once it appears', async (t, api) => {
   const dir = tempDir();
   const envoy = join(dir, 'late-envoy');
   copyFileSync('/bin/bash', envoy);
   chmodSync(envoy, 0o755);
-  const sim = await simulate(t, podManifest('kill-late', {
+  const sim = await simulate(t, api, podManifest('kill-late', {
     shareProcessNamespace: true,
     containers: [
       proaContainer(['--kill=late-envoy'], ['true']),

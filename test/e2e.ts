@@ -7,14 +7,34 @@ import type { TestContext } from 'node:test';
 import type { Json } from './fake-apiserver.ts';
 import { binary, node, root } from './proa.ts';
 import { Simulator, type SimOptions, type TimelineEvent } from './simulator.ts';
+import { realAccess, type Backend } from './kubelet-api.ts';
+
+/** The API back ends the end-to-end scenarios run on: the fake always, the real one when test/run.ts started it. */
+export const backends: Backend[] = realAccess() ? ['fake', 'real'] : ['fake'];
 import { render } from './timeline.ts';
 
+const handedOut = new Set<number>();
+
+/**
+ * A port for a sidecar to listen on later. Not from the kernel's ephemeral range
+ * (32768 and up by default): an outgoing connection (a probe, proa's watch) may take
+ * such a port as its source before the sidecar binds it. Random below that range, free
+ * now, and never handed out twice by this process.
+ */
 export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    if (handedOut.has(port)) continue;
+    const s = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!ok) continue;
+    await new Promise((resolve) => s.close(resolve));
+    handedOut.add(port);
+    return port;
+  }
 }
 
 const downward = [
@@ -36,12 +56,16 @@ export function httpSidecar(name: string, port: number, startup = 0.2, extra: Js
   };
 }
 
+/** A Pod running as the README's service account `proa` (its Role lets proa read Pods). */
 export function podManifest(name: string, spec: Json): Json {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'e2e' }, spec: { terminationGracePeriodSeconds: 5, restartPolicy: 'Never', ...spec } };
+  return {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'e2e' },
+    spec: { terminationGracePeriodSeconds: 5, restartPolicy: 'Never', serviceAccountName: 'proa', ...spec },
+  };
 }
 
-export async function simulate(t: TestContext, manifest: Json, opts: SimOptions = {}): Promise<Simulator> {
-  const sim = await Simulator.start(manifest, opts);
+export async function simulate(t: TestContext, api: Backend, manifest: Json, opts: SimOptions = {}): Promise<Simulator> {
+  const sim = await Simulator.start(manifest, { ...opts, api });
   t.after(async () => {
     if (process.env.PROA_TEST_VERBOSE) for (const e of sim.timeline) process.stderr.write(`${render(e)}\n`);
     await sim.stop();

@@ -27,7 +27,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
-import { FakeApiServer, type Json } from './fake-apiserver.ts';
+import type { FakeApiServer, Json } from './fake-apiserver.ts';
+import { kubeletApi, type Backend, type KubeletApi } from './kubelet-api.ts';
 import { node, root, tempDir } from './proa.ts';
 import { firstMatch } from './events.ts';
 
@@ -50,6 +51,8 @@ export interface SimOptions {
   cwd?: string;
   /** Extra environment for every container (tests point PATH at helpers). */
   env?: Record<string, string>;
+  /** Which API server holds the Pod: the fake (default) or the real one. */
+  api?: Backend;
 }
 
 export interface Outcome {
@@ -143,7 +146,7 @@ export function podFromManifest(text: string): { pod: Json; notes: string[] } {
 }
 
 export class Simulator extends EventEmitter {
-  readonly api: FakeApiServer;
+  readonly api: KubeletApi;
   readonly timeline: TimelineEvent[] = [];
   readonly name: string;
   readonly namespace: string;
@@ -152,24 +155,21 @@ export class Simulator extends EventEmitter {
   readonly #pod: Json;
   readonly #opts: SimOptions;
   readonly #ctrs: Ctr[];
-  readonly #saDir: string;
+  #saDir = '';
   #finish!: (o: Outcome) => void;
   #deleting = false;
   #done = false;
   #sandbox: { proc: ChildProcess; send: (m: Json) => void; handlers: Map<string, (m: Json) => void> } | undefined;
   #uts: boolean;
 
-  private constructor(api: FakeApiServer, pod: Json, opts: SimOptions) {
+  private constructor(api: KubeletApi, pod: Json, opts: SimOptions) {
     super();
     this.api = api;
     this.#pod = pod;
     this.#opts = opts;
     this.name = pod.metadata.name;
-    this.namespace = pod.metadata.namespace ?? 'default';
+    this.namespace = api.namespace;
     pod.metadata.namespace = this.namespace;
-    // automountServiceAccountToken: false: the kubelet mounts no token (the directory stays empty).
-    this.#saDir = pod.spec.automountServiceAccountToken === false ? tempDir('proa-sim-nosa-')
-      : api.writeServiceAccount(join(tempDir('proa-sim-'), 'serviceaccount'), this.namespace);
     this.finished = new Promise((resolve) => (this.#finish = resolve));
     this.#uts = canUnshare(['--uts']);
     const init = (pod.spec.initContainers ?? []) as Json[];
@@ -191,7 +191,7 @@ export class Simulator extends EventEmitter {
   /** Creates the Pod in the API server and starts running it. */
   static async start(manifest: Json | string, opts: SimOptions = {}): Promise<Simulator> {
     const { pod, notes } = typeof manifest === 'string' ? podFromManifest(manifest) : { pod: structuredClone(manifest), notes: [] };
-    const api = await FakeApiServer.start({ bookmarkIntervalMs: 60_000 });
+    const api = await kubeletApi(opts.api ?? 'fake', pod.metadata.namespace ?? 'default');
     if (opts.timelineFile) writeFileSync(opts.timelineFile, '');
     const sim = new Simulator(api, pod, opts);
     for (const n of notes) sim.#record('note', { note: n });
@@ -200,7 +200,12 @@ export class Simulator extends EventEmitter {
     pod.spec.terminationGracePeriodSeconds ??= 30;
     pod.status = { phase: 'Pending', startTime: now() };
     sim.#writeStatus(false);
-    api.putPod(pod);
+    const created = await api.createPod(pod);
+    pod.metadata.uid = created.metadata.uid;
+    api.writeStatus(pod.status);
+    // automountServiceAccountToken: false: the kubelet mounts no token (the directory stays empty).
+    sim.#saDir = pod.spec.automountServiceAccountToken === false ? tempDir('proa-sim-nosa-')
+      : await api.mountServiceAccount(join(tempDir('proa-sim-'), 'serviceaccount'));
     sim.#record('pod-created', { pod: sim.name, namespace: sim.namespace, restartPolicy: pod.spec.restartPolicy });
     if (pod.spec.shareProcessNamespace) await sim.#startSandbox();
     void sim.#run();
@@ -268,9 +273,7 @@ export class Simulator extends EventEmitter {
     status.containerStatuses = byKind(['regular']).reverse(); // no order is promised: do not follow the spec's
     if (this.#ctrs.some((c) => c.kind !== 'regular')) status.initContainerStatuses = byKind(['init', 'native']);
     if (!publish) return;
-    this.api.updatePod(this.namespace, this.name, (p) => {
-      p.status = structuredClone(status);
-    });
+    this.api.writeStatus(status);
   }
 
   #setPhase(phase: string): void {
@@ -617,10 +620,12 @@ export class Simulator extends EventEmitter {
   delete(graceSeconds?: number): void {
     if (this.#deleting) return;
     this.#deleting = true;
-    const pod = this.api.beginDelete(this.namespace, this.name, graceSeconds);
-    this.#pod.metadata.deletionTimestamp = pod.metadata.deletionTimestamp;
-    this.#pod.metadata.deletionGracePeriodSeconds = pod.metadata.deletionGracePeriodSeconds;
-    this.#record('deletion', { deletionTimestamp: pod.metadata.deletionTimestamp, graceSeconds: pod.metadata.deletionGracePeriodSeconds });
+    const grace = graceSeconds ?? this.#pod.spec.terminationGracePeriodSeconds ?? 30;
+    this.#pod.metadata.deletionGracePeriodSeconds = grace;
+    void this.api.beginDelete(grace).then((pod) => {
+      this.#pod.metadata.deletionTimestamp = pod.metadata.deletionTimestamp;
+      this.#record('deletion', { deletionTimestamp: pod.metadata.deletionTimestamp, graceSeconds: pod.metadata.deletionGracePeriodSeconds });
+    });
     for (const c of this.#ctrs) for (const t of c.timers) clearTimeout(t);
     // The kubelet learns of the deletion through its own watch, a moment after every
     // other watcher (proa included) has been sent the MODIFIED event.
@@ -633,9 +638,15 @@ export class Simulator extends EventEmitter {
   async #finishDeletion(): Promise<void> {
     if (this.#done) return;
     this.#done = true;
-    this.api.finishDelete(this.namespace, this.name);
+    await this.api.finishDelete();
     this.#record('pod-deleted', {});
     this.#finish(this.#outcome(true));
+  }
+
+  /** The fake API server under this Pod, for fault injection; the real back end has none. */
+  get fake(): FakeApiServer {
+    if (!this.api.fake) throw new Error('this simulation runs on the real API server: no fault injection');
+    return this.api.fake;
   }
 
   /** Kills whatever still runs and stops the API server. */

@@ -154,7 +154,7 @@ export async function runJob(seed: number): Promise<JobResult> {
   const plan = await planJob(seed);
   const started = performance.now();
   const sim = await Simulator.start(manifest(plan), { backoffBaseMs: 300 });
-  const api = sim.api;
+  const api = sim.fake;
   const tokens = new Set<string>([api.token]);
   const writes: { wall: number; pod: Json }[] = [];
   api.on('write', (entry: { object: Json }) => writes.push({ wall: Date.now(), pod: entry.object }));

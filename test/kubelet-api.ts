@@ -1,0 +1,224 @@
+// What the simulated kubelet does with the API, on either back end: one interface, so
+// that the simulator's status logic is one code path.
+//   fake  test/fake-apiserver.ts: fast, in-process, injects faults; its requests are recorded
+//   real  kube-apiserver and etcd (test/real-apiserver.ts): the authority on behaviour
+// On the real one the kubelet's work is done with real requests: the namespace, the
+// ServiceAccount and the README's Role and RoleBinding (read from examples/job.yaml,
+// so that the documentation is what gets tested), the Pod, its binding to a node, its
+// status through pods/status, a bound service-account token from the TokenRequest API,
+// and a graceful deletion finished with gracePeriodSeconds=0.
+import { EventEmitter } from 'node:events';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { parseAllDocuments } from 'yaml';
+import { FakeApiServer, type Json } from './fake-apiserver.ts';
+import { adminRequest, type ControlPlaneAccess } from './real-apiserver.ts';
+import { root } from './proa.ts';
+
+export type Backend = 'fake' | 'real';
+
+export interface KubeletApi extends EventEmitter {
+  readonly kind: Backend;
+  /** The fake server (fault injection, recorded requests); undefined on the real back end. */
+  readonly fake: FakeApiServer | undefined;
+  /** The namespace the Pod lives in (on the real server a fresh one per Pod). */
+  readonly namespace: string;
+  /** Creates the Pod (and, on the real server, what it needs first), bound to a node. */
+  createPod(pod: Json): Promise<Json>;
+  /** token, ca.crt and namespace for the Pod's containers, as the kubelet's projected volume. */
+  mountServiceAccount(dir: string): Promise<string>;
+  /** A fresh token in every mounted directory (the kubelet rotates it). */
+  rotateToken(): Promise<void>;
+  clusterEnv(saDir: string): Record<string, string>;
+  /** Publishes the Pod's status; writes are applied in order. */
+  writeStatus(status: Json): void;
+  /** Graceful deletion, first step: deletionTimestamp set. */
+  beginDelete(graceSeconds: number | undefined): Promise<Json>;
+  /** Every container has stopped: the Pod is removed (DELETED). */
+  finishDelete(): Promise<void>;
+  /** Waits for every write so far. */
+  settled(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function realAccess(): ControlPlaneAccess | undefined {
+  const text = process.env.PROA_REAL_API;
+  return text ? (JSON.parse(text) as ControlPlaneAccess) : undefined;
+}
+
+export async function kubeletApi(kind: Backend, namespace: string): Promise<KubeletApi> {
+  if (kind === 'fake') return FakeKubeletApi.start(namespace);
+  const access = realAccess();
+  if (!access) throw new Error('the real API server is not running (PROA_REAL_API is unset): run the tests with npm test after npm run kube:build');
+  return new RealKubeletApi(access, `${namespace}-${randomBytes(3).toString('hex')}`);
+}
+
+class FakeKubeletApi extends EventEmitter implements KubeletApi {
+  readonly kind = 'fake' as const;
+  readonly fake: FakeApiServer;
+  readonly namespace: string;
+  #name = '';
+
+  private constructor(fake: FakeApiServer, namespace: string) {
+    super();
+    this.fake = fake;
+    this.namespace = namespace;
+    fake.on('request', (r) => this.emit('request', r));
+  }
+
+  static async start(namespace: string): Promise<FakeKubeletApi> {
+    return new FakeKubeletApi(await FakeApiServer.start({ bookmarkIntervalMs: 60_000 }), namespace);
+  }
+
+  async createPod(pod: Json): Promise<Json> {
+    this.#name = pod.metadata.name;
+    return this.fake.putPod({ ...pod, metadata: { ...pod.metadata, namespace: this.namespace } });
+  }
+
+  async mountServiceAccount(dir: string): Promise<string> {
+    return this.fake.writeServiceAccount(dir, this.namespace);
+  }
+
+  async rotateToken(): Promise<void> {
+    this.fake.rotateToken();
+  }
+
+  clusterEnv(saDir: string): Record<string, string> {
+    return this.fake.clusterEnv(saDir);
+  }
+
+  writeStatus(status: Json): void {
+    this.fake.updatePod(this.namespace, this.#name, (p) => { p.status = structuredClone(status); });
+  }
+
+  async beginDelete(graceSeconds: number | undefined): Promise<Json> {
+    return this.fake.beginDelete(this.namespace, this.#name, graceSeconds);
+  }
+
+  async finishDelete(): Promise<void> {
+    this.fake.finishDelete(this.namespace, this.#name);
+  }
+
+  async settled(): Promise<void> {}
+
+  stop(): Promise<void> {
+    return this.fake.stop();
+  }
+}
+
+/** The README's ServiceAccount, Role and RoleBinding, as examples/job.yaml has them. */
+export function documentedRbac(): Json[] {
+  const docs = parseAllDocuments(readFileSync(join(root, 'examples', 'job.yaml'), 'utf8')).map((d) => d.toJS() as Json);
+  return docs.filter((d) => ['ServiceAccount', 'Role', 'RoleBinding'].includes(d?.kind));
+}
+
+class RealKubeletApi extends EventEmitter implements KubeletApi {
+  readonly kind = 'real' as const;
+  readonly fake = undefined;
+  readonly namespace: string;
+  readonly #access: ControlPlaneAccess;
+  #pod: Json | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #dirs: string[] = [];
+  #token = '';
+
+  constructor(access: ControlPlaneAccess, namespace: string) {
+    super();
+    this.#access = access;
+    this.namespace = namespace;
+  }
+
+  async #call(method: string, path: string, body?: unknown, contentType?: string): Promise<Json> {
+    const r = await adminRequest(this.#access, method, path, body, contentType);
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
+    return JSON.parse(r.body) as Json;
+  }
+
+  async createPod(input: Json): Promise<Json> {
+    const ns = this.namespace;
+    const account = input.spec.serviceAccountName ?? input.spec.serviceAccount ?? 'default';
+    await this.#call('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    // No kube-controller-manager: nobody else creates ServiceAccounts, not even `default`.
+    const accounts = new Set(['default', account]);
+    for (const name of accounts) await this.#call('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
+    for (const doc of documentedRbac()) {
+      if (doc.kind === 'Role') await this.#call('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, doc);
+      if (doc.kind === 'RoleBinding') await this.#call('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, doc);
+    }
+    const { status: _, ...pod } = structuredClone(input);
+    pod.metadata = { ...pod.metadata, namespace: ns };
+    delete pod.metadata.uid;
+    delete pod.metadata.creationTimestamp;
+    delete pod.metadata.resourceVersion;
+    // ownerReferences need the owner's uid; there is no Job object here to own the Pod.
+    delete pod.metadata.ownerReferences;
+    this.#pod = await this.#call('POST', `/api/v1/namespaces/${ns}/pods`, pod);
+    await this.#call('POST', `/api/v1/namespaces/${ns}/pods/${pod.metadata.name}/binding`, {
+      apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.metadata.name }, target: { apiVersion: 'v1', kind: 'Node', name: 'simulated-node' },
+    });
+    return this.#pod;
+  }
+
+  /** A bound token from the TokenRequest API: valid while its Pod exists. */
+  async #mint(): Promise<string> {
+    const pod = this.#pod!;
+    const account = pod.spec.serviceAccountName ?? 'default';
+    const r = await this.#call('POST', `/api/v1/namespaces/${this.namespace}/serviceaccounts/${account}/token`, {
+      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+      spec: { expirationSeconds: 3600, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid } },
+    });
+    this.#token = r.status.token as string;
+    this.emit('token', this.#token);
+    return this.#token;
+  }
+
+  async mountServiceAccount(dir: string): Promise<string> {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'token'), this.#token || await this.#mint());
+    writeFileSync(join(dir, 'ca.crt'), this.#access.ca);
+    writeFileSync(join(dir, 'namespace'), this.namespace);
+    this.#dirs.push(dir);
+    return dir;
+  }
+
+  async rotateToken(): Promise<void> {
+    const token = await this.#mint();
+    for (const dir of this.#dirs) writeFileSync(join(dir, 'token'), token);
+  }
+
+  clusterEnv(saDir: string): Record<string, string> {
+    return { KUBERNETES_SERVICE_HOST: this.#access.host, KUBERNETES_SERVICE_PORT: String(this.#access.port), PROA_SERVICEACCOUNT_DIR: saDir };
+  }
+
+  #enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(work);
+    this.#queue = next.catch((err: unknown) => this.emit('error-write', err));
+    return next;
+  }
+
+  writeStatus(status: Json): void {
+    const name = this.#pod!.metadata.name;
+    const body = { status: structuredClone(status) };
+    void this.#enqueue(() => this.#call('PATCH', `/api/v1/namespaces/${this.namespace}/pods/${name}/status`, body, 'application/merge-patch+json'));
+  }
+
+  beginDelete(graceSeconds: number | undefined): Promise<Json> {
+    const name = this.#pod!.metadata.name;
+    const grace = graceSeconds ?? this.#pod!.spec.terminationGracePeriodSeconds ?? 30;
+    return this.#enqueue(() => this.#call('DELETE', `/api/v1/namespaces/${this.namespace}/pods/${name}?gracePeriodSeconds=${grace}`));
+  }
+
+  async finishDelete(): Promise<void> {
+    const name = this.#pod!.metadata.name;
+    await this.#enqueue(() => this.#call('DELETE', `/api/v1/namespaces/${this.namespace}/pods/${name}?gracePeriodSeconds=0`));
+  }
+
+  async settled(): Promise<void> {
+    await this.#queue;
+  }
+
+  async stop(): Promise<void> {
+    await this.settled();
+  }
+}

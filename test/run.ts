@@ -1,0 +1,38 @@
+// `npm test`'s runner: starts one real API server for the whole run when its binaries
+// are built (npm run kube:build), hands its address to every test file in
+// PROA_REAL_API, runs the suite with Node's test runner, and stops it. Without the
+// binaries everything else runs, and it says once that the real-API-server tier did not
+// (PROA_REQUIRE_REAL_API=1, as CI sets, makes that a failure).
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { root } from './proa.ts';
+import { ControlPlane, kubeBinariesBuilt, kubeBinDir, kubeVersion } from './real-apiserver.ts';
+
+// Arguments: test files (default: every test/*.test.ts) and the test runner's own flags.
+const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const named = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const files = named.length > 0 ? named : readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join('test', f));
+let plane: ControlPlane | undefined;
+const env = { ...process.env };
+if (kubeBinariesBuilt()) {
+  plane = await ControlPlane.start();
+  env.PROA_REAL_API = JSON.stringify(plane.access);
+  const rss = plane.rss();
+  console.log(`real API server: kube-apiserver ${kubeVersion} and etcd from ${kubeBinDir()}, ready in ${plane.startupMs} ms ` +
+    `(RSS: kube-apiserver ${Math.round(rss.apiserver / 1024)} MiB, etcd ${Math.round(rss.etcd / 1024)} MiB)`);
+} else if (process.env.PROA_REQUIRE_REAL_API === '1') {
+  console.error(`the real-API-server tier cannot run: no kube-apiserver and etcd in ${kubeBinDir()}; run npm run kube:build`);
+  process.exit(1);
+} else {
+  console.log(`NOTE: the real-API-server tier is NOT run: no kube-apiserver ${kubeVersion} and etcd in ${kubeBinDir()}. ` +
+    'Build them with `npm run kube:build` (needs Go); everything else runs against the fake API server.');
+}
+const child = spawn(process.execPath, ['--test', '--test-concurrency=4', '--test-timeout=300000', ...flags, ...files], { stdio: 'inherit', env, cwd: root });
+const stop = (): void => void child.kill('SIGINT');
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
+const code = await new Promise<number>((resolve) => child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+await plane?.stop();
+if (!plane) console.log('NOTE: the real-API-server tier was NOT run (npm run kube:build, then npm test).');
+process.exit(code);
