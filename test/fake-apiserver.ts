@@ -337,9 +337,11 @@ export class FakeApiServer extends EventEmitter {
     const verb = name ? 'get' : watch ? 'watch' : 'list';
     if (this.#forbidden.has(verb)) {
       const sa = `system:serviceaccount:${namespace}:${this.#opts.serviceAccount}`;
+      // As the real server: a list or watch narrowed to one name by fieldSelector is authorized as that name.
+      const named = name ?? (url.searchParams.get('fieldSelector') ?? '').match(/^metadata\.name==?([^,]+)$/)?.[1];
       return this.#fail(req, url, res, {
         status: 403,
-        message: `pods${name ? ` "${name}"` : ''} is forbidden: User "${sa}" cannot ${verb} resource "pods" in API group "" in the namespace "${namespace}"`,
+        message: `pods${named ? ` "${named}"` : ''} is forbidden: User "${sa}" cannot ${verb} resource "pods" in API group "" in the namespace "${namespace}"`,
       });
     }
     const scripted = this.#failures.shift();

@@ -113,7 +113,7 @@ export function documentedRbac(): Json[] {
   return docs.filter((d) => ['ServiceAccount', 'Role', 'RoleBinding'].includes(d?.kind));
 }
 
-class RealKubeletApi extends EventEmitter implements KubeletApi {
+export class RealKubeletApi extends EventEmitter implements KubeletApi {
   readonly kind = 'real' as const;
   readonly fake = undefined;
   readonly namespace: string;
@@ -135,17 +135,33 @@ class RealKubeletApi extends EventEmitter implements KubeletApi {
     return JSON.parse(r.body) as Json;
   }
 
-  async createPod(input: Json): Promise<Json> {
+  /** A request as the harness's admin; throws on an error status. */
+  call(method: string, path: string, body?: unknown, contentType?: string): Promise<Json> {
+    return this.#call(method, path, body, contentType);
+  }
+
+  /** The README's Role and RoleBinding (or the given documents) in this namespace. */
+  async applyRbac(docs: Json[] = documentedRbac()): Promise<void> {
+    const ns = this.namespace;
+    for (const doc of docs) {
+      if (doc.kind === 'Role') await this.#call('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, doc);
+      if (doc.kind === 'RoleBinding') await this.#call('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, doc);
+    }
+  }
+
+  /** The current token (the last one minted). */
+  get token(): string {
+    return this.#token;
+  }
+
+  async createPod(input: Json, opts: { rbac?: boolean } = {}): Promise<Json> {
     const ns = this.namespace;
     const account = input.spec.serviceAccountName ?? input.spec.serviceAccount ?? 'default';
     await this.#call('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     // No kube-controller-manager: nobody else creates ServiceAccounts, not even `default`.
     const accounts = new Set(['default', account]);
     for (const name of accounts) await this.#call('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
-    for (const doc of documentedRbac()) {
-      if (doc.kind === 'Role') await this.#call('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, doc);
-      if (doc.kind === 'RoleBinding') await this.#call('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, doc);
-    }
+    if (opts.rbac !== false) await this.applyRbac();
     const { status: _, ...pod } = structuredClone(input);
     pod.metadata = { ...pod.metadata, namespace: ns };
     delete pod.metadata.uid;
@@ -185,6 +201,17 @@ class RealKubeletApi extends EventEmitter implements KubeletApi {
   async rotateToken(): Promise<void> {
     const token = await this.#mint();
     for (const dir of this.#dirs) writeFileSync(join(dir, 'token'), token);
+  }
+
+  /**
+   * Deletes and recreates the Pod's ServiceAccount: every token minted for the old one
+   * stops working at once (the token names the account's uid), without waiting for the
+   * 600 s minimum lifetime of a TokenRequest token. The mounted files keep the old token.
+   */
+  async recreateServiceAccount(): Promise<void> {
+    const account = this.#pod!.spec.serviceAccountName ?? 'default';
+    await this.#call('DELETE', `/api/v1/namespaces/${this.namespace}/serviceaccounts/${account}`);
+    await this.#call('POST', `/api/v1/namespaces/${this.namespace}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: account } });
   }
 
   clusterEnv(saDir: string): Record<string, string> {

@@ -104,7 +104,7 @@ export class ControlPlane {
     this.access = access;
   }
 
-  static async start(opts: { watchCache?: boolean } = {}): Promise<ControlPlane> {
+  static async start(opts: { watchCache?: boolean; compactionInterval?: string } = {}): Promise<ControlPlane> {
     const t0 = performance.now();
     const bin = kubeBinDir();
     const dir = tempDir('proa-kube-');
@@ -139,6 +139,7 @@ export class ControlPlane {
       // No kubelet or Node here: the kubernetes Service's endpoints would name loopback.
       '--endpoint-reconciler-type=none',
       ...(opts.watchCache === false ? ['--watch-cache=false'] : []),
+      ...(opts.compactionInterval ? [`--etcd-compaction-interval=${opts.compactionInterval}`] : []),
     ];
     cp.#startApiserver();
     await cp.#ready();

@@ -64,7 +64,7 @@ test('a stuck wait gets a reminder after 30 s: each unready sidecar with its sta
   assert.match(r.msg, /^still waiting for the sidecars after 30s \(reminder\): sidecar proxy is not ready: running, not ready, 0 restart\(s\)\. Probe failures are in the Pod's events: kubectl describe pod stuck$/);
   assert.deepEqual(r.blocking, [{ container: 'proxy', state: 'running, not ready', restartCount: 0 }]);
   const r2 = await run2.waitFor(/reminder/);
-  assert.match(r2.msg, /^still waiting for the sidecars after 30s \(reminder\): the Pod was never seen: forbidden: service account default\/proa needs get, list and watch on pods/);
+  assert.match(r2.msg, /^still waiting for the sidecars after 30s \(reminder\): the Pod was never seen: forbidden \(cannot watch\): service account default\/proa needs get, list and watch on pods/);
   run.signal('SIGTERM');
   run2.signal('SIGTERM');
   assert.equal((await run.exited).code, 143);

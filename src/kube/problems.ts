@@ -14,9 +14,11 @@ export function describeProblem(err: unknown, where: { pod: string; namespace: s
     if (err.status === 403) {
       const subject = err.message.match(/User "system:serviceaccount:([^:"]+):([^"]+)"/);
       const account = subject ? `${subject[1]}/${subject[2]}` : (serviceAccount() ?? 'of this Pod');
+      // RBAC's message names the verb it refused ("cannot watch resource"): a Role that lacks one.
+      const verb = err.message.match(/cannot (\w+) resource/)?.[1];
       return {
         key: 'forbidden', level: 'error',
-        msg: `forbidden: service account ${account} needs get, list and watch on pods in namespace ${where.namespace}; ` +
+        msg: `forbidden${verb ? ` (cannot ${verb})` : ''}: service account ${account} needs get, list and watch on pods in namespace ${where.namespace}; ` +
           'grant them with a Role and RoleBinding (see the RBAC section of the README). Retrying.',
         fields: { ...where, status: 403, apiMessage: err.message },
       };
