@@ -40,6 +40,8 @@ export interface ScriptedFailure {
   status: number;
   reason?: string;
   message?: string;
+  /** Status.details, as the real server gives them for errors about a named object. */
+  details?: { name?: string; kind: string };
   retryAfterSeconds?: number;
 }
 
@@ -52,7 +54,7 @@ interface HistoryEntry {
 }
 
 interface Watcher {
-  key: string;
+  matches: (object: Json) => boolean;
   res: ServerResponse;
   allowBookmarks: boolean;
   frozen: boolean;
@@ -61,8 +63,8 @@ interface Watcher {
 export interface FakeApiOptions {
   /** How often open watches get a BOOKMARK (the real server: about a minute). */
   bookmarkIntervalMs?: number;
-  /** Split every written line at random points into separately flushed chunks. */
-  splitChunks?: boolean;
+  /** Split every written line at a random byte into separately flushed chunks (true), or into one chunk per byte. */
+  splitChunks?: boolean | 'bytes';
   /** How an expired resourceVersion is answered. */
   expired?: 'event' | 'http';
   serviceAccount?: string;
@@ -79,6 +81,79 @@ const reasons: Record<number, string> = {
   410: 'Expired', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout',
 };
 
+/** Discovery, enough for ordinary clients (kubectl, client libraries) to find pods. */
+const discovery: Record<string, Json> = {
+  '/version': {
+    major: '1', minor: '37', gitVersion: 'v1.37.2-fake', gitCommit: 'fake', gitTreeState: 'clean',
+    buildDate: '1970-01-01T00:00:00Z', goVersion: 'none', compiler: 'none', platform: 'linux/amd64',
+  },
+  '/api': { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1:443' }] },
+  '/apis': {
+    kind: 'APIGroupList', apiVersion: 'v1',
+    groups: [{ name: 'authorization.k8s.io', versions: [{ groupVersion: 'authorization.k8s.io/v1', version: 'v1' }], preferredVersion: { groupVersion: 'authorization.k8s.io/v1', version: 'v1' } }],
+  },
+  '/api/v1': {
+    kind: 'APIResourceList', groupVersion: 'v1',
+    resources: [
+      { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], shortNames: ['po'], categories: ['all'] },
+      { name: 'pods/status', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get', 'patch', 'update'] },
+    ],
+  },
+};
+
+const podFields = new Set(['metadata.name', 'metadata.namespace', 'spec.nodeName', 'spec.restartPolicy', 'spec.serviceAccountName', 'status.phase', 'status.podIP']);
+
+/** A field path's value in a Pod, for the field selectors the real server supports on pods. */
+function field(pod: Json, path: string): string | undefined {
+  switch (path) {
+    case 'metadata.name': return pod.metadata?.name;
+    case 'metadata.namespace': return pod.metadata?.namespace;
+    case 'spec.nodeName': return pod.spec?.nodeName ?? '';
+    case 'spec.restartPolicy': return pod.spec?.restartPolicy;
+    case 'spec.serviceAccountName': return pod.spec?.serviceAccountName ?? '';
+    case 'status.phase': return pod.status?.phase ?? '';
+    case 'status.podIP': return pod.status?.podIP ?? '';
+    default: return undefined;
+  }
+}
+
+/**
+ * The objects a list or watch selects: its namespace, `fieldSelector` and
+ * `labelSelector` (comma-separated terms, all of which must hold: `=`, `==`, `!=` for
+ * fields; those and `in (…)`, `notin (…)`, `key`, `!key` for labels). A string: the
+ * selector is not valid, as the server's 400 says.
+ */
+function selectorOf(namespace: string, url: URL): ((o: Json) => boolean) | string {
+  const tests: ((o: Json) => boolean)[] = [(o) => o.metadata?.namespace === namespace];
+  for (const term of (url.searchParams.get('fieldSelector') ?? '').split(',').filter((t) => t !== '')) {
+    const m = term.match(/^([\w.]+)\s*(==|=|!=)\s*(.*)$/);
+    if (!m) return `unable to parse requirement: ${term}`;
+    const [, path, op, value] = m;
+    if (!podFields.has(path!)) return `field label not supported: ${path}`;
+    tests.push((o) => (field(o, path!) === value) === (op !== '!='));
+  }
+  const labels = url.searchParams.get('labelSelector') ?? '';
+  for (const term of labels.match(/([^,(]+(\([^)]*\))?)/g)?.map((t) => t.trim()).filter((t) => t !== '') ?? []) {
+    const has = (o: Json, k: string): boolean => o.metadata?.labels?.[k] !== undefined;
+    const value = (o: Json, k: string): string | undefined => o.metadata?.labels?.[k];
+    let m: RegExpMatchArray | null;
+    if ((m = term.match(/^([\w./-]+)\s*(==|=|!=)\s*([\w./-]*)$/))) {
+      const [, k, op, v] = m;
+      tests.push((o) => (op === '!=' ? value(o, k!) !== v : value(o, k!) === v));
+    } else if ((m = term.match(/^([\w./-]+)\s+(in|notin)\s*\(([^)]*)\)$/))) {
+      const [, k, op, list] = m;
+      const set = list!.split(',').map((x) => x.trim());
+      tests.push((o) => (op === 'in' ? set.includes(value(o, k!) ?? '\0') : !set.includes(value(o, k!) ?? '\0')));
+    } else if ((m = term.match(/^(!?)([\w./-]+)$/))) {
+      const [, not, k] = m;
+      tests.push((o) => has(o, k!) !== (not === '!'));
+    } else {
+      return `unable to parse requirement: ${term}`;
+    }
+  }
+  return (o) => tests.every((t) => t(o));
+}
+
 export class FakeApiServer extends EventEmitter {
   readonly requests: RecordedRequest[] = [];
   readonly ca: string;
@@ -87,10 +162,12 @@ export class FakeApiServer extends EventEmitter {
   readonly #server: Server;
   readonly #opts: Required<FakeApiOptions>;
   #seq = randomInt(1_000_000, 9_000_000);
+  /** History before this version is gone (410), as before the watch cache's window. */
+  #compactedSeq = this.#seq;
   #pods = new Map<string, Json>();
   #history: HistoryEntry[] = [];
-  #compactedSeq = 0;
   #tokens = new Set<string>();
+  #strangers = new Set<string>();
   #forbidden = new Set<string>();
   #failures: ScriptedFailure[] = [];
   #freezeNext = 0;
@@ -180,6 +257,13 @@ export class FakeApiServer extends EventEmitter {
     return this.token;
   }
 
+  /** A token for another service account, `stranger`, that authenticates but has no RBAC at all. */
+  strangerToken(): string {
+    const token = `stranger-${randomBytes(16).toString('base64url')}`;
+    this.#strangers.add(token);
+    return token;
+  }
+
   /** Deny these verbs on pods (RBAC not granted yet). */
   forbid(...verbs: string[]): void {
     this.#forbidden = new Set(verbs);
@@ -226,7 +310,13 @@ export class FakeApiServer extends EventEmitter {
     const ns = pod.metadata.namespace ?? 'default';
     pod.metadata.namespace = ns;
     pod.metadata.uid ??= `${randomBytes(4).toString('hex')}-0000-4000-8000-${randomBytes(6).toString('hex')}`;
-    pod.metadata.creationTimestamp ??= new Date().toISOString();
+    pod.metadata.creationTimestamp ??= new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    // The API server computes the QoS class when the Pod is created.
+    if (!this.#pods.has(`${ns}/${pod.metadata.name}`)) {
+      pod.status ??= {};
+      const resources = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].map((c: Json) => c.resources ?? {});
+      pod.status.qosClass ??= resources.every((r: Json) => !r.requests && !r.limits) ? 'BestEffort' : 'Burstable';
+    }
     const key = `${ns}/${pod.metadata.name}`;
     return this.#write(this.#pods.has(key) ? 'MODIFIED' : 'ADDED', key, pod);
   }
@@ -270,7 +360,7 @@ export class FakeApiServer extends EventEmitter {
     const entry: HistoryEntry = { rv, seq: this.#seq, type, key, object: structuredClone(object) };
     this.#history.push(entry);
     for (const w of this.#watchers) {
-      if (w.key === key && !w.frozen) this.#send(w.res, { type, object: entry.object });
+      if (w.matches(entry.object) && !w.frozen) this.#send(w.res, { type, object: entry.object });
     }
     this.emit('write', entry);
     return structuredClone(object);
@@ -278,15 +368,21 @@ export class FakeApiServer extends EventEmitter {
 
   #send(res: ServerResponse, event: Json): void {
     if (res.writableEnded || res.destroyed) return;
-    const line = JSON.stringify(event) + '\n';
-    if (!this.#opts.splitChunks || line.length < 4) {
+    const line = Buffer.from(JSON.stringify(event) + '\n', 'utf8');
+    const split = this.#opts.splitChunks;
+    if (split === false || line.length < 4) {
       res.write(line);
       return;
     }
-    // Split the line at random points; each piece is its own HTTP chunk.
-    const cuts = [0, randomInt(1, line.length - 1), line.length].sort((a, b) => a - b);
-    const pieces = cuts.slice(1).map((end, i) => line.slice(cuts[i], end)).filter((p) => p !== '');
-    for (const p of pieces) res.write(p);
+    // Each piece is its own HTTP chunk. Cuts fall anywhere in the byte stream, inside a
+    // UTF-8 sequence too, as a proxy's buffering may cut it; the bytes are never altered.
+    if (split === 'bytes') {
+      for (let i = 0; i < line.length; i++) res.write(line.subarray(i, i + 1));
+      return;
+    }
+    const cut = randomInt(1, line.length - 1);
+    res.write(line.subarray(0, cut));
+    res.write(line.subarray(cut));
   }
 
   #record(req: IncomingMessage, url: URL, answer: number | 'watch'): void {
@@ -314,18 +410,27 @@ export class FakeApiServer extends EventEmitter {
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (f.retryAfterSeconds !== undefined) headers['Retry-After'] = String(f.retryAfterSeconds);
     res.writeHead(f.status, headers);
-    res.end(JSON.stringify(status(f.status, f.reason ?? reasons[f.status] ?? 'Unknown', f.message ?? `fake failure ${f.status}`)));
+    const body = status(f.status, f.reason ?? reasons[f.status] ?? 'Unknown', f.message ?? `fake failure ${f.status}`);
+    if (f.details) body.details = f.details;
+    res.end(JSON.stringify(body));
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'https://fake');
     const auth = req.headers.authorization;
     const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
-    if (!token || !this.#tokens.has(token)) {
+    const stranger = token !== undefined && this.#strangers.has(token);
+    if (!token || (!this.#tokens.has(token) && !stranger)) {
       return this.#fail(req, url, res, { status: 401, message: 'Unauthorized' });
     }
     if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
       return this.#accessReview(req, url, res);
+    }
+    const discovered = req.method === 'GET' ? discovery[url.pathname] : undefined;
+    if (discovered) {
+      this.#record(req, url, 200);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return void res.end(JSON.stringify(discovered));
     }
     const m = url.pathname.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?$/);
     if (req.method !== 'GET' || !m) {
@@ -335,13 +440,14 @@ export class FakeApiServer extends EventEmitter {
     const name = m[2] ? decodeURIComponent(m[2]) : undefined;
     const watch = parseBool(url.searchParams.get('watch'));
     const verb = name ? 'get' : watch ? 'watch' : 'list';
-    if (this.#forbidden.has(verb)) {
-      const sa = `system:serviceaccount:${namespace}:${this.#opts.serviceAccount}`;
+    if (this.#forbidden.has(verb) || stranger) {
+      const sa = `system:serviceaccount:${namespace}:${stranger ? 'stranger' : this.#opts.serviceAccount}`;
       // As the real server: a list or watch narrowed to one name by fieldSelector is authorized as that name.
       const named = name ?? (url.searchParams.get('fieldSelector') ?? '').match(/^metadata\.name==?([^,]+)$/)?.[1];
       return this.#fail(req, url, res, {
         status: 403,
         message: `pods${named ? ` "${named}"` : ''} is forbidden: User "${sa}" cannot ${verb} resource "pods" in API group "" in the namespace "${namespace}"`,
+        details: { ...(named ? { name: named } : {}), kind: 'pods' },
       });
     }
     const scripted = this.#failures.shift();
@@ -349,31 +455,41 @@ export class FakeApiServer extends EventEmitter {
 
     if (name) {
       const pod = this.#pods.get(`${namespace}/${name}`);
-      if (!pod) return this.#fail(req, url, res, { status: 404, message: `pods "${name}" not found` });
+      if (!pod) return this.#fail(req, url, res, { status: 404, message: `pods "${name}" not found`, details: { name, kind: 'pods' } });
       this.#record(req, url, 200);
       res.writeHead(200, { 'Content-Type': 'application/json' });
       return void res.end(JSON.stringify(pod));
     }
-    const selector = url.searchParams.get('fieldSelector') ?? '';
-    const sel = selector.match(/^metadata\.name==?(.+)$/);
-    const matches = (key: string): boolean => key.startsWith(`${namespace}/`) && (!sel || key === `${namespace}/${sel[1]}`);
-    if (!watch) {
-      this.#record(req, url, 200);
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      const items = [...this.#pods.entries()].filter(([k]) => matches(k)).map(([, p]) => p);
-      return void res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: this.resourceVersion }, items }));
-    }
-    if (!sel) return this.#fail(req, url, res, { status: 400, message: 'this fake watches single Pods only: fieldSelector=metadata.name=NAME' });
-    this.#watch(req, url, res, `${namespace}/${sel[1]}`);
+    const matches = selectorOf(namespace, url);
+    if (typeof matches === 'string') return this.#fail(req, url, res, { status: 400, reason: 'BadRequest', message: matches });
+    if (!watch) return this.#list(req, url, res, matches);
+    this.#watch(req, url, res, matches);
   }
 
-  #watch(req: IncomingMessage, url: URL, res: ServerResponse, key: string): void {
+  /** A list, with limit and continue as the real server pages it. */
+  #list(req: IncomingMessage, url: URL, res: ServerResponse, matches: (o: Json) => boolean): void {
+    const all = [...this.#pods.values()].filter(matches).sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+    const from = Number(Buffer.from(url.searchParams.get('continue') ?? '', 'base64url').toString() || 0);
+    const limit = Number(url.searchParams.get('limit') ?? 0);
+    const items = limit > 0 ? all.slice(from, from + limit) : all.slice(from);
+    const more = limit > 0 && from + limit < all.length;
+    this.#record(req, url, 200);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({
+      kind: 'PodList', apiVersion: 'v1',
+      metadata: { resourceVersion: this.resourceVersion, ...(more ? { continue: Buffer.from(String(from + limit)).toString('base64url'), remainingItemCount: all.length - from - limit } : {}) },
+      items,
+    }));
+  }
+
+  #watch(req: IncomingMessage, url: URL, res: ServerResponse, matches: (o: Json) => boolean): void {
     const rv = url.searchParams.get('resourceVersion');
     let backlog: HistoryEntry[] = [];
     if (rv && rv !== '0') {
+      // Any version the history still covers is valid, one between two writes too; a
+      // future one is waited for (the real server's answer: a 200 that stays quiet).
       const seq = Number(rv);
-      const known = this.#history.some((h) => h.rv === rv) || rv === this.resourceVersion;
-      if (!known || seq <= this.#compactedSeq) {
+      if (!/^\d+$/.test(rv) || seq < this.#compactedSeq) {
         const expired = status(410, 'Expired', `too old resource version: ${rv} (${this.resourceVersion})`);
         if (this.#opts.expired === 'http') {
           this.#record(req, url, 410);
@@ -385,7 +501,7 @@ export class FakeApiServer extends EventEmitter {
         this.#send(res, { type: 'ERROR', object: expired });
         return void res.end();
       }
-      backlog = this.#history.filter((h) => h.key === key && h.seq > seq);
+      backlog = this.#history.filter((h) => matches(h.object) && h.seq > seq);
     }
     this.#record(req, url, 'watch');
     res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -399,7 +515,7 @@ export class FakeApiServer extends EventEmitter {
     }
     const frozen = this.#freezeNext > 0;
     if (frozen) this.#freezeNext--;
-    const w: Watcher = { key, res, allowBookmarks: parseBool(url.searchParams.get('allowWatchBookmarks')), frozen };
+    const w: Watcher = { matches, res, allowBookmarks: parseBool(url.searchParams.get('allowWatchBookmarks')), frozen };
     this.#watchers.add(w);
     req.socket.setNoDelay(true);
     res.flushHeaders();
@@ -408,8 +524,7 @@ export class FakeApiServer extends EventEmitter {
       return;
     }
     if (!rv || rv === '0') {
-      const pod = this.#pods.get(key);
-      if (pod) this.#send(res, { type: 'ADDED', object: pod });
+      for (const pod of this.#pods.values()) if (matches(pod)) this.#send(res, { type: 'ADDED', object: pod });
     } else {
       for (const h of backlog) this.#send(res, { type: h.type, object: h.object });
     }
