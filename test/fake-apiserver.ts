@@ -489,7 +489,7 @@ export class FakeApiServer extends EventEmitter {
       // Any version the history still covers is valid, one between two writes too; a
       // future one is waited for (the real server's answer: a 200 that stays quiet).
       const seq = Number(rv);
-      if (!/^\d+$/.test(rv) || seq < this.#compactedSeq) {
+      if (!/^\d+$/.test(rv) || seq <= this.#compactedSeq) {
         const expired = status(410, 'Expired', `too old resource version: ${rv} (${this.resourceVersion})`);
         if (this.#opts.expired === 'http') {
           this.#record(req, url, 410);

@@ -130,7 +130,17 @@ export class RealKubeletApi extends EventEmitter implements KubeletApi {
   }
 
   async #call(method: string, path: string, body?: unknown, contentType?: string): Promise<Json> {
-    const r = await adminRequest(this.#access, method, path, body, contentType);
+    // As the kubelet does, keep trying while the API server is away (a restart): up to a minute.
+    let r;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        r = await adminRequest(this.#access, method, path, body, contentType);
+        if (r.status !== 503 || attempt >= 120) break;
+      } catch (err) {
+        if (attempt >= 120) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
     return JSON.parse(r.body) as Json;
   }

@@ -375,3 +375,15 @@ test('IPv6: KUBERNETES_SERVICE_HOST=::1', async (t) => {
   assert.equal((await run.exited).code, 0, run.dump());
   assert.equal(run.lines.find((l) => l.msg === 'watching this Pod')!.api, `https://[::1]:${b.api.port}`);
 });
+
+test('a watch stream cut into one-byte chunks, inside every UTF-8 sequence: decoded intact', async (t) => {
+  const message = 'Zürich – 東京 – 😀 – ünïcødé';
+  const pod = makePod({ name: 'p', containers: ['main', 'proxy'] });
+  pod.status.containerStatuses.find((c: { name: string }) => c.name === 'proxy').state = { waiting: { reason: 'ImagePullBackOff', message } };
+  const b = await bed(t, pod, { splitChunks: 'bytes' });
+  const run = b.run(['--shutdown-timeout', '0', 'true']);
+  const line = await run.waitFor('sidecar proxy: waiting (ImagePullBackOff)');
+  assert.equal(line.message, message);
+  b.update((p) => running(p, 'proxy', true));
+  assert.equal((await run.exited).code, 0, run.dump());
+});

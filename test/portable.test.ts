@@ -96,7 +96,7 @@ test('the tarballs unpack to opt/proa/ and SHA256SUMS verifies every artifact', 
     assert.ok(list.includes('opt/proa/proa') && list.includes('opt/proa/lib/libc.so.6') && list.includes('opt/proa/licenses/SOURCES'), list.join(' '));
   }
   const check = spawnSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: dist });
-  assert.equal(check.status, 0, check.stdout.toString() + check.stderr.toString());
+  assert.equal(check.status, 0, `${check.stdout.toString()}${check.stderr.toString()}(after changing the sources, run npm run dist again)`);
   assert.equal(check.stdout.toString().trim().split('\n').length, 4);
 });
 

@@ -185,8 +185,11 @@ export class ControlPlane {
   /** kube-apiserver stopped and started again on the same port and etcd (a restart mid-watch). */
   async restartApiserver(): Promise<void> {
     const p = this.#apiserver!;
+    // Graceful first; a graceful stop can wait a minute on requests in flight, so not for long.
     p.kill('SIGTERM');
+    const killer = setTimeout(() => p.kill('SIGKILL'), 2000);
     await waitExit(p);
+    clearTimeout(killer);
     this.#startApiserver();
     await this.#ready();
   }

@@ -25,7 +25,7 @@ import { connect } from 'node:net';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import type { FakeApiServer, Json } from './fake-apiserver.ts';
 import { kubeletApi, type Backend, type KubeletApi } from './kubelet-api.ts';
@@ -137,7 +137,7 @@ export function podFromManifest(text: string): { pod: Json; notes: string[] } {
         name: `${jobName}-${randomBytes(3).toString('hex').slice(0, 5)}`,
         namespace: doc.metadata?.namespace ?? 'default',
         labels: { ...(template.metadata?.labels ?? {}), 'job-name': jobName, 'batch.kubernetes.io/job-name': jobName },
-        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, controller: true, blockOwnerDeletion: true }],
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: randomUUID(), controller: true, blockOwnerDeletion: true }],
       },
       spec: structuredClone(template.spec ?? {}),
     },
@@ -272,6 +272,25 @@ export class Simulator extends EventEmitter {
     const status = this.#pod.status;
     status.containerStatuses = byKind(['regular']).reverse(); // no order is promised: do not follow the spec's
     if (this.#ctrs.some((c) => c.kind !== 'regular')) status.initContainerStatuses = byKind(['init', 'native']);
+    // What the kubelet adds besides the containers: the Pod's addresses and conditions.
+    status.hostIP = '127.0.0.1';
+    status.hostIPs = [{ ip: '127.0.0.1' }];
+    status.podIP = '127.0.0.1';
+    status.podIPs = [{ ip: '127.0.0.1' }];
+    const initialized = this.#ctrs.every((c) => c.kind !== 'init' || c.status.state.terminated?.exitCode === 0)
+      && this.#ctrs.every((c) => c.kind !== 'native' || c.started);
+    const containersReady = this.#ctrs.every((c) => c.kind !== 'regular' || c.ready);
+    const ready = containersReady && this.#ctrs.every((c) => c.kind !== 'native' || c.ready);
+    const previous = new Map(((status.conditions ?? []) as Json[]).map((c) => [c.type, c]));
+    const condition = (type: string, ok: boolean): Json => {
+      const value = ok ? 'True' : 'False';
+      const was = previous.get(type);
+      return { type, status: value, lastProbeTime: null, lastTransitionTime: was?.status === value ? was.lastTransitionTime : now() };
+    };
+    status.conditions = [
+      condition('PodReadyToStartContainers', true), condition('Initialized', initialized), condition('Ready', ready),
+      condition('ContainersReady', containersReady), condition('PodScheduled', true),
+    ];
     if (!publish) return;
     this.api.writeStatus(status);
   }
