@@ -92,6 +92,8 @@ const seaConfig = {
 
 const output = resolve(distDir, 'proa-linux-x64');
 if (arches !== 'arm64') {
+  // A new file, not a rewrite: a proa still running from the old one would make the copy fail (ETXTBSY).
+  rmSync(output, { force: true });
   const { default: sea } = require('@yao-pkg/pkg/lib-es5/sea.js');
   await sea(bundle, {
     targets: [{ nodeRange: 'node22', platform: 'linux', arch: 'x64', output }],
@@ -136,6 +138,7 @@ async function buildArm64() {
   writeFileSync(config, JSON.stringify({ main: bundle, output: blob, ...seaConfig }));
   execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'inherit' });
   const out = resolve(distDir, 'proa-linux-arm64');
+  rmSync(out, { force: true });
   copyFileSync(armNode, out);
   chmodSync(out, 0o755);
   execFileSync(process.execPath, [require.resolve('postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob,

@@ -142,7 +142,12 @@ export class ControlPlane {
       ...(opts.compactionInterval ? [`--etcd-compaction-interval=${opts.compactionInterval}`] : []),
     ];
     cp.#startApiserver();
-    await cp.#ready();
+    try {
+      await cp.#ready();
+    } catch (err) {
+      await cp.stop(); // never leave an etcd behind
+      throw err;
+    }
     cp.startupMs = Math.round(performance.now() - t0);
     return cp;
   }

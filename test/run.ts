@@ -24,9 +24,6 @@ if (kubeBinariesBuilt()) {
 } else if (process.env.PROA_REQUIRE_REAL_API === '1') {
   console.error(`the real-API-server tier cannot run: no kube-apiserver and etcd in ${kubeBinDir()}; run npm run kube:build`);
   process.exit(1);
-} else {
-  console.log(`NOTE: the real-API-server tier is NOT run: no kube-apiserver ${kubeVersion} and etcd in ${kubeBinDir()}. ` +
-    'Build them with `npm run kube:build` (needs Go); everything else runs against the fake API server.');
 }
 const child = spawn(process.execPath, ['--test', '--test-concurrency=4', '--test-timeout=300000', ...flags, ...files], { stdio: 'inherit', env, cwd: root });
 const stop = (): void => void child.kill('SIGINT');
@@ -34,5 +31,9 @@ process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
 const code = await new Promise<number>((resolve) => child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
 await plane?.stop();
-if (!plane) console.log('NOTE: the real-API-server tier was NOT run (npm run kube:build, then npm test).');
+// Said once, last, where it is seen.
+if (!plane) {
+  console.log(`\nNOTE: the real-API-server tier was NOT run: no kube-apiserver ${kubeVersion} and etcd in ${kubeBinDir()}. ` +
+    'Build them with `npm run kube:build` (needs Go), then run npm test again; everything else ran against the fake API server.');
+}
 process.exit(code);

@@ -53,6 +53,13 @@ export interface SimOptions {
   env?: Record<string, string>;
   /** Which API server holds the Pod: the fake (default) or the real one. */
   api?: Backend;
+  /**
+   * How often the kubelet writes a fresh token into the mounted files (the real one does
+   * at 80% of a token's hour). Default: every 5 s on the real API server, where old
+   * tokens stay valid as they do in a cluster; never on the fake, whose rotation
+   * invalidates the old token at once (a fault, for the tests that want it).
+   */
+  tokenRotationMs?: number;
 }
 
 export interface Outcome {
@@ -156,6 +163,7 @@ export class Simulator extends EventEmitter {
   readonly #opts: SimOptions;
   readonly #ctrs: Ctr[];
   #saDir = '';
+  #rotation: NodeJS.Timeout | undefined;
   #finish!: (o: Outcome) => void;
   #deleting = false;
   #done = false;
@@ -206,6 +214,14 @@ export class Simulator extends EventEmitter {
     // automountServiceAccountToken: false: the kubelet mounts no token (the directory stays empty).
     sim.#saDir = pod.spec.automountServiceAccountToken === false ? tempDir('proa-sim-nosa-')
       : await api.mountServiceAccount(join(tempDir('proa-sim-'), 'serviceaccount'));
+    const rotation = opts.tokenRotationMs ?? (api.kind === 'real' ? 5000 : undefined);
+    if (rotation && pod.spec.automountServiceAccountToken !== false) {
+      sim.#rotation = setInterval(() => {
+        void api.rotateToken().then(() => sim.#record('token-rotated', {}), () => {});
+      }, rotation);
+      sim.#rotation.unref();
+      void sim.finished.then(() => clearInterval(sim.#rotation));
+    }
     sim.#record('pod-created', { pod: sim.name, namespace: sim.namespace, restartPolicy: pod.spec.restartPolicy });
     if (pod.spec.shareProcessNamespace) await sim.#startSandbox();
     void sim.#run();
@@ -671,6 +687,7 @@ export class Simulator extends EventEmitter {
   /** Kills whatever still runs and stops the API server. */
   async stop(): Promise<void> {
     this.#done = true;
+    clearInterval(this.#rotation);
     for (const c of this.#ctrs) {
       for (const t of c.timers) clearTimeout(t);
       c.proc?.kill('SIGKILL');
