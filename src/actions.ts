@@ -196,14 +196,15 @@ function killTargets(processes: Process[], names: readonly string[] | 'all', spa
 
 function signal(p: Process, sig: KillSignal, log: Logger): boolean {
   try {
-    process.kill(p.pid, sig.name);
+    process.kill(p.pid, sig.number);
     log.info('sent signal', { signal: sig.name, pid: p.pid, name: p.name });
     return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ESRCH') return false;
     log.warn(code === 'EPERM'
-      ? `not permitted to signal ${p.name} (pid ${p.pid}): it runs as another user; proa needs the same uid or CAP_KILL`
+      ? `not permitted to signal ${p.name} (pid ${p.pid}): it runs as another user (Istio's proxy runs as uid 1337); ` +
+        "proa's container needs the same runAsUser, or CAP_KILL (securityContext.capabilities.add: [KILL])"
       : 'could not signal process', { signal: sig.name, pid: p.pid, name: p.name, error: code });
     return false;
   }

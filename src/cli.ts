@@ -14,7 +14,8 @@ export interface Sourced<T> {
 }
 
 export interface KillSignal {
-  name: NodeJS.Signals;
+  /** SIGTERM, or SIGRTMIN+N for a real-time signal (which Node has no name for). */
+  name: string;
   number: number;
 }
 
@@ -47,7 +48,7 @@ export interface Config {
 export type Invocation =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'disabled'; command: string; args: string[] }
+  | { kind: 'disabled'; command: string; args: string[]; logFormat: LogFormat; logLevel: Level }
   | { kind: 'run'; config: Config };
 
 type Kind = 'list' | 'value' | 'switch';
@@ -66,7 +67,7 @@ export const options: readonly OptionSpec[] = [
   { long: 'shutdown-http-post', short: 'p', kind: 'list', arg: 'URL', help: 'POST to this URL, empty body, on shutdown (repeatable)' },
   { long: 'kill', short: 'k', kind: 'list', arg: 'NAME', help: 'on shutdown, signal every visible process whose executable is NAME (repeatable; needs shareProcessNamespace: true)' },
   { long: 'kill-all', short: 'K', kind: 'switch', help: 'on shutdown, signal every visible process but PID 1, proa and its child' },
-  { long: 'kill-signal', kind: 'value', arg: 'SIG', help: 'signal for --kill and --kill-all: a name, with or without SIG, or a number', default: 'TERM' },
+  { long: 'kill-signal', kind: 'value', arg: 'SIG', help: 'signal for --kill and --kill-all: a name, with or without SIG (RTMIN+N by glibc numbering), or a number', default: 'TERM' },
   { long: 'shutdown-http-timeout', kind: 'value', arg: 'DURATION', help: 'bound on each shutdown request', default: '5s' },
   { long: 'shutdown-timeout', kind: 'value', arg: 'DURATION', help: 'bound on the whole shutdown: retrying the actions and waiting for the sidecars to exit; 0: one attempt each, do not wait', default: "the Pod's terminationGracePeriodSeconds, else 30s" },
   { long: 'shutdown-on-failure', kind: 'switch', help: 'under restartPolicy OnFailure, shut the sidecars down even when the command fails' },
@@ -142,18 +143,35 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(total);
 }
 
+// Real-time signals by glibc's numbering: SIGRTMIN is 34 (the kernel's 32, less the two
+// glibc keeps for itself), SIGRTMAX 64. musl's SIGRTMIN is 35: for a musl sidecar that
+// counts its real-time signals from SIGRTMIN, give the number.
+const rtMin = 34;
+const rtMax = 64;
+
+function rtName(n: number): string {
+  return n - rtMin <= rtMax - n ? (n === rtMin ? 'SIGRTMIN' : `SIGRTMIN+${n - rtMin}`) : (n === rtMax ? 'SIGRTMAX' : `SIGRTMAX-${rtMax - n}`);
+}
+
 export function parseSignal(text: string): KillSignal | undefined {
   const s = text.trim();
   const table = constants.signals as Record<string, number>;
   if (/^\d+$/.test(s)) {
     const n = Number(s);
+    if (n >= rtMin && n <= rtMax) return { name: rtName(n), number: n };
     const name = Object.keys(table).find((k) => table[k] === n);
-    return name ? { name: name as NodeJS.Signals, number: n } : undefined;
+    return name ? { name, number: n } : undefined;
   }
   const upper = s.toUpperCase();
   const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+  const rt = name.match(/^SIGRT(MIN|MAX)(?:([+-])(\d+))?$/);
+  if (rt) {
+    const base = rt[1] === 'MIN' ? rtMin : rtMax;
+    const n = base + (rt[2] === '-' ? -1 : 1) * Number(rt[3] ?? 0);
+    return n >= rtMin && n <= rtMax ? { name: rtName(n), number: n } : undefined;
+  }
   const n = table[name];
-  return n === undefined ? undefined : { name: name as NodeJS.Signals, number: n };
+  return n === undefined ? undefined : { name, number: n };
 }
 
 function parseSwitch(text: string): boolean | undefined {
@@ -182,7 +200,11 @@ interface Split {
  * Option parsing stops at `--` or at the first argument that is not an option, so
  * everything after belongs to the command even when it starts with `-`.
  */
-function splitArgv(argv: readonly string[]): Split {
+function splitArgv(argv: readonly string[], lenient = false): Split {
+  // Under PROA_DISABLED nothing is checked: an unknown or incomplete option is passed over.
+  const problem = (message: string): void => {
+    if (!lenient) fail(message);
+  };
   const raw = new Map<string, RawValue>();
   const out: Split = { raw, command: [], help: false, version: false };
   const add = (spec: OptionSpec, value: string): void => {
@@ -194,7 +216,10 @@ function splitArgv(argv: readonly string[]): Split {
   const takeValue = (spec: OptionSpec, inline: string | undefined, i: number): [string, number] => {
     if (inline !== undefined) return [inline, i];
     const next = argv[i + 1];
-    if (next === undefined || next === '--') fail(`--${spec.long} needs a value (${spec.arg})`);
+    if (next === undefined || next === '--') {
+      problem(`--${spec.long} needs a value (${spec.arg})`);
+      return ['', i];
+    }
     return [next, i + 1];
   };
 
@@ -212,9 +237,12 @@ function splitArgv(argv: readonly string[]): Split {
       if (name === 'help') { out.help = true; continue; }
       if (name === 'version') { out.version = true; continue; }
       const spec = options.find((o) => o.long === name);
-      if (!spec) fail(`unknown option '--${name}'`);
+      if (!spec) {
+        problem(`unknown option '--${name}'`);
+        continue;
+      }
       if (spec.kind === 'switch') {
-        if (inline !== undefined) fail(`--${spec.long} is a switch and takes no value (got "${inline}")`);
+        if (inline !== undefined) problem(`--${spec.long} is a switch and takes no value (got "${inline}")`);
         add(spec, 'true');
       } else {
         const [value, at] = takeValue(spec, inline, i);
@@ -230,7 +258,10 @@ function splitArgv(argv: readonly string[]): Split {
         if (c === 'h') { out.help = true; continue; }
         if (c === 'V') { out.version = true; continue; }
         const spec = options.find((o) => o.short === c);
-        if (!spec) fail(`unknown option '-${c}'`);
+        if (!spec) {
+          problem(`unknown option '-${c}'`);
+          break;
+        }
         if (spec.kind === 'switch') { add(spec, 'true'); continue; }
         // -gURL, -g=URL (as clap reads it) or -g URL.
         const rest = arg.slice(j + 1).replace(/^=/, '');
@@ -265,19 +296,35 @@ function mergeEnv(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv): void {
   }
 }
 
+/**
+ * PROA_DISABLED: the kill switch must work even when the rest of the configuration is
+ * broken. Only its own value is checked (an unclear switch is refused: did they mean
+ * to disable proa or not?); options are passed over unchecked, and the log settings
+ * are used where they are valid.
+ */
+function disabledSwitch(env: NodeJS.ProcessEnv): boolean {
+  const text = env.PROA_DISABLED;
+  if (text === undefined || text === '') return false;
+  const on = parseSwitch(text);
+  if (on === undefined) fail(`PROA_DISABLED="${text}" is not a switch value; expected 1, true, yes, 0, false or no`);
+  return on;
+}
+
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Invocation {
-  const split = splitArgv(argv);
+  const disabled = disabledSwitch(env);
+  const split = splitArgv(argv, disabled);
   if (split.help) return { kind: 'help' };
   if (split.version) return { kind: 'version' };
   const [command, ...args] = split.command;
   if (command === undefined) fail('missing COMMAND to run; usage: proa [OPTIONS] [--] COMMAND [ARGS...]');
-
-  const disabledText = env.PROA_DISABLED;
-  if (disabledText !== undefined && disabledText !== '') {
-    const disabled = parseSwitch(disabledText);
-    if (disabled === undefined) fail(`PROA_DISABLED="${disabledText}" is not a switch value; expected 1, true, yes, 0, false or no`);
-    // The kill switch must work even when the rest of the configuration is broken.
-    if (disabled) return { kind: 'disabled', command, args };
+  if (disabled) {
+    const format = (split.raw.get('log-format')?.values[0] ?? env.PROA_LOG_FORMAT ?? '').trim().toLowerCase();
+    const level = (env.PROA_LOG ?? '').trim().toLowerCase();
+    return {
+      kind: 'disabled', command, args,
+      logFormat: format === 'text' ? 'text' : 'json',
+      logLevel: isLevel(level) ? level : (env.RUST_LOG ? levelFromRustLog(env.RUST_LOG) : undefined) ?? 'info',
+    };
   }
 
   const raw = split.raw;

@@ -45,9 +45,12 @@ export function levelFromRustLog(value: string): Level | undefined {
   return bare;
 }
 
+/** A value as people read it: bare when it can be, lists comma-separated, objects as JSON. */
 function textValue(value: unknown): string {
-  const s = typeof value === 'string' ? value : JSON.stringify(value);
-  return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
+  const quote = (s: string): string => (/^[^\s"=,]+$/.test(s) ? s : JSON.stringify(s));
+  if (Array.isArray(value)) return value.map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : quote(String(v)))).join(',') || '-';
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return quote(String(value));
 }
 
 // A log line must never take proa down: if whoever reads stderr goes away (EPIPE),

@@ -15,7 +15,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (invocation.kind === 'help') return print(usage());
   if (invocation.kind === 'version') return print(versionLine() + '\n');
   if (invocation.kind === 'disabled') {
-    const log = createLogger('json', 'info');
+    const log = createLogger(invocation.logFormat, invocation.logLevel);
     return (await runCommand(invocation.command, invocation.args, new Signals(log), log)).code;
   }
   const config = invocation.config;

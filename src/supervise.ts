@@ -137,7 +137,8 @@ export function runCommand(command: string, args: string[], signals: Signals, lo
       signals.detach();
       const result: CommandResult = { code: exitCodeOf(code, signal), started: true, pid: child.pid };
       if (signal) result.signal = signal;
-      log.info('command exited', { command, exitCode: code ?? undefined, signal: signal ?? undefined, code: result.code });
+      // `code` (what proa will exit with) only where it says more than the exit code: a signal.
+      log.info('command exited', { command, exitCode: code ?? undefined, signal: signal ?? undefined, code: signal ? result.code : undefined });
       resolve(result);
     });
   });

@@ -193,9 +193,10 @@ test('logs: JSON by default, text with --log-format text, level from PROA_LOG or
   const quiet = proa(['--no-wait', 'true'], { PROA_LOG: '', RUST_LOG: 'hyper=debug,proa=warn' });
   await quiet.exited;
   assert.equal(quiet.lines.length, 0);
-  const text = proa(['--no-wait', '--log-format', 'text', 'true'], { PROA_LOG: 'info' });
+  const text = proa(['--no-wait', '--log-format', 'text', 'sh', '-c', 'exit 3', 'two words'], { PROA_LOG: 'info' });
   await text.exited;
-  assert.ok(text.text.some((l) => / INFO +command started /.test(l)), text.text.join('\n'));
+  assert.ok(text.text.some((l) => / INFO +command started command=sh args=-c,"exit 3","two words" pid=\d+$/.test(l)), text.text.join('\n'));
+  assert.ok(text.text.some((l) => / INFO +command exited command=sh exitCode=3$/.test(l)), 'no field says the same thing twice');
 });
 
 // --- in a PID namespace of its own ------------------------------------------------------

@@ -39,6 +39,15 @@ test('signals: names with or without SIG, any case, numbers', () => {
   assert.deepEqual(parseSignal('10'), { name: 'SIGUSR1', number: 10 });
   assert.equal(parseSignal('NOPE'), undefined);
   assert.equal(parseSignal('0'), undefined);
+  // Real-time signals: by number, and by name in glibc's numbering (SIGRTMIN = 34).
+  assert.deepEqual(parseSignal('34'), { name: 'SIGRTMIN', number: 34 });
+  assert.deepEqual(parseSignal('35'), { name: 'SIGRTMIN+1', number: 35 });
+  assert.deepEqual(parseSignal('RTMIN+1'), { name: 'SIGRTMIN+1', number: 35 });
+  assert.deepEqual(parseSignal('sigrtmax-2'), { name: 'SIGRTMAX-2', number: 62 });
+  assert.deepEqual(parseSignal('64'), { name: 'SIGRTMAX', number: 64 });
+  assert.equal(parseSignal('65'), undefined);
+  assert.equal(parseSignal('RTMIN+31'), undefined);
+  assert.equal(parseSignal('32'), undefined, 'glibc keeps 32 and 33 for itself');
 });
 
 test('both flag forms, repeatable lists, short clusters', () => {
@@ -128,8 +137,14 @@ test('help and version win; PROA_DISABLED short-circuits the rest', () => {
   assert.equal(parseCli(['--help'], {}).kind, 'help');
   assert.equal(parseCli(['-V', 'x'], {}).kind, 'version');
   assert.deepEqual(parseCli(['--shutdown-http-timeout', 'bogus', 'cmd', 'a'], { PROA_DISABLED: '1' }),
-    { kind: 'disabled', command: 'cmd', args: ['a'] });
+    { kind: 'disabled', command: 'cmd', args: ['a'], logFormat: 'json', logLevel: 'info' });
   assert.equal(parseCli(['true'], { PROA_DISABLED: 'no' }).kind, 'run');
+  // No option checks when disabled: unknown options and missing values are passed over;
+  // the log settings are honoured where valid.
+  assert.deepEqual(parseCli(['--no-such-option', '-Z', '--log-format', 'text', '--', 'cmd', '-x'], { PROA_DISABLED: 'yes', PROA_LOG: 'debug' }),
+    { kind: 'disabled', command: 'cmd', args: ['-x'], logFormat: 'text', logLevel: 'debug' });
+  assert.deepEqual(parseCli(['--log-format', 'xml', 'cmd'], { PROA_DISABLED: '1', PROA_LOG: 'loud' }),
+    { kind: 'disabled', command: 'cmd', args: [], logFormat: 'json', logLevel: 'info' });
 });
 
 test('log level: PROA_LOG wins over RUST_LOG; RUST_LOG bare or proa=<level>', () => {

@@ -3,8 +3,11 @@
 // `npm run demo -- [path/to/manifest.yaml] [--apiserver=fake|real]`: another manifest
 // (a path from where you stand), and the API server to play it on: the fake (default) or
 // the real kube-apiserver and etcd (after `npm run kube:build`).
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort } from './e2e.ts';
 import { Simulator } from './simulator.ts';
 import { root } from './proa.ts';
 import { render } from './timeline.ts';
@@ -15,7 +18,19 @@ if (values.apiserver !== 'fake' && values.apiserver !== 'real') {
   console.error(`--apiserver: "${values.apiserver}" is not an API server; expected fake or real`);
   process.exit(2);
 }
+// What the demo needs beyond npm, said up front rather than as a stack trace later.
+for (const [tool, why] of [['openssl', "makes the API server's certificates"], ['curl', "is the demo Job's command"]] as const) {
+  if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) {
+    console.error(`npm run demo needs ${tool}, which ${why}: install it (Debian and Ubuntu: apt-get install ${tool})`);
+    process.exit(2);
+  }
+}
+// npm runs scripts from the package's root; a path is meant from where the user stands.
 const manifest = positionals[0] ? resolve(process.env.INIT_CWD ?? process.cwd(), positionals[0]) : join(root, 'examples', 'demo-job.yaml');
+// The seed scenario's sidecar listens on 18080: take a free port instead, so that
+// another server there cannot answer the probe in its place.
+const text = readFileSync(manifest, 'utf8');
+const played = positionals[0] ? text : text.replaceAll('18080', String(await freePort()));
 let plane: ControlPlane | undefined;
 if (values.apiserver === 'real') {
   if (!kubeBinariesBuilt()) {
@@ -28,7 +43,7 @@ if (values.apiserver === 'real') {
 }
 console.log(`Simulating ${manifest} on the ${values.apiserver} API server\n`);
 const timelineFile = join(root, 'dist', 'demo-timeline.jsonl');
-const sim = await Simulator.fromFile(manifest, {
+const sim = await Simulator.start(played, {
   api: values.apiserver,
   timelineFile,
   echo: (e) => {

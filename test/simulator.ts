@@ -19,7 +19,7 @@
 // - every status change is a new resourceVersion (a MODIFIED event).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { connect } from 'node:net';
 import { constants } from 'node:os';
@@ -130,10 +130,19 @@ function canUnshare(args: string[]): boolean {
 export function podFromManifest(text: string): { pod: Json; notes: string[] } {
   const docs = parseAllDocuments(text).map((d) => d.toJS() as Json).filter(Boolean);
   const notes: string[] = [];
-  const doc = docs.find((d) => d.kind === 'Pod' || d.kind === 'Job');
-  if (!doc) throw new Error('the manifest has no Pod or Job');
-  for (const d of docs) if (d !== doc) notes.push(`${d.kind} ${d.metadata?.name ?? ''}: not simulated (only the Pod runs)`);
-  if (doc.kind === 'Pod') return { pod: structuredClone(doc), notes };
+  const found = docs.find((d) => d.kind === 'Pod' || d.kind === 'Job' || d.kind === 'CronJob');
+  if (!found) throw new Error('the manifest has no Pod, Job or CronJob');
+  for (const d of docs) if (d !== found) notes.push(`${d.kind} ${d.metadata?.name ?? ''}: not simulated (only the Pod runs)`);
+  if (found.kind === 'Pod') return { pod: structuredClone(found), notes };
+  // A CronJob plays one run of its jobTemplate.
+  const doc = found.kind === 'CronJob'
+    ? { ...found.spec?.jobTemplate, metadata: { ...found.spec?.jobTemplate?.metadata, name: `${found.metadata?.name ?? 'cronjob'}-${Math.floor(Date.now() / 60_000)}` } }
+    : found;
+  if (found.kind === 'CronJob') notes.push(`CronJob ${found.metadata?.name}: one run of its jobTemplate is played (schedule ${found.spec?.schedule})`);
+  // The Job's own fields are the Job controller's, which is not simulated: say so.
+  for (const key of Object.keys(doc.spec ?? {})) {
+    if (key !== 'template') notes.push(`Job spec.${key}: not simulated (no Job controller: one Pod runs once)`);
+  }
   const template = doc.spec?.template ?? {};
   const jobName = doc.metadata?.name ?? 'job';
   return {
@@ -228,10 +237,6 @@ export class Simulator extends EventEmitter {
     return sim;
   }
 
-  static async fromFile(path: string, opts: SimOptions = {}): Promise<Simulator> {
-    return Simulator.start(readFileSync(path, 'utf8'), opts);
-  }
-
   #record(type: string, fields: Record<string, unknown> = {}): TimelineEvent {
     const e: TimelineEvent = { t: Math.round((performance.now() - this.#t0) * 10) / 10, type, ...fields };
     this.timeline.push(e);
@@ -267,8 +272,10 @@ export class Simulator extends EventEmitter {
       for (const key of Object.keys(c.spec)) {
         if (!supportedContainer.has(key)) this.#unsupported(`${list}[${c.spec.name}].${key}`);
       }
-      for (const p of [c.spec.readinessProbe, c.spec.startupProbe].filter(Boolean) as Json[]) {
+      for (const p of [c.spec.readinessProbe, c.spec.startupProbe, c.spec.livenessProbe].filter(Boolean) as Json[]) {
         if (p.grpc) this.#unsupported(`${list}[${c.spec.name}] grpc probe`);
+        const handlers = ['httpGet', 'tcpSocket', 'exec', 'grpc'].filter((h) => p[h]);
+        if (handlers.length > 1) this.#unsupported(`${list}[${c.spec.name}] a probe with ${handlers.join(' and ')} (Kubernetes allows one handler; only ${handlers[0]} is used)`);
       }
       for (const e of (c.spec.env ?? []) as Json[]) {
         if (e.valueFrom && !e.valueFrom.fieldRef) this.#unsupported(`${list}[${c.spec.name}].env[${e.name}].valueFrom (only fieldRef)`);
