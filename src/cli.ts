@@ -31,6 +31,8 @@ export interface Config {
   /** undefined: the Pod's terminationGracePeriodSeconds, else 30 s. 0: do not wait. */
   shutdownTimeoutMs: number | undefined;
   shutdownOnFailure: boolean;
+  /** Add the recognised sidecars' shutdown endpoints to the actions (see known.ts). */
+  shutdownAuto: boolean;
   noWait: boolean;
   pod: Sourced<string> | undefined;
   namespace: Sourced<string> | undefined;
@@ -70,6 +72,7 @@ export const options: readonly OptionSpec[] = [
   { long: 'kill-signal', kind: 'value', arg: 'SIG', help: 'signal for --kill and --kill-all: a name, with or without SIG (RTMIN+N by glibc numbering), or a number', default: 'TERM' },
   { long: 'shutdown-http-timeout', kind: 'value', arg: 'DURATION', help: 'bound on each shutdown request', default: '5s' },
   { long: 'shutdown-timeout', kind: 'value', arg: 'DURATION', help: 'bound on the whole shutdown: retrying the actions and waiting for the sidecars to exit; 0: one attempt each, do not wait', default: "the Pod's terminationGracePeriodSeconds, else 30s" },
+  { long: 'shutdown-auto', kind: 'switch', help: "also POST to the shutdown endpoints of well-known sidecars (Istio, Linkerd, Cloud SQL Auth Proxy, Vault Agent) that the Pod spec shows enabled" },
   { long: 'shutdown-on-failure', kind: 'switch', help: 'under restartPolicy OnFailure, shut the sidecars down even when the command fails' },
   { long: 'ready-timeout', kind: 'value', arg: 'DURATION', help: 'give up (exit 5) when the sidecars are not ready by then', default: 'wait forever' },
   { long: 'wait-for', kind: 'list', arg: 'NAME', help: 'wait only for these containers (repeatable; native sidecars allowed)', default: 'every other regular container' },
@@ -416,6 +419,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Invoc
     httpTimeoutMs: duration('shutdown-http-timeout', 'invalid') ?? 5000,
     shutdownTimeoutMs: duration('shutdown-timeout', 'allowed'),
     shutdownOnFailure: on('shutdown-on-failure'),
+    shutdownAuto: on('shutdown-auto'),
     noWait: on('no-wait'),
     pod: name('pod'),
     namespace: name('namespace'),

@@ -53,7 +53,7 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
   void exitWait?.then((w) => (w.verdict === 'exited' || w.verdict === 'deleted') && gone.abort());
 
   const a: Attempts = { retry, deadline, stop, interrupt: interrupt.signal };
-  const outcomes = await runActions(config, log, input.childPid, a, !exitWait);
+  const outcomes = await runActions(config, sidecars?.autoActions ?? [], log, input.childPid, a, !exitWait);
   const waited = await exitWait;
   signal.cancel();
   if (boundMs === 0 && mode !== 'one-round') log.info('not waiting for the sidecars to exit (--shutdown-timeout 0)');
@@ -78,10 +78,10 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
   }
 }
 
-async function runActions(config: Config, log: Logger, childPid: number | undefined, a: Attempts, untilDone: boolean): Promise<Outcome[]> {
+async function runActions(config: Config, auto: readonly URL[], log: Logger, childPid: number | undefined, a: Attempts, untilDone: boolean): Promise<Outcome[]> {
   const all: Promise<Outcome | Outcome[]>[] = [
     ...config.httpGet.map((u) => shutdownRequest('GET', u, config.httpTimeoutMs, a, log)),
-    ...config.httpPost.map((u) => shutdownRequest('POST', u, config.httpTimeoutMs, a, log)),
+    ...[...config.httpPost, ...auto].map((u) => shutdownRequest('POST', u, config.httpTimeoutMs, a, log)),
   ];
   if (config.killAll) all.push(Promise.resolve(killAll(config.killSignal, childPid, log)));
   else if (config.kill.length > 0) all.push(killByName(config.kill, config.killSignal, childPid, a, untilDone, log));

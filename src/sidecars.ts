@@ -8,6 +8,7 @@ import {
   type ExitBaseline, type Plan, type PlanError, type Pod,
 } from './pod.ts';
 import { reminderMessage, reminders, whatBlocks } from './reminders.ts';
+import { hasAction, recognise } from './known.ts';
 import type { CommandResult, Signals } from './supervise.ts';
 import type { Identity } from './kube/config.ts';
 import { PodWatch, type WatchEvent } from './kube/watch.ts';
@@ -40,6 +41,8 @@ export class Sidecars {
   /** A DELETED event: every container, sidecars included, has stopped. */
   #gone = false;
   #states = new Map<string, string>();
+  /** Shutdown actions added by --shutdown-auto for recognised sidecars. */
+  #auto: URL[] = [];
   #listeners = new Set<() => void>();
 
   constructor(config: Config, log: Logger, client: ApiClient, identity: Identity, detected: string | undefined) {
@@ -103,11 +106,36 @@ export class Sidecars {
       container: p.own, containerRule: p.ownRule, restartPolicy: p.restartPolicy,
       sidecars: p.awaited.map((s) => s.name), nativeSidecars: p.awaited.filter((s) => s.native).map((s) => s.name),
     });
+    this.#recognise(pod, p);
     for (const name of p.unprobed) {
       this.#log.warn(`sidecar ${name} has no readinessProbe: Kubernetes calls it ready as soon as it starts, so proa cannot wait ` +
         'for it to serve. Add a readinessProbe (or a startupProbe plus readiness) to the sidecar', { container: name });
     }
     return p;
+  }
+
+  /** Recognised sidecars: their actions with --shutdown-auto, else a warning naming the flag. */
+  #recognise(pod: Pod, p: Plan): void {
+    const configured = this.#config.httpPost.concat(this.#config.httpGet);
+    for (const k of recognise(pod, p.own)) {
+      if (k.native || hasAction(k, configured)) continue;
+      const who = `sidecar ${k.container} (${k.name})`;
+      if (!this.#config.shutdownAuto) {
+        this.#log.warn(`${who} has no shutdown action: proa could stop it with POST ${k.url} (endpoint ${k.endpoint}: ${k.why}); ` +
+          `pass --shutdown-auto, or --shutdown-http-post=${k.url}`, { container: k.container, url: k.url, endpoint: k.endpoint });
+      } else if (k.endpoint === 'disabled') {
+        this.#log.warn(`${who}: its shutdown endpoint is disabled (${k.why}); --shutdown-auto cannot stop it`, { container: k.container });
+      } else {
+        this.#auto.push(new URL(k.url));
+        this.#log[k.endpoint === 'enabled' ? 'info' : 'warn'](`--shutdown-auto: POST ${k.url} will shut down ${who}` +
+          (k.endpoint === 'unknown' ? `, though the spec cannot tell whether that endpoint is enabled (${k.why})` : ''), { container: k.container, url: k.url });
+      }
+    }
+  }
+
+  /** POST targets --shutdown-auto added once the spec was seen. */
+  get autoActions(): readonly URL[] {
+    return this.#auto;
   }
 
   #logChanges(pod: Pod): void {

@@ -1,0 +1,113 @@
+// Well-known sidecars, recognised from the Pod spec, and how each is told to exit with
+// code 0. Pure: the spec in, what proa knows out. Three answers per sidecar: the spec
+// shows its shutdown endpoint enabled, shows it disabled, or cannot tell (the
+// configuration lives where proa does not look, such as a ConfigMap).
+import type { ContainerSpec, Pod } from './pod.ts';
+
+export type Endpoint = 'enabled' | 'disabled' | 'unknown';
+
+export interface KnownSidecar {
+  container: string;
+  name: 'Istio' | 'Linkerd' | 'Cloud SQL Auth Proxy' | 'Vault Agent';
+  /** A native sidecar (init container, restartPolicy Always): the kubelet stops it; never auto-stopped. */
+  native: boolean;
+  url: string;
+  endpoint: Endpoint;
+  /** Why the endpoint is judged so, for `proa check` and the logs. */
+  why: string;
+}
+
+type Spec = ContainerSpec & {
+  image?: string;
+  args?: string[];
+  command?: string[];
+  env?: { name: string; value?: string }[];
+};
+
+const envOf = (c: Spec, name: string): string | undefined => c.env?.find((e) => e.name === name)?.value;
+const argv = (c: Spec): string[] => [...(c.command ?? []), ...(c.args ?? [])];
+
+/** `--flag`, `--flag=value` or `--flag value` in a container's command line. */
+function flag(c: Spec, name: string): { present: boolean; value: string | undefined } {
+  const args = argv(c);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === `--${name}` || a === `-${name}`) {
+      const next = args[i + 1];
+      return { present: true, value: next !== undefined && !next.startsWith('-') ? next : undefined };
+    }
+    if (a.startsWith(`--${name}=`) || a.startsWith(`-${name}=`)) return { present: true, value: a.slice(a.indexOf('=') + 1) };
+  }
+  return { present: false, value: undefined };
+}
+
+function recogniseOne(c: Spec, native: boolean, annotations: Record<string, string>): KnownSidecar | undefined {
+  const image = c.image ?? '';
+  // Istio: pilot-agent serves POST /quitquitquit on its status port 15020, always.
+  // (istio.io, "pilot-agent" reference; the sidecar injector names the container istio-proxy.)
+  if (c.name === 'istio-proxy' || /\/proxyv2(:|@|$)/.test(image)) {
+    return { container: c.name, name: 'Istio', native, url: 'http://127.0.0.1:15020/quitquitquit', endpoint: 'enabled', why: 'pilot-agent always serves /quitquitquit' };
+  }
+  // Linkerd: POST /shutdown on the admin port 4191, off by default since Linkerd 2.16
+  // (linkerd2 commit 35fb2d6: annotation config.linkerd.io/proxy-admin-shutdown: enabled,
+  // which the injector turns into LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED on the proxy).
+  if (c.name === 'linkerd-proxy') {
+    const value = envOf(c, 'LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED');
+    const admin = envOf(c, 'LINKERD2_PROXY_ADMIN_LISTEN_ADDR')?.match(/:(\d+)$/)?.[1] ?? '4191';
+    const endpoint: Endpoint = value === 'true' ? 'enabled' : value === 'false' ? 'disabled' : 'unknown';
+    return {
+      container: c.name, name: 'Linkerd', native, url: `http://127.0.0.1:${admin}/shutdown`, endpoint,
+      why: value === undefined ? 'no LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED on the proxy (older Linkerd: on; 2.16 and later: off)'
+        : `LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED=${value} (annotation config.linkerd.io/proxy-admin-shutdown: enabled turns it on)`,
+    };
+  }
+  // Cloud SQL Auth Proxy v2 (image .../cloud-sql-proxy): POST /quitquitquit on the admin
+  // port (--admin-port, default 9091) when started with --quitquitquit
+  // (or CSQL_PROXY_QUITQUITQUIT=true). v1 (gce-proxy, cloud_sql_proxy) has no endpoint.
+  if (/\/cloud-sql-proxy(:|@|$)/.test(image) || argv(c)[0]?.endsWith('cloud-sql-proxy')) {
+    const quit = flag(c, 'quitquitquit');
+    const env = envOf(c, 'CSQL_PROXY_QUITQUITQUIT');
+    const port = flag(c, 'admin-port').value ?? envOf(c, 'CSQL_PROXY_ADMIN_PORT') ?? '9091';
+    const on = (quit.present && quit.value !== 'false') || env === 'true';
+    return {
+      container: c.name, name: 'Cloud SQL Auth Proxy', native, url: `http://127.0.0.1:${port}/quitquitquit`, endpoint: on ? 'enabled' : 'disabled',
+      why: on ? 'started with --quitquitquit' : 'not started with --quitquitquit (add it to the proxy\'s args)',
+    };
+  }
+  // Vault Agent (injector's container vault-agent): POST /agent/v1/quit on its listener when
+  // agent_api { enable_quit = true }, set by the annotation vault.hashicorp.com/agent-enable-quit
+  // (vault-k8s 0.16); the listener port from vault.hashicorp.com/agent-cache-listener-port (8200).
+  if (c.name === 'vault-agent') {
+    const quit = annotations['vault.hashicorp.com/agent-enable-quit'];
+    const port = annotations['vault.hashicorp.com/agent-cache-listener-port'] ?? '8200';
+    const fromConfigMap = annotations['vault.hashicorp.com/agent-configmap'] !== undefined;
+    const endpoint: Endpoint = quit === 'true' ? 'enabled' : fromConfigMap ? 'unknown' : 'disabled';
+    return {
+      container: c.name, name: 'Vault Agent', native, url: `http://127.0.0.1:${port}/agent/v1/quit`, endpoint,
+      why: quit === 'true' ? 'annotation vault.hashicorp.com/agent-enable-quit: "true"'
+        : fromConfigMap ? 'its configuration is in a ConfigMap (vault.hashicorp.com/agent-configmap), which proa does not read: agent_api { enable_quit = true } there enables it'
+          : 'no annotation vault.hashicorp.com/agent-enable-quit: "true"',
+    };
+  }
+  return undefined;
+}
+
+/** Every well-known sidecar in the Pod (regular containers and native sidecars), but proa's own container. */
+export function recognise(pod: Pod, own: string | undefined): KnownSidecar[] {
+  const annotations = (pod.metadata as { annotations?: Record<string, string> } | undefined)?.annotations ?? {};
+  const regular = ((pod.spec?.containers ?? []) as Spec[]).filter((c) => c.name !== own).map((c) => recogniseOne(c, false, annotations));
+  const native = ((pod.spec?.initContainers ?? []) as Spec[]).filter((c) => c.restartPolicy === 'Always').map((c) => recogniseOne(c, true, annotations));
+  return [...regular, ...native].filter((k): k is KnownSidecar => k !== undefined);
+}
+
+/** A loopback host: what a shutdown URL for a sidecar of the same Pod names. */
+export function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1';
+}
+
+/** A configured action targets this sidecar's endpoint: a loopback host on its port. */
+export function hasAction(k: KnownSidecar, urls: readonly URL[]): boolean {
+  const target = new URL(k.url);
+  return urls.some((u) => isLoopback(u.hostname) && (u.port || (u.protocol === 'https:' ? '443' : '80')) === target.port);
+}
