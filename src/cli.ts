@@ -51,7 +51,8 @@ export type Invocation =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'disabled'; command: string; args: string[]; logFormat: LogFormat; logLevel: Level }
-  | { kind: 'run'; config: Config };
+  | { kind: 'run'; config: Config }
+  | { kind: 'check'; config: Config; bare: boolean; jsonAsked: boolean };
 
 type Kind = 'list' | 'value' | 'switch';
 
@@ -96,6 +97,8 @@ export function usage(): string {
     'proa: wait for the sidecars of this Pod, run COMMAND, then shut the sidecars down.',
     '',
     'Usage: proa [OPTIONS] [--] COMMAND [ARGS...]',
+    '       proa check [OPTIONS]   report what proa would do in this Pod, and why; changes nothing',
+    '       (check only as the first argument: a program named check runs with proa -- check)',
     '',
     'Options (each also read from the environment variable shown; a flag replaces it):',
   ];
@@ -120,6 +123,7 @@ export function usage(): string {
     'Exit codes: the command\'s own; 2 bad input; 3 not in Kubernetes; 4 a sidecar terminated for good;',
     '5 --ready-timeout expired; 6 the Pod was deleted first; 126 not executable; 127 not found;',
     '128+N a signal before the command started, or the command died of signal N.',
+    'proa check: 0 proa would work here; 1 it would not (the last line says why); 2 bad options.',
   );
   return lines.join('\n') + '\n';
 }
@@ -313,7 +317,31 @@ function disabledSwitch(env: NodeJS.ProcessEnv): boolean {
   return on;
 }
 
+/**
+ * `proa check [OPTIONS]`: only as the very first argument (a program named check runs
+ * with `proa -- check`). It takes proa's options and their environment twins, and no
+ * command. `bare`: no options at all, so check may take them from PID 1's proa.
+ */
+function parseCheck(argv: readonly string[], env: NodeJS.ProcessEnv): Invocation {
+  const split = splitArgv(argv);
+  if (split.help) return { kind: 'help' };
+  if (split.version) return { kind: 'version' };
+  if (split.command.length > 0) fail(`check takes options only, not a command (got "${split.command[0]}"); to run a program named check: proa -- check`);
+  return { kind: 'check', config: configFrom(split.raw, env, '', []), bare: argv.length === 0, jsonAsked: (split.raw.get('log-format')?.values[0] ?? env.PROA_LOG_FORMAT ?? '').trim().toLowerCase() === 'json' };
+}
+
+/** The Config of a proa started with `argv` and `env` (PID 1's, for check), or undefined if they would not parse. */
+export function configOf(argv: readonly string[], env: NodeJS.ProcessEnv): Config | undefined {
+  try {
+    const inv = parseCli(argv, env);
+    return inv.kind === 'run' ? inv.config : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Invocation {
+  if (argv[0] === 'check') return parseCheck(argv.slice(1), env);
   const disabled = disabledSwitch(env);
   const split = splitArgv(argv, disabled);
   if (split.help) return { kind: 'help' };
@@ -330,7 +358,11 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Invoc
     };
   }
 
-  const raw = split.raw;
+  return { kind: 'run', config: configFrom(split.raw, env, command, args) };
+}
+
+/** Options and environment, checked, into a Config. */
+function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command: string, args: string[]): Config {
   mergeEnv(raw, env);
   const one = (long: string): RawValue | undefined => raw.get(long);
   const list = (long: string): string[] => raw.get(long)?.values ?? [];
@@ -436,5 +468,5 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Invoc
   };
   const both = config.waitFor.find((n) => config.ignore.includes(n));
   if (both) fail(`container "${both}" is both in --wait-for and --ignore; name it in one of them`);
-  return { kind: 'run', config };
+  return config;
 }

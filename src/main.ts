@@ -14,6 +14,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const invocation = parseCli(argv, env);
   if (invocation.kind === 'help') return print(usage());
   if (invocation.kind === 'version') return print(versionLine() + '\n');
+  if (invocation.kind === 'check') {
+    const { check, render } = await import('./check.ts');
+    const { report, source } = await check(invocation.config, invocation.bare, env);
+    print(render(report, source, invocation.jsonAsked));
+    return report.blocking ? 1 : 0;
+  }
   if (invocation.kind === 'disabled') {
     const log = createLogger(invocation.logFormat, invocation.logLevel);
     return (await runCommand(invocation.command, invocation.args, new Signals(log), log)).code;

@@ -115,12 +115,26 @@ export class ApiClient {
     return this.#check(await this.#get(path, signal));
   }
 
+  /** A whole request and its answer (for `proa check`): any status, the body as text. */
+  async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: string }> {
+    const signal = AbortSignal.timeout(headersTimeoutMs);
+    let res = await this.#get(path, signal, method, body);
+    if (res.statusCode === 401) {
+      res.resume();
+      res = await this.#get(path, signal, method, body);
+    }
+    let text = '';
+    res.setEncoding('utf8');
+    for await (const chunk of res as AsyncIterable<string>) if (text.length < 1 << 20) text += chunk;
+    return { status: res.statusCode ?? 0, body: text };
+  }
+
   async #check(res: IncomingMessage): Promise<IncomingMessage> {
     if (res.statusCode === 200) return res;
     throw await readError(res);
   }
 
-  #get(path: string, signal: AbortSignal): Promise<IncomingMessage> {
+  #get(path: string, signal: AbortSignal, method: 'GET' | 'POST' = 'GET', body?: unknown): Promise<IncomingMessage> {
     let token: string;
     try {
       token = this.#access.readToken();
@@ -132,7 +146,7 @@ export class ApiClient {
         host: this.#access.host.replace(/^\[(.*)\]$/, '$1'),
         port: this.#access.port,
         path,
-        method: 'GET',
+        method,
         // Explicit, so that NODE_TLS_REJECT_UNAUTHORIZED=0 in the image cannot turn it off.
         rejectUnauthorized: true,
         ca: this.#access.ca,
@@ -143,6 +157,7 @@ export class ApiClient {
           Authorization: `Bearer ${token}`,
           Accept: 'application/json',
           'User-Agent': userAgent,
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
         },
       });
       const timer = setTimeout(() => req.destroy(new TransportError('ETIMEDOUT', `no answer within ${headersTimeoutMs / 1000}s`)), headersTimeoutMs);
@@ -155,7 +170,7 @@ export class ApiClient {
         if (err instanceof TransportError || err.name === 'AbortError') return reject(err);
         reject(new TransportError(err.code ?? 'ERROR', err.message));
       });
-      req.end();
+      req.end(body === undefined ? undefined : JSON.stringify(body));
     });
   }
 }

@@ -1,0 +1,212 @@
+// `proa check`: what proa would do in this Pod, and why, on stdout. It starts nothing,
+// sends no shutdown request (a TCP connect to each HTTP target at most) and changes
+// nothing. Exit 0 when proa would work, 1 otherwise with the first blocking problem on
+// the last line.
+import { readFileSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { configOf, type Config } from './cli.ts';
+import { listProcesses, loopbackLookup } from './actions.ts';
+import { hasAction, recognise } from './known.ts';
+import { describe, plan, statusOf, type Pod } from './pod.ts';
+import { ApiClient, TransportError } from './kube/client.ts';
+import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
+
+type Status = 'ok' | 'info' | 'warn' | 'fail';
+interface Finding { section: string; status: Status; text: string }
+
+class Report {
+  readonly findings: Finding[] = [];
+  add(section: string, status: Status, text: string): void {
+    this.findings.push({ section, status, text });
+  }
+  get blocking(): Finding | undefined {
+    return this.findings.find((f) => f.status === 'fail');
+  }
+}
+
+/** PID 1's proa, when that is what runs there: its options are the ones that matter. */
+function fromPidOne(): { argv: string[]; env: NodeJS.ProcessEnv } | undefined {
+  try {
+    const same = statSync('/proc/1/exe');
+    const self = statSync('/proc/self/exe');
+    const argv = readFileSync('/proc/1/cmdline', 'utf8').split('\0').filter((a, i, all) => i < all.length - 1 || a !== '');
+    const isProa = (same.ino === self.ino && same.dev === self.dev) || /(^|\/)proa[^/]*$/.test(argv[0] ?? '');
+    if (!isProa) return undefined;
+    const env = Object.fromEntries(readFileSync('/proc/1/environ', 'utf8').split('\0').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+    return { argv: argv.slice(1), env };
+  } catch {
+    return undefined;
+  }
+}
+
+function tcpOpen(url: URL): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    const s = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port, lookup: loopbackLookup as never, timeout: 1000 });
+    s.once('connect', () => { s.destroy(); resolve(undefined); });
+    s.once('timeout', () => { s.destroy(); resolve('no answer within 1s'); });
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
+/** May proa signal this process: the same uid, or CAP_KILL. */
+function maySignal(pid: number): boolean {
+  const uid = (p: string): string | undefined => readFileSync(`/proc/${p}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)?.[1];
+  try {
+    if (uid(String(pid)) === uid('self')) return true;
+    const caps = BigInt(`0x${readFileSync('/proc/self/status', 'utf8').match(/^CapEff:\s+([0-9a-f]+)/m)?.[1] ?? '0'}`);
+    return (caps & (1n << 5n)) !== 0n;
+  } catch {
+    return false;
+  }
+}
+
+const rbacYaml = (account: string, ns: string): string => `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: proa, namespace: ${ns}}
+rules:
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: proa, namespace: ${ns}}
+subjects:
+- kind: ServiceAccount
+  name: ${account}
+  namespace: ${ns}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: proa}`;
+
+export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv): Promise<{ report: Report; source: string }> {
+  const r = new Report();
+  const pid1 = bare ? fromPidOne() : undefined;
+  const pid1Config = pid1 ? configOf(pid1.argv, { ...pid1.env }) : undefined;
+  const config = pid1Config ?? own;
+  const useEnv = pid1Config ? { ...pid1!.env } : env;
+  const source = pid1Config ? `options and environment of PID 1 (proa ${pid1!.argv.join(' ')})`
+    : bare ? 'its own options and environment (PID 1 is not proa)' : 'its own options and environment';
+
+  const id = resolveIdentity(config, useEnv);
+  const detected = config.container ? undefined : detectContainer();
+  r.add('identity', 'ok', `Pod ${id.pod.value} (from ${id.pod.source}), namespace ${id.namespace.value} (from ${id.namespace.source})`);
+  if (id.pod.source === 'hostname' && id.pod.value.length === 63) {
+    r.add('identity', 'warn', 'the Pod name comes from a 63-character hostname, where the kubelet cuts longer names: pass POD_NAME through the downward API');
+  }
+
+  let access;
+  try {
+    access = loadClusterAccess(useEnv, config.serviceAccountDir);
+  } catch (err) {
+    if (!(err instanceof NotInCluster)) throw err;
+    r.add('api', 'fail', `cannot use the Kubernetes API: ${err.message}`);
+    return { report: r, source };
+  }
+  const client = new ApiClient(access);
+  const where = `https://${access.host}:${access.port}`;
+  let version;
+  try {
+    version = await client.request('GET', '/version');
+  } catch (err) {
+    const e = err as TransportError;
+    const tls = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(e.code ?? '');
+    r.add('api', 'fail', tls ? `${where}: TLS not verified against ${config.serviceAccountDir}/ca.crt: ${e.code} (${e.message})` : `${where}: cannot reach the API server: ${e.message}`);
+    return { report: r, source };
+  }
+  if (version.status === 401) {
+    r.add('api', 'fail', `${where}: TLS verified; the service-account token was rejected (401)`);
+    return { report: r, source };
+  }
+  const v = version.status === 200 ? (JSON.parse(version.body) as { gitVersion?: string; major?: string; minor?: string }) : {};
+  r.add('api', 'ok', `${where}: TLS verified against ca.crt; token accepted; Kubernetes ${v.gitVersion ?? `(version not readable: ${version.status})`}`);
+
+  const account = client.serviceAccount() ?? `${id.namespace.value}/(this Pod's service account)`;
+  const denied: string[] = [];
+  for (const verb of ['get', 'list', 'watch']) {
+    const review = await client.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+      apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview',
+      spec: { resourceAttributes: { namespace: id.namespace.value, verb, resource: 'pods' } },
+    });
+    const allowed = review.status === 201 && (JSON.parse(review.body) as { status?: { allowed?: boolean } }).status?.allowed === true;
+    if (!allowed) denied.push(verb);
+  }
+  if (denied.length > 0) {
+    const [ns, name] = account.split('/');
+    r.add('rbac', 'fail', `service account ${account} may not ${denied.join(', ')} pods in namespace ${id.namespace.value}; apply:\n${rbacYaml(name ?? 'default', ns ?? id.namespace.value)}`);
+    return { report: r, source };
+  }
+  r.add('rbac', 'ok', `service account ${account} may get, list and watch pods in namespace ${id.namespace.value}`);
+
+  const got = await client.request('GET', `/api/v1/namespaces/${encodeURIComponent(id.namespace.value)}/pods/${encodeURIComponent(id.pod.value)}`);
+  if (got.status !== 200) {
+    r.add('pod', 'fail', `Pod ${id.pod.value} not found in namespace ${id.namespace.value} (${got.status}): name from ${id.pod.source}, namespace from ${id.namespace.source}`);
+    return { report: r, source };
+  }
+  const pod = JSON.parse(got.body) as Pod;
+  const p = plan(pod, { container: config.container, detected, waitFor: config.waitFor, ignore: config.ignore });
+  if ('error' in p) {
+    r.add('pod', 'fail', p.error);
+    return { report: r, source };
+  }
+  const awaited = new Map(p.awaited.map((s) => [s.name, s]));
+  const why = (name: string, native: boolean): string => name === p.own ? `proa's own container (${p.ownRule})`
+    : awaited.has(name) ? (config.waitFor.length > 0 ? 'awaited (--wait-for)' : 'awaited (regular container)')
+      : config.ignore.includes(name) ? 'not awaited (--ignore)' : native ? 'not awaited (native sidecar: the kubelet starts it first)' : 'not awaited';
+  for (const c of pod.spec?.initContainers ?? []) {
+    const native = c.restartPolicy === 'Always';
+    r.add('pod', 'ok', `init container ${c.name}: ${describe(statusOf(pod, c.name, true))} - ${native ? why(c.name, true) : 'runs to completion before proa'}`);
+  }
+  for (const c of pod.spec?.containers ?? []) r.add('pod', 'ok', `container ${c.name}: ${describe(statusOf(pod, c.name, false))} - ${why(c.name, false)}`);
+  // The same rule, in pod.ts, as the warning proa logs when it runs.
+  for (const name of p.unprobed) {
+    r.add('pod', 'warn', `sidecar ${name} has no readinessProbe: Kubernetes calls it ready as soon as it starts, so proa cannot wait for it to serve; add a readinessProbe (or a startupProbe plus readiness)`);
+  }
+  if (p.restartPolicy === 'OnFailure') {
+    r.add('pod', 'warn', 'restartPolicy OnFailure: a failed command keeps the sidecars up for the retry, and a sidecar that exited 0 is not restarted for it; prefer Never with the Job\'s backoffLimit');
+  }
+  const [major, minor] = [Number(v.major), Number(String(v.minor).replace(/\D.*/, ''))];
+  if (p.awaited.some((s) => !s.native) && (major > 1 || (major === 1 && minor >= 29))) {
+    r.add('pod', 'info', `advice: this cluster (${v.gitVersion}) supports native sidecars (init containers with restartPolicy: Always), which the kubelet starts first and stops last without proa`);
+  }
+
+  const urls = [...config.httpGet.map((u) => ['GET', u] as const), ...config.httpPost.map((u) => ['POST', u] as const)];
+  for (const [method, u] of urls) {
+    const closed = await tcpOpen(u);
+    r.add('shutdown', closed ? 'warn' : 'ok', `${method} ${u.href}: ${u.hostname}:${u.port || 80} ${closed ? `not accepting connections now (${closed})` : 'accepting connections'}`);
+  }
+  if (config.kill.length > 0 || config.killAll) {
+    const procs = listProcesses();
+    for (const name of config.kill) {
+      const found = procs.filter((x) => x.name === name && x.pid !== process.pid);
+      if (found.length === 0) r.add('shutdown', 'warn', `--kill ${name}: no such process visible (needs shareProcessNamespace: true, and the sidecar running)`);
+      else r.add('shutdown', found.every((x) => maySignal(x.pid)) ? 'ok' : 'warn', `--kill ${name}: pid ${found.map((x) => x.pid).join(', ')}${found.every((x) => maySignal(x.pid)) ? ', may be signalled' : ': runs as another user; needs the same uid or CAP_KILL'}`);
+    }
+  }
+  const configured = [...config.httpGet, ...config.httpPost];
+  for (const k of recognise(pod, p.own)) {
+    if (k.native) continue;
+    const covered = hasAction(k, configured);
+    const auto = config.shutdownAuto && k.endpoint !== 'disabled';
+    r.add('sidecars', covered || auto ? 'ok' : 'warn', `${k.container} is ${k.name}: POST ${k.url}, endpoint ${k.endpoint} (${k.why}); ` +
+      (covered ? 'a configured action targets it' : auto ? 'added by --shutdown-auto' : 'no action targets it: pass --shutdown-auto, or add the action'));
+  }
+  if (urls.length === 0 && config.kill.length === 0 && !config.killAll && !config.shutdownAuto && p.awaited.some((s) => !s.native)) {
+    r.add('shutdown', 'warn', 'no shutdown action is configured: the awaited sidecars must stop by themselves, or the Pod will not complete');
+  }
+  return { report: r, source };
+}
+
+export function render(report: Report, source: string, json: boolean): string {
+  const blocking = report.blocking;
+  if (json) return JSON.stringify({ ok: !blocking, source, findings: report.findings, ...(blocking ? { blocking: blocking.text } : {}) }, null, 2) + '\n';
+  const lines = [`proa check, with ${source}`];
+  let section = '';
+  for (const f of report.findings) {
+    if (f.section !== section) lines.push((section = f.section));
+    const [first, ...rest] = f.text.split('\n');
+    lines.push(`  ${f.status.padEnd(5)} ${first}`, ...rest.map((l) => `        ${l}`));
+  }
+  const warnings = report.findings.filter((f) => f.status === 'warn').length;
+  lines.push(blocking ? `blocking: ${blocking.text.split('\n')[0]}` : `proa would work here${warnings ? ` (${warnings} warning${warnings > 1 ? 's' : ''} above)` : ''}`);
+  return lines.join('\n') + '\n';
+}

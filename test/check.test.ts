@@ -1,0 +1,121 @@
+// `proa check` on both API back ends: all good, and each thing that would stop proa
+// (no RBAC, a Role without watch, the wrong CA, a rejected token, the Pod not found) or
+// that it warns about (a sidecar without a readiness probe, a closed shutdown port).
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bed } from './bed.ts';
+import { otherCa } from './certs.ts';
+import { documentedRbac, RealKubeletApi, realAccess, type Backend } from './kubelet-api.ts';
+import { makePod, running } from './pods.ts';
+import { proa, tempDir, type Run } from './proa.ts';
+import { Recorder } from './recorder.ts';
+import type { Json } from './fake-apiserver.ts';
+
+const backends: Backend[] = realAccess() ? ['fake', 'real'] : ['fake'];
+
+interface Setup { rbac: 'full' | 'none' | 'no-watch'; pod?: Json; podName?: string }
+interface Place { env: Record<string, string>; saDir: string }
+
+async function place(t: TestContext, api: Backend, s: Setup): Promise<Place> {
+  const pod = s.pod ?? makePod({ name: 'job-x', containers: ['main', 'proxy'] });
+  if (api === 'fake') {
+    const b = await bed(t, pod);
+    if (s.rbac === 'none') b.api.forbid('get', 'list', 'watch');
+    if (s.rbac === 'no-watch') b.api.forbid('watch');
+    return { env: { ...b.env, POD_NAME: s.podName ?? pod.metadata.name }, saDir: b.saDir };
+  }
+  const kube = new RealKubeletApi(realAccess()!, `check-${Math.random().toString(16).slice(2, 8)}`);
+  const status = pod.status;
+  await kube.createPod(pod, { rbac: false });
+  if (s.rbac === 'full') await kube.applyRbac();
+  if (s.rbac === 'no-watch') await kube.applyRbac(documentedRbac().map((d) => (d.kind === 'Role' ? { ...d, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] } : d)));
+  kube.writeStatus(status);
+  await kube.settled();
+  const saDir = await kube.mountServiceAccount(join(tempDir(), 'sa'));
+  return { env: { ...kube.clusterEnv(saDir), POD_NAME: s.podName ?? pod.metadata.name, POD_NAMESPACE: kube.namespace, PROA_LOG: 'debug' }, saDir };
+}
+
+async function check(p: Place, args: string[] = [], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; last: string; run: Run }> {
+  const run = proa(['check', ...args], { ...p.env, ...env });
+  const { code } = await run.exited;
+  return { code, out: run.stdout, last: run.stdout.trim().split('\n').at(-1)!, run };
+}
+
+for (const api of backends) {
+  const named = (s: string): string => `proa check: ${s} [${api} API server]`;
+
+  test(named('all good: exit 0, every section, and one JSON document when asked'), { timeout: 60_000 }, async (t) => {
+    const pod = makePod({ name: 'job-x', containers: ['main', 'proxy'] });
+    running(pod, 'proxy', true);
+    const p = await place(t, api, { rbac: 'full', pod });
+    const rec = await Recorder.start();
+    t.after(() => rec.stop());
+    const r = await check(p, ['-p', rec.url('/quitquitquit')]);
+    assert.equal(r.code, 0, r.out + r.run.dump());
+    assert.match(r.out, /^proa check, with its own options and environment/);
+    assert.match(r.out, /TLS verified against ca\.crt; token accepted; Kubernetes v1\.37\.2/);
+    assert.match(r.out, /may get, list and watch pods/);
+    assert.match(r.out, /container proxy: ready - awaited \(regular container\)/);
+    assert.match(r.out, /POST http:\/\/127\.0\.0\.1:\d+\/quitquitquit: 127\.0\.0\.1:\d+ accepting connections/);
+    assert.match(r.last, /^proa would work here/);
+    assert.equal(rec.received.length, 0, 'check never sends a shutdown request');
+    const j = await check(p, ['-p', rec.url('/quitquitquit'), '--log-format', 'json']);
+    const doc = JSON.parse(j.out) as { ok: boolean; findings: { section: string; status: string }[] };
+    assert.equal(doc.ok, true);
+    assert.ok(doc.findings.some((f) => f.section === 'rbac' && f.status === 'ok'));
+  });
+
+  test(named('no RBAC, and a Role without watch: exit 1 with the Role and RoleBinding to apply'), { timeout: 60_000 }, async (t) => {
+    const none = await check(await place(t, api, { rbac: 'none' }));
+    assert.equal(none.code, 1, none.out);
+    assert.match(none.last, /^blocking: service account \S+\/proa may not get, list, watch pods in namespace/);
+    assert.match(none.out, /kind: RoleBinding[\s\S]*name: proa/);
+    const noWatch = await check(await place(t, api, { rbac: 'no-watch' }));
+    assert.equal(noWatch.code, 1);
+    assert.match(noWatch.last, /^blocking: service account \S+\/proa may not watch pods/);
+  });
+
+  test(named('the wrong CA, a rejected token, the Pod not found: exit 1, each named'), { timeout: 60_000 }, async (t) => {
+    const p = await place(t, api, { rbac: 'full' });
+    const badCa = tempDir();
+    cpSync(p.saDir, badCa, { recursive: true });
+    writeFileSync(join(badCa, 'ca.crt'), otherCa());
+    const ca = await check(p, [], { PROA_SERVICEACCOUNT_DIR: badCa });
+    assert.equal(ca.code, 1);
+    assert.match(ca.last, /^blocking: https:\/\/\S+: TLS not verified against .*ca\.crt: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)/);
+    const badToken = tempDir();
+    cpSync(p.saDir, badToken, { recursive: true });
+    writeFileSync(join(badToken, 'token'), 'not-a-valid-token');
+    const token = await check(p, [], { PROA_SERVICEACCOUNT_DIR: badToken });
+    assert.equal(token.code, 1);
+    assert.match(token.last, /token was rejected \(401\)/);
+    const missing = await check(p, [], { POD_NAME: 'no-such-pod' });
+    assert.equal(missing.code, 1);
+    assert.match(missing.last, /^blocking: Pod no-such-pod not found in namespace \S+ \(404\): name from POD_NAME, namespace from POD_NAMESPACE/);
+  });
+
+  test(named('a sidecar without a readiness probe and a closed shutdown port: warnings, exit 0'), { timeout: 60_000 }, async (t) => {
+    const pod = makePod({ name: 'job-x', containers: ['main', 'proxy'], probes: false });
+    const p = await place(t, api, { rbac: 'full', pod });
+    const r = await check(p, ['-p', 'http://127.0.0.1:1/quitquitquit']);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /warn +sidecar proxy has no readinessProbe/);
+    assert.match(r.out, /warn +POST http:\/\/127\.0\.0\.1:1\/quitquitquit: 127\.0\.0\.1:1 not accepting connections now \(ECONNREFUSED\)/);
+    assert.match(r.last, /^proa would work here \(2 warnings above\)/);
+  });
+}
+
+test('proa check: bad options exit 2; a command is refused; `proa -- check` runs a program named check', async () => {
+  const bad = proa(['check', '--shutdown-timeout', 'soon']);
+  assert.equal((await bad.exited).code, 2);
+  const cmd = proa(['check', 'true']);
+  assert.equal((await cmd.exited).code, 2);
+  assert.match(cmd.text.join('\n'), /check takes options only, not a command .*proa -- check/);
+  const dir = tempDir();
+  writeFileSync(join(dir, 'check'), '#!/bin/sh\necho "the program named check ran"\n', { mode: 0o755 });
+  const run = proa(['--no-wait', '--', 'check'], { PATH: `${dir}:${process.env.PATH}` });
+  assert.equal((await run.exited).code, 0);
+  assert.equal(run.stdout, 'the program named check ran\n');
+});
