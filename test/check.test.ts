@@ -3,13 +3,13 @@
 // that it warns about (a sidecar without a readiness probe, a closed shutdown port).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bed } from './bed.ts';
 import { otherCa } from './certs.ts';
 import { documentedRbac, RealKubeletApi, realAccess, type Backend } from './kubelet-api.ts';
 import { makePod, running } from './pods.ts';
-import { proa, tempDir, type Run } from './proa.ts';
+import { binary, proa, Run, tempDir } from './proa.ts';
 import { Recorder } from './recorder.ts';
 import type { Json } from './fake-apiserver.ts';
 
@@ -118,4 +118,22 @@ test('proa check: bad options exit 2; a command is refused; `proa -- check` runs
   const run = proa(['--no-wait', '--', 'check'], { PATH: `${dir}:${process.env.PATH}` });
   assert.equal((await run.exited).code, 0);
   assert.equal(run.stdout, 'the program named check ran\n');
+});
+
+test('proa check without options takes those of the proa that runs as PID 1, and says so', { timeout: 60_000 }, async (t) => {
+  const pod = makePod({ name: 'job-x', containers: ['main', 'proxy'] });
+  running(pod, 'proxy', true);
+  const b = await bed(t, pod);
+  // proa as PID 1 of a PID namespace, waiting in its command, as in a container.
+  const holder = new Run('unshare', ['--pid', '--fork', '--mount-proc', binary,
+    '--shutdown-timeout', '0', '-g', 'http://127.0.0.1:1/from-pid-one', '--', 'sleep', '30'], { PATH: process.env.PATH ?? '', PROA_LOG: 'debug', ...b.env });
+  t.after(() => holder.child.kill('SIGKILL'));
+  await holder.waitFor('command started');
+  const inner = Number(readFileSync(`/proc/${holder.child.pid}/task/${holder.child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+  // `kubectl exec … -- proa check`: the same PID and mount namespaces, an environment of its own.
+  const run = new Run('nsenter', ['-t', String(inner), '-p', '-m', binary, 'check'], { PATH: process.env.PATH ?? '' });
+  await run.exited;
+  assert.match(run.stdout, /^proa check, with options and environment of PID 1 \(proa --shutdown-timeout 0 -g http:\/\/127\.0\.0\.1:1\/from-pid-one -- sleep 30\)/, run.stdout + run.dump());
+  assert.match(run.stdout, /GET http:\/\/127\.0\.0\.1:1\/from-pid-one/);
+  assert.match(run.stdout, /Pod job-x \(from POD_NAME\)/, 'PID 1\'s environment, not its own (which has no POD_NAME)');
 });
