@@ -162,8 +162,11 @@ export class FakeApiServer extends EventEmitter {
   readonly #server: Server;
   readonly #opts: Required<FakeApiOptions>;
   #seq = randomInt(1_000_000, 9_000_000);
-  /** History before this version is gone (410), as before the watch cache's window. */
-  #compactedSeq = this.#seq;
+  /**
+   * History up to this version is gone (410), as outside the watch cache's window. 0: the
+   * history is whole, as in a young cache: an old version replays all of it.
+   */
+  #compactedSeq = 0;
   #pods = new Map<string, Json>();
   #history: HistoryEntry[] = [];
   #tokens = new Set<string>();

@@ -144,6 +144,12 @@ async function probe(t: Target): Promise<Json> {
   const mid = await send(t, watch(`&resourceVersion=${between}`));
   out.between = { status: mid.status, types: events(mid.body).map((e) => e.type) };
 
+  // A version older than any write: while the history is whole (a young watch cache,
+  // nothing compacted), the whole history of the Pod is replayed, not a 410. (How many
+  // writes the Pod went through differs between the two servers: compare the opening.)
+  const stale = events((await send(t, watch('&resourceVersion=1'))).body);
+  out.stale = { first: stale[0]?.type, errors: stale.filter((e) => e.type === 'ERROR').length, last: stale.at(-1)?.object?.metadata?.resourceVersion === changed };
+
   // A version far in the future: whatever the real server says.
   const future = await send(t, watch(`&resourceVersion=${BigInt(changed) + 1_000_000n}`));
   out.future = { status: future.status, body: future.status === 200 ? events(future.body).map((e) => ({ type: e.type, ...(e.type === 'ERROR' ? status(JSON.stringify(e.object)) : {}) })) : status(future.body) };
