@@ -8,12 +8,11 @@ import { join } from 'node:path';
 import { bed } from './bed.ts';
 import { otherCa } from './certs.ts';
 import { documentedRbac, RealKubeletApi, realAccess, type Backend } from './kubelet-api.ts';
+import { backends } from './e2e.ts';
 import { makePod, running } from './pods.ts';
 import { binary, proa, Run, tempDir } from './proa.ts';
 import { Recorder } from './recorder.ts';
 import type { Json } from './fake-apiserver.ts';
-
-const backends: Backend[] = realAccess() ? ['fake', 'real'] : ['fake'];
 
 interface Setup { rbac: 'full' | 'none' | 'no-watch'; pod?: Json; podName?: string }
 interface Place { env: Record<string, string>; saDir: string }

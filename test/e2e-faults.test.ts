@@ -1,18 +1,13 @@
 // End to end, when things go wrong: sidecars that never get ready or crash, signals,
 // Pod deletion, and --kill in a shared process namespace.
-import { test as base, type TestContext } from 'node:test';
-import type { Backend } from './kubelet-api.ts';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './proa.ts';
-import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, backends } from './e2e.ts';
+import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, scenario, neverReady } from './e2e.ts';
 
-// Every scenario on both API back ends (the real one when it runs: see test/run.ts).
-const test = (name: string, fn: (t: TestContext, api: Backend) => Promise<void>): void => {
-  for (const api of backends) void base(`${name} [${api} API server]`, { timeout: 60_000 }, (t) => fn(t, api));
-};
-const never = { readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 } };
+const test = scenario;
+const never = neverReady;
 
 test('a sidecar that never becomes ready: --ready-timeout, exit 5, still shut down', async (t, api) => {
   const port = await freePort();

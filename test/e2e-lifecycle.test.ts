@@ -1,20 +1,14 @@
 // End to end: the built binary as the main container of simulated Pods.
-import { test as base, type TestContext } from 'node:test';
-import type { Backend } from './kubelet-api.ts';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './proa.ts';
 import { Simulator } from './simulator.ts';
 import {
-  assertStartedAfterReady, backends, freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate,
+  assertStartedAfterReady, scenario, freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate,
 } from './e2e.ts';
 
-// A simulated Pod that goes wrong never finishes: bound each test.
-// Every scenario on both API back ends (the real one when it runs: see test/run.ts).
-const test = (name: string, fn: (t: TestContext, api: Backend) => Promise<void>): void => {
-  for (const api of backends) void base(`${name} [${api} API server]`, { timeout: 60_000 }, (t) => fn(t, api));
-};
+const test = scenario;
 const trap = join(root, 'test', 'bin', 'trap.sh');
 
 test('the seed scenario (examples/demo-job.yaml): Job complete, every exit code 0', async (t, api) => {

@@ -2,19 +2,14 @@
 // persists until the sidecars are gone or the bound passes, and a survivor is named.
 // The sidecars here mostly open their shutdown endpoint a second or two after proa has
 // decided to stop, so that a single attempt would miss it.
-import { test as base, type TestContext } from 'node:test';
-import type { Backend } from './kubelet-api.ts';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './proa.ts';
-import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, backends } from './e2e.ts';
+import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, scenario, neverReady } from './e2e.ts';
 
-// Every scenario on both API back ends (the real one when it runs: see test/run.ts).
-const test = (name: string, fn: (t: TestContext, api: Backend) => Promise<void>): void => {
-  for (const api of backends) void base(`${name} [${api} API server]`, { timeout: 60_000 }, (t) => fn(t, api));
-};
-const never = { readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 } };
+const test = scenario;
+const never = neverReady;
 const late = 1.5;
 
 test('bad spec (--wait-for typo): exit 2, and the sidecar whose endpoint comes up late is still shut down', async (t, api) => {

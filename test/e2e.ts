@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import { test as base, type TestContext } from 'node:test';
 import type { Json } from './fake-apiserver.ts';
 import { binary, node, root } from './proa.ts';
 import { Simulator, type SimOptions, type TimelineEvent } from './simulator.ts';
@@ -11,6 +11,14 @@ import { realAccess, type Backend } from './kubelet-api.ts';
 
 /** The API back ends the end-to-end scenarios run on: the fake always, the real one when test/run.ts started it. */
 export const backends: Backend[] = realAccess() ? ['fake', 'real'] : ['fake'];
+
+/** An end-to-end scenario, on every back end. A simulated Pod that goes wrong never finishes: bound each. */
+export function scenario(name: string, fn: (t: TestContext, api: Backend) => Promise<void>): void {
+  for (const api of backends) void base(`${name} [${api} API server]`, { timeout: 60_000 }, (t) => fn(t, api));
+}
+
+/** A readiness probe that never passes. */
+export const neverReady = { readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 } };
 import { render } from './timeline.ts';
 
 const handedOut = new Set<number>();
