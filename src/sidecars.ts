@@ -23,6 +23,15 @@ export type Stop =
   | { kind: 'deleted'; code: 6 }
   | { kind: 'signal'; signal: NodeJS.Signals };
 
+/**
+ * Resolves after the event loop's next poll phase: data already received by the socket
+ * has been read and its events applied by then. Two turns: the first immediate runs in
+ * this turn's check phase, the second after the next poll.
+ */
+function afterPendingReads(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
 /** How the wait for the sidecars' exit ended, and who was still running then. */
 export interface ExitWait {
   /** 'deleted': the kubelet is stopping every container itself; waiting is pointless. */
@@ -182,10 +191,25 @@ export class Sidecars {
     });
     this.#log.info('waiting for the sidecars to be ready');
     const remind = reminders((waitedMs) => this.#remind(waitedMs));
-    const verdict = await this.#until<{ kind: 'ready' } | Stop | 'timeout'>(() => this.#readyCheck(), [
-      stopped.promise.then((signal) => ({ kind: 'signal', signal }) as const),
-      timeout,
-    ]);
+    const ended = [stopped.promise.then((signal) => ({ kind: 'signal', signal }) as const), timeout];
+    let verdict: { kind: 'ready' } | Stop | 'timeout';
+    for (;;) {
+      verdict = await this.#until<{ kind: 'ready' } | Stop | 'timeout'>(() => this.#readyCheck(), ended);
+      if (verdict === 'timeout' || verdict.kind !== 'ready') break;
+      // A newer status may already sit in the socket (a sidecar flapping right after the
+      // last one became ready): let one turn of the event loop read it before deciding.
+      await afterPendingReads();
+      const again = this.#readyCheck();
+      if (again !== undefined) {
+        verdict = again;
+        break;
+      }
+      this.#log.info('a newer status arrived before the command started: waiting again');
+    }
+    const p = this.#plan;
+    if (verdict !== 'timeout' && verdict.kind === 'ready' && p && !('error' in p)) {
+      this.#log.info(p.awaited.length === 0 ? 'no sidecars to wait for' : 'all sidecars are ready', { sidecars: p.awaited.map((s) => s.name) });
+    }
     remind.cancel();
     clearTimeout(timer);
     stopped.cancel();
@@ -219,10 +243,7 @@ export class Sidecars {
       return { kind: 'bad-spec', code: 2 };
     }
     const r = readiness(pod, p);
-    if (r.kind === 'ready') {
-      this.#log.info(p.awaited.length === 0 ? 'no sidecars to wait for' : 'all sidecars are ready', { sidecars: p.awaited.map((s) => s.name) });
-      return r;
-    }
+    if (r.kind === 'ready') return r;
     if (r.kind === 'failed') {
       const t = r.terminated;
       const fields: Record<string, unknown> = { container: r.name, exitCode: t.exitCode, reason: t.reason, restartPolicy: p.restartPolicy };

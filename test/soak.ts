@@ -2,7 +2,7 @@
 // fake API server's knobs, and after each one a check of proa's promises:
 //   1 exit code   proa exits with a code it owes, given what happened
 //   2 ready       the command starts only when every sidecar is ready in the last
-//                 Pod status the API server had published
+//                 Pod status the API server had published when proa decided to start it
 //   3 pod ends    every sidecar exits (every sidecar here has an enabled endpoint)
 //   4 bounded     proa exits within its shutdown bound after it decided to stop
 //   5 token       no service-account token in any output
@@ -60,6 +60,8 @@ export interface JobResult {
   faults: string[];
   exitCode: number | undefined;
   broken: string[];
+  /** A status published between proa's decision and the command's start (see promise 2). */
+  race: string | undefined;
   durationMs: number;
 }
 
@@ -70,6 +72,8 @@ export interface SoakReport {
   faultKinds: Record<string, number>;
   broken: Record<string, number>;
   failures: { seed: number; broken: string[]; faults: string[] }[];
+  /** Races of promise 2 (not breaks): a status published after proa decided, before the command began. */
+  races: { seed: number; race: string }[];
   durationS: number;
 }
 
@@ -207,17 +211,27 @@ export async function runJob(seed: number): Promise<JobResult> {
     if (!allowed.has(code)) broken.push(`exit code: ${code} without the command, allowed ${[...allowed].join('/') || 'none'}`);
   }
 
-  // 2: ready before the command, against what the API server had published.
+  // 2: ready before the command, against what the API server had published when proa
+  // committed to starting it (its "all sidecars are ready", on the same wall clock). A
+  // status published in the few milliseconds between that and the command's first
+  // instruction is a race no client can win (it had not been sent yet): counted apart.
+  const notReadyIn = (w: { pod: Json } | undefined): string[] => {
+    const statuses = (w?.pod.status?.containerStatuses ?? []) as Json[];
+    return plan.sidecars.filter((s) => !statuses.find((c) => c.name === s.name)?.ready).map((s) => s.name);
+  };
+  let race: string | undefined;
   if (commandStart) {
-    const wall = Number(commandStart.split(' ')[1]);
-    const last = writes.filter((w) => w.wall <= wall).at(-1);
-    const statuses = (last?.pod.status?.containerStatuses ?? []) as Json[];
-    const notReady = plan.sidecars.filter((s) => !statuses.find((c) => c.name === s.name)?.ready).map((s) => s.name);
+    const started = Number(commandStart.split(' ')[1]);
+    const ready = lines.find((x) => x.l.msg === 'all sidecars are ready');
+    const decided = ready ? Date.parse(String(ready.l.time)) : started;
+    const before = writes.filter((w) => w.wall < decided).at(-1);
+    const notReady = notReadyIn(before);
     if (notReady.length > 0) {
-      const ready = lines.find((x) => x.l.msg === 'all sidecars are ready');
-      broken.push(`ready: the command started while ${notReady.join(', ')} was not ready in the last published status ` +
-        `(published ${last ? wall - last.wall : '-'}ms before the command's start, rv ${last?.pod.metadata?.resourceVersion}; proa decided at ${ready ? Date.parse(String(ready.l.time)) - wall : '-'}ms)`);
+      broken.push(`ready: the command started while ${notReady.join(', ')} was not ready in the last status published before proa decided ` +
+        `(rv ${before?.pod.metadata?.resourceVersion}, ${before ? decided - before.wall : '-'}ms before; the command started ${started - decided}ms after)`);
     }
+    const flip = writes.find((w) => w.wall >= decided && w.wall <= started && notReadyIn(w).length > 0);
+    if (flip) race = `${notReadyIn(flip).join(', ')} turned not ready ${flip.wall - decided}ms after proa decided, ${started - flip.wall}ms before the command started`;
   }
 
   // 3: the Pod ends (every sidecar here has an endpoint that comes up within the bound).
@@ -256,7 +270,7 @@ export async function runJob(seed: number): Promise<JobResult> {
   await sim.stop();
   return {
     seed, faults: injected.map((f) => f.detail ? `${f.kind}(${f.detail})` : `${f.kind}@${f.at}ms`),
-    exitCode: code, broken, durationMs: Math.round(performance.now() - started),
+    exitCode: code, broken, race, durationMs: Math.round(performance.now() - started),
   };
 }
 
@@ -281,6 +295,7 @@ export async function soak(opts: { jobs: number; seed: number; parallel: number;
     jobs: results.length, seed: opts.seed,
     faultsInjected: Object.values(faultKinds).reduce((a, b) => a + b, 0), faultKinds, broken,
     failures: results.filter((r) => r.broken.length > 0).map((r) => ({ seed: r.seed, broken: r.broken, faults: r.faults })),
+    races: results.filter((r) => r.race !== undefined).map((r) => ({ seed: r.seed, race: r.race! })),
     durationS: Math.round((performance.now() - started) / 1000),
   };
 }
@@ -298,7 +313,7 @@ if (import.meta.main) {
   const report = await soak({
     jobs, seed: Number(values.seed), parallel: Number(values.parallel),
     onJob: (r, done) => {
-      const mark = r.broken.length ? `BROKEN ${r.broken.join('; ')}` : 'ok';
+      const mark = r.broken.length ? `BROKEN ${r.broken.join('; ')}` : r.race ? `ok (race: ${r.race})` : 'ok';
       console.log(`[${done}/${jobs}] seed ${r.seed} exit ${r.exitCode} ${(r.durationMs / 1000).toFixed(1)}s faults: ${r.faults.join(', ') || 'none'} -> ${mark}`);
     },
   });
@@ -306,6 +321,7 @@ if (import.meta.main) {
   console.log(`\nsoak: ${report.jobs} Jobs in ${report.durationS}s from seed ${report.seed}; ${report.faultsInjected} faults injected`);
   console.log(`faults: ${Object.entries(report.faultKinds).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   console.log(`promises broken: ${Object.entries(report.broken).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(`races (a status published between proa's decision and the command's start; not a break): ${report.races.length}`);
   for (const f of report.failures) console.log(`  replay: npm run soak -- --seed ${f.seed} --jobs 1   (${f.broken.join('; ')})`);
   console.log(`results: ${values.out}`);
   process.exit(report.failures.length === 0 ? 0 : 1);
