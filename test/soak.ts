@@ -143,6 +143,9 @@ function manifest(plan: JobPlan): Json {
   };
 }
 
+/** proa's log lines that say it decided to stop without running the command. */
+const stopDecision = /^(sidecars not ready after|the Pod is being deleted before|cannot use the Kubernetes API)|terminated and will not be restarted/;
+
 /** proa's own log lines (JSON on stderr) with the timeline time each arrived. */
 function proaLines(sim: Simulator): { t: number; l: Json }[] {
   return sim.timeline.filter((e) => e.type === 'log' && e.container === 'main' && e.stream === 'stderr').flatMap((e) => {
@@ -176,6 +179,14 @@ export async function runJob(seed: number): Promise<JobResult> {
       case 'rotate': tokens.add(api.rotateToken()); break;
       case 'delete': sim.delete(); break;
       case 'term-proa': {
+        // A signal to proa alone while it waits or runs the command. Once it is shutting
+        // down (the command exited, or it decided to stop), a TERM ends
+        // its shutdown at once by design (it is the kubelet stopping the whole Pod), which
+        // a TERM to proa alone would not be: not injected then.
+        if (proaLines(sim).some((x) => stopDecision.test(String(x.l.msg)) || x.l.msg === 'command exited')) {
+          injected.pop();
+          break;
+        }
         const pid = pidOf(sim, 'main');
         if (pid) process.kill(pid, 'SIGTERM');
         break;
@@ -241,7 +252,7 @@ export async function runJob(seed: number): Promise<JobResult> {
   }
 
   // 4: within the bounds, from the decision to stop to proa's exit.
-  const decided = lines.find((x) => /^(command exited|received signal: stopping|sidecars not ready after|the Pod is being deleted before)|terminated and will not be restarted/.test(String(x.l.msg)));
+  const decided = lines.find((x) => /^(command exited|received signal: stopping)/.test(String(x.l.msg)) || stopDecision.test(String(x.l.msg)));
   if (decided) {
     const limit = plan.shutdownTimeoutS * 1000 + 2000 + 1500;
     if (proaExit.t - decided.t > limit) broken.push(`bounded: ${Math.round(proaExit.t - decided.t)}ms from "${decided.l.msg}" to exit, bound ${limit}ms`);
