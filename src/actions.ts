@@ -10,8 +10,9 @@
 //   at most once.
 // - --kill-all: one sweep, never repeated: a later `kubectl exec` shell must not be killed.
 //
-// Back-off between attempts: 150 ms doubling to a 2 s cap, with equal jitter. A sidecar
-// comes up within seconds; 2 s keeps the reaction prompt without hammering it.
+// Back-off between attempts: 150 ms doubling to a 2 s cap, with equal jitter, starting
+// over when the failure changes. A sidecar comes up within seconds; 2 s keeps the
+// reaction prompt without hammering it.
 // Each action's outcome is logged when it changes (first failure, a different failure,
 // success), not at every retry.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
@@ -128,6 +129,9 @@ export async function shutdownRequest(method: 'GET' | 'POST', url: URL, timeoutM
   const action = `${method} ${display(url)}`;
   const started = performance.now();
   let lastError: string | undefined;
+  // Back-off step: it starts over when the failure changes (refused, then 503: the sidecar
+  // has just started listening and is draining; it will agree soon).
+  let step = 0;
   for (let n = 0; ; n++) {
     const t0 = performance.now();
     const r = await attempt(method, url, timeoutMs, n === 0 ? a.interrupt : a.stop);
@@ -142,11 +146,12 @@ export async function shutdownRequest(method: 'GET' | 'POST', url: URL, timeoutM
     const retrying = a.retry && performance.now() < a.deadline;
     if (r.error !== lastError) {
       log.warn(retrying ? 'shutdown request failed; retrying' : 'shutdown request failed', { ...fields, error: r.error, status: r.status, durationMs });
+      step = 0;
     } else {
       log.debug('shutdown request failed again', { ...fields, error: r.error, attempt: n + 1 });
     }
     lastError = r.error;
-    if (!retrying || !(await pause(delay(n), a))) return { action, done: false, error: lastError };
+    if (!retrying || !(await pause(delay(step++), a))) return { action, done: false, error: lastError };
   }
 }
 
