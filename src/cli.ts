@@ -122,7 +122,7 @@ export function usage(): string {
     '',
     'Exit codes: the command\'s own; 2 bad input; 3 not in Kubernetes; 4 a sidecar terminated for good;',
     '5 --ready-timeout expired; 6 the Pod was deleted first; 126 not executable; 127 not found;',
-    '128+N a signal before the command started, or the command died of signal N.',
+    '128+N a signal before the command started, or the command died of signal N; 70 an internal error before the command ran.',
     'proa check: 0 proa would work here; 1 it would not (the last line says why); 2 bad options.',
   );
   return lines.join('\n') + '\n';
