@@ -48,7 +48,7 @@ export interface Outcome {
 }
 
 /** A URL fit for logs: credentials in it are not. */
-export function display(url: URL): string {
+function display(url: URL): string {
   if (!url.username && !url.password) return url.href;
   const copy = new URL(url.href);
   copy.username = '';

@@ -101,7 +101,7 @@ export function recognise(pod: Pod, own: string | undefined): KnownSidecar[] {
 }
 
 /** A loopback host: what a shutdown URL for a sidecar of the same Pod names. */
-export function isLoopback(hostname: string): boolean {
+function isLoopback(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1';
 }
