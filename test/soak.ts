@@ -235,15 +235,17 @@ export async function runJob(seed: number): Promise<JobResult> {
     const started = Number(commandStart.split(' ')[1]);
     const ready = lines.find((x) => x.l.msg === 'all sidecars are ready');
     const decided = ready ? Date.parse(String(ready.l.time)) : started;
-    // Both clocks count whole milliseconds: a status published in the same millisecond as
-    // the decision may be the one proa decided on, and is counted as seen.
-    const before = writes.filter((w) => w.wall <= decided).at(-1);
+    // Both clocks count whole milliseconds, so a status published in the decision's own
+    // millisecond cannot be ordered against it: it may be the one proa decided on (then
+    // no break), or one it could not yet have (then a race).
+    const before = writes.filter((w) => w.wall < decided).at(-1);
+    const sameMs = writes.filter((w) => w.wall === decided);
     const notReady = notReadyIn(before);
-    if (notReady.length > 0) {
+    if (notReady.length > 0 && !sameMs.some((w) => notReadyIn(w).length === 0)) {
       broken.push(`ready: the command started while ${notReady.join(', ')} was not ready in the last status published before proa decided ` +
         `(rv ${before?.pod.metadata?.resourceVersion}, ${before ? decided - before.wall : '-'}ms before; the command started ${started - decided}ms after)`);
     }
-    const flip = writes.find((w) => w.wall > decided && w.wall <= started && notReadyIn(w).length > 0);
+    const flip = writes.find((w) => w.wall >= decided && w.wall <= started && notReadyIn(w).length > 0);
     if (flip) race = `${notReadyIn(flip).join(', ')} turned not ready ${flip.wall - decided}ms after proa decided, ${started - flip.wall}ms before the command started`;
   }
 
