@@ -81,7 +81,7 @@ export const options: readonly OptionSpec[] = [
   { long: 'pod', kind: 'value', arg: 'NAME', help: "this Pod's name", default: 'POD_NAME, else the hostname' },
   { long: 'namespace', kind: 'value', arg: 'NAME', help: "this Pod's namespace", default: "POD_NAMESPACE, else the service account's namespace file" },
   { long: 'container', kind: 'value', arg: 'NAME', help: "proa's own container", default: 'found in /proc/self/mountinfo, else the first container' },
-  { long: 'watch-timeout', kind: 'value', arg: 'DURATION', help: 'timeoutSeconds asked of each watch request; a dead connection is noticed within this + 10s', default: '50s' },
+  { long: 'watch-timeout', kind: 'value', arg: 'DURATION', help: 'timeoutSeconds asked of each watch request; a dead connection is noticed within this + 5s', default: '50s' },
   { long: 'no-wait', kind: 'switch', help: 'start the command at once and never contact the Kubernetes API (shutdown actions still run)' },
   { long: 'log-format', kind: 'value', arg: 'FORMAT', help: 'json or text', default: 'json' },
 ];
@@ -460,7 +460,7 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     ignore: names('ignore'),
     readyTimeoutMs: duration('ready-timeout', 'invalid'),
     // The API server takes whole seconds. 50 s bounds the time to notice a dead
-    // connection to 60 s (see kube/watch.ts), well under load balancers' idle timeouts.
+    // connection to 55 s (see kube/watch.ts), well under load balancers' idle timeouts.
     watchTimeoutSeconds: watchTimeoutMs === undefined ? 50 : Math.max(1, Math.ceil(watchTimeoutMs / 1000)),
     logFormat,
     logLevel,

@@ -1,5 +1,5 @@
 // Faults that take real time to show: a half-open watch connection (timeoutSeconds +
-// 10 s), a Pod that is not found (10 s), and the reminders of a stuck wait (30 s). In a
+// 5 s), a Pod that is not found (10 s), and the reminders of a stuck wait (30 s). In a
 // file of their own so that the test runner overlaps them with the rest of the suite.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ test('a half-open watch connection (a proxy that stops forwarding, no FIN): noti
   await run.waitFor('sidecar proxy: waiting (ContainerCreating)');
   proxy.blackhole();
   b.update((p) => running(p, 'proxy', false)); // sent into the void
-  const dead = await run.waitFor(/^watch not ended by the server 12s after it opened \(timeoutSeconds 2\); connection presumed dead/);
+  const dead = await run.waitFor(/^watch not ended by the server 7s after it opened \(timeoutSeconds 2\); connection presumed dead/);
   assert.equal(dead.level, 'warn');
   await run.waitFor('sidecar proxy: running, not ready'); // the new watch caught up
   await run.waitFor('Kubernetes API watch is healthy again');

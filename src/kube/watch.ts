@@ -17,19 +17,20 @@
 //   Retry-After as a floor. Full jitter spreads thousands of Pods that reconnect
 //   together after an API-server restart; the cap keeps recovery prompt. The window
 //   resets once a stream has stayed healthy for a second.
-// - a dead connection is noticed within timeoutSeconds + 10 s of the stream opening:
-//   the server ends every watch at timeoutSeconds, so a stream still open 10 s past
+// - a dead connection is noticed within timeoutSeconds + 5 s of the stream opening:
+//   the server ends every watch at timeoutSeconds, so a stream still open 5 s past
 //   that is half-open (a node's conntrack entry dropped, a load balancer failed over,
 //   the peer gone without a FIN) and is abandoned. With the default --watch-timeout of
-//   50 s that bounds the blind time to 60 s on any transport, HTTP/1.1 included, at
+//   50 s that bounds the blind time to 55 s (5 s inside the 60 s goal, for the new
+//   watch's own connect) on any transport, HTTP/1.1 included, at
 //   the cost of one request per 50 s (72 per Pod per hour, each a cheap resume from the
 //   watch cache). Considered and not taken: TCP keep-alive (Node sets only the idle
 //   time, not the probe interval or count, so the kernel's 75 s x 9 probes rule) and
 //   silence timers (a quiet, healthy watch gets a bookmark only about once a minute,
 //   and servers that send none would be dropped for nothing). HTTP/2 PING would allow
-//   longer watches where the server offers h2; it is not done here. The 10 s margin
-//   covers the end's trip back through a slow proxy: the server's clock starts before
-//   it sends the headers, and ours after we receive them.
+//   longer watches where the server offers h2; it is not done here. The 5 s margin
+//   covers the end's trip back through a slow proxy and the server's timer slack: the
+//   server's clock starts before it sends the headers, and ours after we receive them.
 // - a list that has not shown the Pod within 10 s means the name is wrong: say so once.
 import { StringDecoder } from 'node:string_decoder';
 import type { Sourced } from '../cli.ts';
@@ -57,7 +58,7 @@ type State = Start | { kind: 'backoff'; ms: number; then: Start } | { kind: 'sto
 const backoffBaseMs = 200;
 const backoffCapMs = 16_000;
 const healthyAfterMs = 1000;
-const deadMarginMs = 10_000;
+const deadMarginMs = 5_000;
 const notFoundAfterMs = 10_000;
 
 interface WatchEnvelope {
