@@ -131,10 +131,10 @@ async function probe(t: Target): Promise<Json> {
   const first = events(fresh.body);
   out.watch = { status: fresh.status, contentType: fresh.contentType, chunked: fresh.chunked, types: first.map((e) => e.type), note: first[0]?.object.metadata.annotations.note };
 
-  // A resume from the current version, with a change: one MODIFIED, multi-byte strings intact.
+  // A resume from the current version, with a change: one MODIFIED, multi-byte strings
+  // intact. Whenever the watch opens, a change after its version is delivered.
   const rv = pod.metadata.resourceVersion as string;
   const resumed = send(t, watch(`&resourceVersion=${rv}`));
-  await new Promise((resolve) => setTimeout(resolve, 200));
   const changed = await t.touch(multiByte);
   const resume = await resumed;
   out.resume = { status: resume.status, types: events(resume.body).map((e) => e.type), message: events(resume.body)[0]?.object?.status?.containerStatuses?.find((c: Json) => c.name === 'main')?.state.waiting.message };
