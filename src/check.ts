@@ -6,7 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { configOf, type Config } from './cli.ts';
 import { listProcesses, loopbackLookup } from './actions.ts';
-import { hasAction, recognise } from './known.ts';
+import { hasAction, portOf, recognise } from './known.ts';
 import { describe, plan, statusOf, type Pod } from './pod.ts';
 import { ApiClient, TransportError } from './kube/client.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
@@ -41,8 +41,7 @@ function fromPidOne(): { argv: string[]; env: NodeJS.ProcessEnv } | undefined {
 
 function tcpOpen(url: URL): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-    const s = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port, lookup: loopbackLookup as never, timeout: 1000 });
+    const s = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: portOf(url), lookup: loopbackLookup as never, timeout: 1000 });
     s.once('connect', () => { s.destroy(); resolve(undefined); });
     s.once('timeout', () => { s.destroy(); resolve('no answer within 1s'); });
     s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
@@ -172,14 +171,17 @@ export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv):
   const urls = [...config.httpGet.map((u) => ['GET', u] as const), ...config.httpPost.map((u) => ['POST', u] as const)];
   for (const [method, u] of urls) {
     const closed = await tcpOpen(u);
-    r.add('shutdown', closed ? 'warn' : 'ok', `${method} ${u.href}: ${u.hostname}:${u.port || 80} ${closed ? `not accepting connections now (${closed})` : 'accepting connections'}`);
+    r.add('shutdown', closed ? 'warn' : 'ok', `${method} ${u.href}: ${u.hostname}:${portOf(u)} ${closed ? `not accepting connections now (${closed})` : 'accepting connections'}`);
   }
   if (config.kill.length > 0 || config.killAll) {
     const procs = listProcesses();
     for (const name of config.kill) {
       const found = procs.filter((x) => x.name === name && x.pid !== process.pid);
       if (found.length === 0) r.add('shutdown', 'warn', `--kill ${name}: no such process visible (needs shareProcessNamespace: true, and the sidecar running)`);
-      else r.add('shutdown', found.every((x) => maySignal(x.pid)) ? 'ok' : 'warn', `--kill ${name}: pid ${found.map((x) => x.pid).join(', ')}${found.every((x) => maySignal(x.pid)) ? ', may be signalled' : ': runs as another user; needs the same uid or CAP_KILL'}`);
+      else {
+        const may = found.every((x) => maySignal(x.pid));
+        r.add('shutdown', may ? 'ok' : 'warn', `--kill ${name}: pid ${found.map((x) => x.pid).join(', ')}${may ? ', may be signalled' : ': runs as another user; needs the same uid or CAP_KILL'}`);
+      }
     }
   }
   const configured = [...config.httpGet, ...config.httpPost];

@@ -106,8 +106,13 @@ function isLoopback(hostname: string): boolean {
   return h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1';
 }
 
+/** A URL's port, the scheme's default where it names none. */
+export function portOf(u: URL): number {
+  return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+}
+
 /** A configured action targets this sidecar's endpoint: a loopback host on its port. */
 export function hasAction(k: KnownSidecar, urls: readonly URL[]): boolean {
-  const target = new URL(k.url);
-  return urls.some((u) => isLoopback(u.hostname) && (u.port || (u.protocol === 'https:' ? '443' : '80')) === target.port);
+  const target = portOf(new URL(k.url));
+  return urls.some((u) => isLoopback(u.hostname) && portOf(u) === target);
 }

@@ -7,12 +7,11 @@ import { tempDir } from './proa.ts';
 import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, scenario, neverReady } from './e2e.ts';
 
 const test = scenario;
-const never = neverReady;
 
 test('a sidecar that never becomes ready: --ready-timeout, exit 5, still shut down', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('never-ready', {
-    containers: [proaContainer(['--ready-timeout=2s', `-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, 0.1, never)],
+    containers: [proaContainer(['--ready-timeout=2s', `-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, 0.1, neverReady)],
   }));
   const outcome = await sim.finished;
   assert.equal(outcome.phase, 'Failed');
@@ -24,7 +23,7 @@ test('a sidecar that never becomes ready: --ready-timeout, exit 5, still shut do
 
 test('a sidecar that crashes under restartPolicy Never: exit 4 at once, naming it', async (t, api) => {
   const sim = await simulate(t, api, podManifest('crash-never', {
-    containers: [proaContainer([], ['true']), { name: 'proxy', image: 'x', command: ['sh', '-c', 'sleep 0.3; exit 7'], ...never }],
+    containers: [proaContainer([], ['true']), { name: 'proxy', image: 'x', command: ['sh', '-c', 'sleep 0.3; exit 7'], ...neverReady }],
   }));
   const outcome = await sim.finished;
   assert.deepEqual(outcome, { phase: 'Failed', deleted: false, exitCodes: { main: 4, proxy: 7 }, restarts: { main: 0, proxy: 0 } });
@@ -35,7 +34,7 @@ for (const policy of ['OnFailure', 'Always'] as const) {
   test(`a sidecar that crashes under restartPolicy ${policy}: restarted by the kubelet; proa keeps waiting and says why`, async (t, api) => {
     const sim = await simulate(t, api, podManifest(`crash-${policy.toLowerCase()}`, {
       restartPolicy: policy,
-      containers: [proaContainer(['--ready-timeout=2500ms'], ['true']), { name: 'proxy', image: 'x', command: ['sh', '-c', 'sleep 0.2; exit 1'], ...never }],
+      containers: [proaContainer(['--ready-timeout=2500ms'], ['true']), { name: 'proxy', image: 'x', command: ['sh', '-c', 'sleep 0.2; exit 1'], ...neverReady }],
     }), { backoffBaseMs: 300 });
     await sim.waitFor((e) => e.type === 'container-exit' && e.container === 'main');
     assert.equal(sim.timeline.find((e) => e.type === 'container-exit' && e.container === 'main')!.exitCode, 5);
@@ -48,7 +47,7 @@ for (const policy of ['OnFailure', 'Always'] as const) {
 test('TERM to proa while it waits: the command never starts, sidecars shut down, exit 143', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('term-waiting', {
-    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, 0.1, never)],
+    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, 0.1, neverReady)],
   }));
   await sim.waitFor(isLine('main', '"sidecar proxy: running, not ready"', 'anywhere'));
   await sim.waitFor(isLine('proxy', 'Starting the sidecar'));
@@ -61,7 +60,7 @@ test('TERM to proa while it waits: the command never starts, sidecars shut down,
 test('Pod deletion with a grace period while proa waits: exit 6, every container stopped, then DELETED', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('deleted', {
-    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['true']), httpSidecar('proxy', port, 0.1, never)],
+    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['true']), httpSidecar('proxy', port, 0.1, neverReady)],
   }));
   await sim.waitFor(isLine('main', '"sidecar proxy: running, not ready"', 'anywhere'));
   sim.delete(3);

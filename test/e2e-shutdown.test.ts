@@ -9,7 +9,6 @@ import { tempDir } from './proa.ts';
 import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, scenario, neverReady } from './e2e.ts';
 
 const test = scenario;
-const never = neverReady;
 const late = 1.5;
 
 test('bad spec (--wait-for typo): exit 2, and the sidecar whose endpoint comes up late is still shut down', async (t, api) => {
@@ -43,7 +42,7 @@ test('no service-account token (automountServiceAccountToken: false): exit 3 nam
 test('--ready-timeout: exit 5, the late endpoint is retried until it answers, and proa waits for the exit', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('ready-timeout', {
-    containers: [proaContainer(['--ready-timeout=300ms', `-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late, never)],
+    containers: [proaContainer(['--ready-timeout=300ms', `-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late, neverReady)],
   }));
   const outcome = await sim.finished;
   assert.deepEqual(outcome.exitCodes, { main: 5, proxy: 0 });
@@ -54,7 +53,7 @@ test('--ready-timeout: exit 5, the late endpoint is retried until it answers, an
 test('TERM before the command started: exit 143 after the late sidecar is shut down and has exited', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('term-early', {
-    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late, never)],
+    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late, neverReady)],
   }));
   await sim.waitFor(isLine('main', '"sidecar proxy: running, not ready"', 'anywhere'));
   process.kill(pidOf(sim, 'main'), 'SIGTERM');
@@ -126,8 +125,8 @@ test('a crashed sidecar (exit 4) while another starts late: the other is shut do
   const sim = await simulate(t, api, podManifest('crash-and-late', {
     containers: [
       proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['true']),
-      { name: 'crasher', image: 'x', command: ['sh', '-c', 'sleep 0.2; exit 9'], ...never },
-      httpSidecar('web', port, late, never),
+      { name: 'crasher', image: 'x', command: ['sh', '-c', 'sleep 0.2; exit 9'], ...neverReady },
+      httpSidecar('web', port, late, neverReady),
     ],
   }));
   const outcome = await sim.finished;

@@ -1,7 +1,6 @@
 // Helpers for the end-to-end suite: simulated Pods whose main container runs the built
 // binary, sidecars from examples/sidecar.mjs, and assertions over the timeline.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test as base, type TestContext } from 'node:test';
 import type { Json } from './fake-apiserver.ts';
@@ -21,29 +20,7 @@ export function scenario(name: string, fn: (t: TestContext, api: Backend) => Pro
 export const neverReady = { readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 } };
 import { render } from './timeline.ts';
 
-const handedOut = new Set<number>();
-
-/**
- * A port for a sidecar to listen on later. Not from the kernel's ephemeral range
- * (32768 and up by default): an outgoing connection (a probe, proa's watch) may take
- * such a port as its source before the sidecar binds it. Random below that range, free
- * now, and never handed out twice by this process.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 10_000 + Math.floor(Math.random() * 22_000);
-    if (handedOut.has(port)) continue;
-    const s = createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (!ok) continue;
-    await new Promise((resolve) => s.close(resolve));
-    handedOut.add(port);
-    return port;
-  }
-}
+export { freePort } from './ports.ts';
 
 const downward = [
   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

@@ -101,21 +101,16 @@ const discovery: Record<string, Json> = {
   },
 };
 
-const podFields = new Set(['metadata.name', 'metadata.namespace', 'spec.nodeName', 'spec.restartPolicy', 'spec.serviceAccountName', 'status.phase', 'status.podIP']);
-
-/** A field path's value in a Pod, for the field selectors the real server supports on pods. */
-function field(pod: Json, path: string): string | undefined {
-  switch (path) {
-    case 'metadata.name': return pod.metadata?.name;
-    case 'metadata.namespace': return pod.metadata?.namespace;
-    case 'spec.nodeName': return pod.spec?.nodeName ?? '';
-    case 'spec.restartPolicy': return pod.spec?.restartPolicy;
-    case 'spec.serviceAccountName': return pod.spec?.serviceAccountName ?? '';
-    case 'status.phase': return pod.status?.phase ?? '';
-    case 'status.podIP': return pod.status?.podIP ?? '';
-    default: return undefined;
-  }
-}
+/** The field selectors the real server supports on pods, and each one's value in a Pod. */
+const podFields: Record<string, (pod: Json) => string | undefined> = {
+  'metadata.name': (p) => p.metadata?.name,
+  'metadata.namespace': (p) => p.metadata?.namespace,
+  'spec.nodeName': (p) => p.spec?.nodeName ?? '',
+  'spec.restartPolicy': (p) => p.spec?.restartPolicy,
+  'spec.serviceAccountName': (p) => p.spec?.serviceAccountName ?? '',
+  'status.phase': (p) => p.status?.phase ?? '',
+  'status.podIP': (p) => p.status?.podIP ?? '',
+};
 
 /**
  * The objects a list or watch selects: its namespace, `fieldSelector` and
@@ -129,8 +124,9 @@ function selectorOf(namespace: string, url: URL): ((o: Json) => boolean) | strin
     const m = term.match(/^([\w.]+)\s*(==|=|!=)\s*(.*)$/);
     if (!m) return `unable to parse requirement: ${term}`;
     const [, path, op, value] = m;
-    if (!podFields.has(path!)) return `field label not supported: ${path}`;
-    tests.push((o) => (field(o, path!) === value) === (op !== '!='));
+    const field = podFields[path!];
+    if (!field) return `field label not supported: ${path}`;
+    tests.push((o) => (field(o) === value) === (op !== '!='));
   }
   const labels = url.searchParams.get('labelSelector') ?? '';
   for (const term of labels.match(/([^,(]+(\([^)]*\))?)/g)?.map((t) => t.trim()).filter((t) => t !== '') ?? []) {

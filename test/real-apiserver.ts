@@ -13,7 +13,7 @@ import { request } from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { root, tempDir } from './proa.ts';
-import { freePort } from './e2e.ts';
+import { freePort } from './ports.ts';
 
 /** The Kubernetes release test/kube/go.mod pins. */
 export const kubeVersion = readFileSync(join(root, 'test', 'kube', 'go.mod'), 'utf8').match(/^\s*k8s\.io\/kubernetes (v\S+)$/m)![1]!;

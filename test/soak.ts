@@ -303,9 +303,19 @@ export async function soak(opts: { jobs: number; seed: number; parallel: number;
   };
   await Promise.all(Array.from({ length: Math.min(opts.parallel, opts.jobs) }, worker));
   const faultKinds: Record<string, number> = {};
-  for (const r of results) for (const f of r.faults) faultKinds[f.replace(/[(@].*/, '')] = (faultKinds[f.replace(/[(@].*/, '')] ?? 0) + 1;
+  for (const r of results) {
+    for (const f of r.faults) {
+      const kind = f.replace(/[(@].*/, '');
+      faultKinds[kind] = (faultKinds[kind] ?? 0) + 1;
+    }
+  }
   const broken: Record<string, number> = { 'exit code': 0, ready: 0, 'pod ends': 0, bounded: 0, token: 0, 'api load': 0 };
-  for (const r of results) for (const b of r.broken) broken[b.split(':')[0]!] = (broken[b.split(':')[0]!] ?? 0) + 1;
+  for (const r of results) {
+    for (const b of r.broken) {
+      const promise = b.split(':')[0]!;
+      broken[promise] = (broken[promise] ?? 0) + 1;
+    }
+  }
   return {
     jobs: results.length, seed: opts.seed,
     faultsInjected: Object.values(faultKinds).reduce((a, b) => a + b, 0), faultKinds, broken,
