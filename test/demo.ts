@@ -1,8 +1,9 @@
 // `npm run demo`: the seed scenario (examples/demo-job.yaml, mirroring examples/job.yaml)
 // played by the Pod simulator with the built binary as the main container's entrypoint.
 // `npm run demo -- [path/to/manifest.yaml] [--apiserver=fake|real]`: another manifest
-// (a path from where you stand), and the API server to play it on: the fake (default) or
-// the real kube-apiserver and etcd (after `npm run kube:build`).
+// (a path from where you stand; every file in examples/ plays, with the sidecars their
+// webhooks inject), and the API server to play it on: the fake (default) or the real
+// kube-apiserver and etcd (after `npm run kube:build`).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,6 +12,9 @@ import { freePort } from './e2e.ts';
 import { Simulator } from './simulator.ts';
 import { root } from './proa.ts';
 import { render } from './timeline.ts';
+import { runtime } from './images.ts';
+import { podNetworksAvailable } from './pod-network.ts';
+import { admit } from './webhooks.ts';
 import { ControlPlane, kubeBinariesBuilt, kubeBinDir } from './real-apiserver.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { apiserver: { type: 'string', default: 'fake' } } });
@@ -27,10 +31,12 @@ for (const [tool, why] of [['openssl', "makes the API server's certificates"], [
 }
 // npm runs scripts from the package's root; a path is meant from where the user stands.
 const manifest = positionals[0] ? resolve(process.env.INIT_CWD ?? process.cwd(), positionals[0]) : join(root, 'examples', 'demo-job.yaml');
-// The seed scenario's sidecar listens on 18080: take a free port instead, so that
-// another server there cannot answer the probe in its place.
+// A Pod gets a network namespace of its own where this machine allows it (root), as in
+// a cluster. Without one, the seed scenario's sidecar takes a free port instead of
+// 18080, so that another server there cannot answer the probe in its place.
+const network = podNetworksAvailable() ? 'pod' : 'host';
 const text = readFileSync(manifest, 'utf8');
-const played = positionals[0] ? text : text.replaceAll('18080', String(await freePort()));
+const played = positionals[0] || network === 'pod' ? text : text.replaceAll('18080', String(await freePort()));
 let plane: ControlPlane | undefined;
 if (values.apiserver === 'real') {
   if (!kubeBinariesBuilt()) {
@@ -43,8 +49,12 @@ if (values.apiserver === 'real') {
 }
 console.log(`Simulating ${manifest} on the ${values.apiserver} API server\n`);
 const timelineFile = join(root, 'dist', 'demo-timeline.jsonl');
+// The examples' webhooks inject their sidecars, and their images run stand-ins.
 const sim = await Simulator.start(played, {
   api: values.apiserver,
+  network,
+  admission: admit,
+  runtime,
   timelineFile,
   echo: (e) => {
     const line = render(e);

@@ -49,7 +49,7 @@ export function podManifest(name: string, spec: Json): Json {
   };
 }
 
-export async function simulate(t: TestContext, api: Backend, manifest: Json, opts: SimOptions = {}): Promise<Simulator> {
+export async function simulate(t: TestContext, api: Backend, manifest: Json | string, opts: SimOptions = {}): Promise<Simulator> {
   const sim = await Simulator.start(manifest, { ...opts, api });
   t.after(async () => {
     if (process.env.PROA_TEST_VERBOSE) for (const e of sim.timeline) process.stderr.write(`${render(e)}\n`);

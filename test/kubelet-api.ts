@@ -25,7 +25,8 @@ export interface KubeletApi extends EventEmitter {
   /** The namespace the Pod lives in (on the real server a fresh one per Pod). */
   readonly namespace: string;
   /** Creates the Pod (and, on the real server, what it needs first), bound to a node. */
-  createPod(pod: Json): Promise<Json>;
+  /** Creates the Pod; on the real API server also its namespace, ServiceAccounts and RBAC (`rbac`: these documents, or none). */
+  createPod(pod: Json, opts?: { rbac?: false | Json[] }): Promise<Json>;
   /** token, ca.crt and namespace for the Pod's containers, as the kubelet's projected volume. */
   mountServiceAccount(dir: string): Promise<string>;
   /** A fresh token in every mounted directory (the kubelet rotates it). */
@@ -164,14 +165,14 @@ export class RealKubeletApi extends EventEmitter implements KubeletApi {
     return this.#token;
   }
 
-  async createPod(input: Json, opts: { rbac?: boolean } = {}): Promise<Json> {
+  async createPod(input: Json, opts: { rbac?: false | Json[] } = {}): Promise<Json> {
     const ns = this.namespace;
     const account = input.spec.serviceAccountName ?? input.spec.serviceAccount ?? 'default';
     await this.#call('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     // No kube-controller-manager: nobody else creates ServiceAccounts, not even `default`.
     const accounts = new Set(['default', account]);
     for (const name of accounts) await this.#call('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
-    if (opts.rbac !== false) await this.applyRbac();
+    if (opts.rbac !== false) await this.applyRbac(opts.rbac);
     const { status: _, ...pod } = structuredClone(input);
     pod.metadata = { ...pod.metadata, namespace: ns };
     delete pod.metadata.uid;

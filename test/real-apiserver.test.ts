@@ -25,7 +25,7 @@ interface RealBed {
 }
 
 /** A Pod on the real server (main + proxy, statuses as the kubelet would write them) and proa against it. */
-async function realBed(t: TestContext, on: ControlPlaneAccess, o: { rbac?: boolean } = {}): Promise<RealBed> {
+async function realBed(t: TestContext, on: ControlPlaneAccess, o: { rbac?: false } = {}): Promise<RealBed> {
   const kube = new RealKubeletApi(on, `real-${Math.random().toString(16).slice(2, 8)}`);
   const pod = makePod({ name: 'job-x', containers: ['main', 'proxy'] });
   const status = structuredClone(pod.status);

@@ -19,9 +19,7 @@
 // - every status change is a new resourceVersion (a MODIFIED event).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { appendFileSync, writeFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
-import { connect } from 'node:net';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -31,6 +29,9 @@ import type { FakeApiServer, Json } from './fake-apiserver.ts';
 import { kubeletApi, type Backend, type KubeletApi } from './kubelet-api.ts';
 import { node, root, tempDir } from './proa.ts';
 import { firstMatch } from './events.ts';
+import { PodNetwork } from './pod-network.ts';
+import { runProbe, type Probe } from './probes.ts';
+import { materialise, mountedArgv } from './volumes.ts';
 
 export interface TimelineEvent {
   /** Milliseconds since the simulator started, from one monotonic clock. */
@@ -60,6 +61,21 @@ export interface SimOptions {
    * invalidates the old token at once (a fault, for the tests that want it).
    */
   tokenRotationMs?: number;
+  /**
+   * The Pod's network: 'pod' gives it a network namespace of its own (root only), as in a
+   * cluster, so that sidecars on fixed ports never meet another Pod's or the machine's;
+   * 'host' (default) shares the machine's, where a test reaches the containers directly.
+   */
+  network?: 'host' | 'pod';
+  /**
+   * The container runtime's part: what a container runs, given its spec and its command
+   * and args as written (empty when the image's entrypoint is meant). Default: as written.
+   */
+  runtime?: (container: Json, argv: string[]) => string[];
+  /** The RBAC documents to apply on the real API server (default: the manifest's Role and RoleBinding, else the README's). */
+  rbac?: Json[];
+  /** The API server's mutating admission webhooks: they change the Pod before it is created and say what they injected. */
+  admission?: (pod: Json) => string[];
 }
 
 export interface Outcome {
@@ -83,16 +99,6 @@ interface Proc {
   exited: Promise<Exit>;
 }
 
-interface Probe {
-  httpGet?: { path?: string; port: number | string; host?: string; scheme?: string };
-  tcpSocket?: { port: number | string; host?: string };
-  exec?: { command: string[] };
-  initialDelaySeconds?: number;
-  periodSeconds?: number;
-  timeoutSeconds?: number;
-  successThreshold?: number;
-  failureThreshold?: number;
-}
 
 interface Ctr {
   spec: Json;
@@ -113,10 +119,10 @@ interface Ctr {
 }
 
 const supportedContainer = new Set(['name', 'image', 'imagePullPolicy', 'command', 'args', 'env', 'readinessProbe', 'startupProbe',
-  'ports', 'resources', 'terminationMessagePath', 'terminationMessagePolicy', 'restartPolicy', 'workingDir']);
+  'ports', 'resources', 'terminationMessagePath', 'terminationMessagePolicy', 'restartPolicy', 'workingDir', 'volumeMounts']);
 const supportedPod = new Set(['containers', 'initContainers', 'restartPolicy', 'terminationGracePeriodSeconds', 'shareProcessNamespace',
   'serviceAccountName', 'serviceAccount', 'dnsPolicy', 'schedulerName', 'enableServiceLinks', 'priority', 'securityContext',
-  'automountServiceAccountToken']);
+  'automountServiceAccountToken', 'volumes']);
 
 const kubeletSyncMs = 100;
 
@@ -127,13 +133,19 @@ function canUnshare(args: string[]): boolean {
 }
 
 /** Reads the manifest (YAML or JSON; a Pod, or a Job's Pod template) into a Pod. */
-export function podFromManifest(text: string): { pod: Json; notes: string[] } {
+export function podFromManifest(text: string): { pod: Json; notes: string[]; configMaps: Json[]; rbac: Json[] } {
   const docs = parseAllDocuments(text).map((d) => d.toJS() as Json).filter(Boolean);
   const notes: string[] = [];
   const found = docs.find((d) => d.kind === 'Pod' || d.kind === 'Job' || d.kind === 'CronJob');
   if (!found) throw new Error('the manifest has no Pod, Job or CronJob');
-  for (const d of docs) if (d !== found) notes.push(`${d.kind} ${d.metadata?.name ?? ''}: not simulated (only the Pod runs)`);
-  if (found.kind === 'Pod') return { pod: structuredClone(found), notes };
+  // ConfigMaps become the Pod's configMap volumes; the rest is not played.
+  // Roles and RoleBindings are applied on the real API server (ServiceAccounts are made for the Pod).
+  const configMaps = docs.filter((d) => d.kind === 'ConfigMap');
+  const rbac = docs.filter((d) => d.kind === 'Role' || d.kind === 'RoleBinding');
+  for (const d of docs) {
+    if (d !== found && !['ConfigMap', 'Role', 'RoleBinding', 'ServiceAccount'].includes(d.kind)) notes.push(`${d.kind} ${d.metadata?.name ?? ''}: not simulated (only the Pod runs)`);
+  }
+  if (found.kind === 'Pod') return { pod: structuredClone(found), notes, configMaps, rbac };
   // A CronJob plays one run of its jobTemplate.
   const doc = found.kind === 'CronJob'
     ? { ...found.spec?.jobTemplate, metadata: { ...found.spec?.jobTemplate?.metadata, name: `${found.metadata?.name ?? 'cronjob'}-${Math.floor(Date.now() / 60_000)}` } }
@@ -153,11 +165,14 @@ export function podFromManifest(text: string): { pod: Json; notes: string[] } {
         name: `${jobName}-${randomBytes(3).toString('hex').slice(0, 5)}`,
         namespace: doc.metadata?.namespace ?? 'default',
         labels: { ...(template.metadata?.labels ?? {}), 'job-name': jobName, 'batch.kubernetes.io/job-name': jobName },
+        ...(template.metadata?.annotations ? { annotations: structuredClone(template.metadata.annotations) } : {}),
         ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: randomUUID(), controller: true, blockOwnerDeletion: true }],
       },
       spec: structuredClone(template.spec ?? {}),
     },
     notes,
+    configMaps,
+    rbac,
   };
 }
 
@@ -178,6 +193,10 @@ export class Simulator extends EventEmitter {
   #done = false;
   #sandbox: { proc: ChildProcess; send: (m: Json) => void; handlers: Map<string, (m: Json) => void> } | undefined;
   #uts: boolean;
+  #mounts: boolean;
+  #podDir: string | undefined;
+  #net: PodNetwork | undefined;
+  #volumes = new Map<string, string>();
 
   private constructor(api: KubeletApi, pod: Json, opts: SimOptions) {
     super();
@@ -189,6 +208,7 @@ export class Simulator extends EventEmitter {
     pod.metadata.namespace = this.namespace;
     this.finished = new Promise((resolve) => (this.#finish = resolve));
     this.#uts = canUnshare(['--uts']);
+    this.#mounts = canUnshare(['--mount']);
     const init = (pod.spec.initContainers ?? []) as Json[];
     const regular = (pod.spec.containers ?? []) as Json[];
     const blank = (spec: Json, kind: Kind): Ctr => ({
@@ -207,17 +227,20 @@ export class Simulator extends EventEmitter {
 
   /** Creates the Pod in the API server and starts running it. */
   static async start(manifest: Json | string, opts: SimOptions = {}): Promise<Simulator> {
-    const { pod, notes } = typeof manifest === 'string' ? podFromManifest(manifest) : { pod: structuredClone(manifest), notes: [] };
+    const { pod, notes, configMaps, rbac } = typeof manifest === 'string' ? podFromManifest(manifest)
+      : { pod: structuredClone(manifest), notes: [], configMaps: [], rbac: [] };
+    for (const injected of opts.admission?.(pod) ?? []) notes.push(`admission webhook: injected ${injected}`);
     const api = await kubeletApi(opts.api ?? 'fake', pod.metadata.namespace ?? 'default');
     if (opts.timelineFile) writeFileSync(opts.timelineFile, '');
     const sim = new Simulator(api, pod, opts);
     for (const n of notes) sim.#record('note', { note: n });
     sim.#checkSupported();
+    sim.#volumes = materialise(pod, configMaps, (field) => sim.#unsupported(field));
     pod.spec.restartPolicy ??= 'Always';
     pod.spec.terminationGracePeriodSeconds ??= 30;
     pod.status = { phase: 'Pending', startTime: now() };
     sim.#writeStatus(false);
-    const created = await api.createPod(pod);
+    const created = await api.createPod(pod, { rbac: opts.rbac ?? (rbac.length > 0 ? rbac : undefined) });
     pod.metadata.uid = created.metadata.uid;
     api.writeStatus(pod.status);
     // automountServiceAccountToken: false: the kubelet mounts no token (the directory stays empty).
@@ -232,6 +255,11 @@ export class Simulator extends EventEmitter {
       void sim.finished.then(() => clearInterval(sim.#rotation));
     }
     sim.#record('pod-created', { pod: sim.name, namespace: sim.namespace, restartPolicy: pod.spec.restartPolicy });
+    if (opts.network === 'pod') {
+      const { KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: port } = api.clusterEnv('');
+      sim.#net = await PodNetwork.create(host!, Number(port));
+      sim.#record('note', { note: 'the Pod has a network namespace of its own: its containers share one loopback' });
+    }
     if (pod.spec.shareProcessNamespace) await sim.#startSandbox();
     void sim.#run();
     return sim;
@@ -388,7 +416,8 @@ export class Simulator extends EventEmitter {
     if (this.#deleting || this.#done) return;
     const env = this.#env(c);
     c.env = env;
-    const argv = [...(c.spec.command ?? []), ...(c.spec.args ?? [])].map((a: string) => expand(a, env));
+    const written = [...(c.spec.command ?? []), ...(c.spec.args ?? [])].map((a: string) => expand(a, env));
+    const argv = mountedArgv(this.#opts.runtime?.(c.spec, written) ?? written, c.spec, this.#volumes);
     if (argv.length === 0) {
       this.#unsupported(`${c.spec.name}: a container without command (an image's entrypoint)`);
       return;
@@ -397,10 +426,11 @@ export class Simulator extends EventEmitter {
     c.started = false;
     c.ready = false;
     const cwd = c.spec.workingDir ?? this.#opts.cwd ?? root;
-    const proc = this.#launch(c, argv, env, cwd);
+    const id = randomBytes(32).toString('hex');
+    const proc = this.#launch(c, argv, env, cwd, this.#terminationLog(c, id));
     c.proc = proc;
     c.status.state = { running: { startedAt: now() } };
-    c.status.containerID = `containerd://${randomBytes(32).toString('hex')}`;
+    c.status.containerID = `containerd://${id}`;
     this.#record('container-start', { container: c.spec.name, pid: proc.pid, argv });
     if (!c.spec.startupProbe) this.#markStarted(c);
     else this.#statusChanged(c);
@@ -408,21 +438,44 @@ export class Simulator extends EventEmitter {
     void proc.exited.then((exit) => this.#exited(c, proc, exit));
   }
 
-  #launch(c: Ctr, argv: string[], env: Record<string, string>, cwd: string): Proc {
+  /**
+   * The file the kubelet mounts at the container's terminationMessagePath, under
+   * `pods/<uid>/containers/<name>/<id>`: the path proa reads its own container's name from
+   * in /proc/self/mountinfo. Empty where this machine cannot give containers mount namespaces.
+   */
+  #terminationLog(c: Ctr, id: string): string {
+    if (!this.#mounts) return '';
+    const dir = join(this.#podDir ??= tempDir('proa-sim-kubelet-'), 'pods', this.#pod.metadata.uid ?? 'uid', 'containers', c.spec.name);
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, id.slice(0, 8));
+    writeFileSync(file, '');
+    return file;
+  }
+
+  #launch(c: Ctr, argv: string[], env: Record<string, string>, cwd: string, terminationLog: string): Proc {
     const name = c.spec.name as string;
-    if (this.#sandbox) return this.#launchInSandbox(c, argv, env, cwd);
+    // In a mount namespace of its own, the termination log is bound over a file every
+    // container has (/etc/hostname; the host's stays as it is), which puts its path in
+    // mountinfo as in a cluster.
+    const mount = 'if [ -n "$1" ]; then mount --bind "$1" /etc/hostname 2>/dev/null; fi; shift';
+    if (this.#sandbox) {
+      const inner = this.#mounts ? ['unshare', '--mount', '--', 'sh', '-c', `${mount}; exec "$@"`, 'container', terminationLog, ...argv] : argv;
+      return this.#launchInSandbox(c, inner, env, cwd);
+    }
     let command = argv[0]!;
     let args = argv.slice(1);
-    const setHostname = ['sh', '-c', 'hostname "$0" 2>/dev/null; exec "$@"', this.name];
+    const setUp = ['sh', '-c', `hostname "$0" 2>/dev/null; ${mount}; exec "$@"`, this.name, terminationLog];
+    const namespaces = [...(this.#uts ? ['--uts'] : []), ...(this.#mounts ? ['--mount'] : [])];
     if (this.#opts.ownPidNamespace?.includes(name)) {
       // PID 1 of its own namespace, as every container of a Pod without a shared one is.
       command = 'unshare';
-      args = ['--pid', '--fork', '--mount-proc', '--kill-child', ...(this.#uts ? ['--uts'] : []), '--', ...setHostname, ...argv];
-    } else if (this.#uts) {
+      args = ['--pid', '--fork', '--mount-proc', '--kill-child', ...namespaces, '--', ...setUp, ...argv];
+    } else if (namespaces.length > 0) {
       // Without --fork unshare execs in place: the container keeps its PID, its signals and its exit status.
       command = 'unshare';
-      args = ['--uts', '--', ...setHostname, ...argv];
+      args = [...namespaces, '--', ...setUp, ...argv];
     }
+    if (this.#net) [command, ...args] = [...this.#net.enter(), command, ...args];
     const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     this.#capture(name, child.stdout!, 'stdout');
     this.#capture(name, child.stderr!, 'stderr');
@@ -447,8 +500,9 @@ export class Simulator extends EventEmitter {
 
   async #startSandbox(): Promise<void> {
     const uts = this.#uts ? ['--uts'] : [];
-    const proc = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', ...uts, '--', 'sh', '-c', 'hostname "$0" 2>/dev/null; exec "$@"', this.name,
-      node, join(root, 'test', 'sandbox-agent.mjs')], { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '' } });
+    const [command, ...args] = [...(this.#net?.enter() ?? []), 'unshare', '--pid', '--fork', '--mount-proc', '--kill-child', ...uts, '--',
+      'sh', '-c', 'hostname "$0" 2>/dev/null; exec "$@"', this.name, node, join(root, 'test', 'sandbox-agent.mjs')];
+    const proc = spawn(command!, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '' } });
     const handlers = new Map<string, (m: Json) => void>();
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       const msg = JSON.parse(line) as Json;
@@ -499,7 +553,7 @@ export class Simulator extends EventEmitter {
     let bad = 0;
     const tick = async (): Promise<void> => {
       if (gen !== c.generation || !c.status.state.running || this.#done) return;
-      const { pass, detail } = await this.#check(c, probe);
+      const { pass, detail } = await runProbe(probe, { spec: c.spec, env: c.env, net: this.#net });
       if (gen !== c.generation || !c.status.state.running) return;
       this.#record('probe', { container: c.spec.name, probe: which, ok: pass, detail });
       if (pass) { ok++; bad = 0; } else { bad++; ok = 0; }
@@ -520,42 +574,6 @@ export class Simulator extends EventEmitter {
       c.timers.push(setTimeout(() => void tick(), period));
     };
     c.timers.push(setTimeout(() => void tick(), (probe.initialDelaySeconds ?? 0) * 1000));
-  }
-
-  async #check(c: Ctr, probe: Probe): Promise<{ pass: boolean; detail: string }> {
-    const timeout = (probe.timeoutSeconds ?? 1) * 1000;
-    const port = (p: number | string): number => typeof p === 'number' ? p
-      : Number(((c.spec.ports ?? []) as Json[]).find((x) => x.name === p)?.containerPort ?? p);
-    if (probe.httpGet) {
-      const g = probe.httpGet;
-      return new Promise((resolve) => {
-        const req = httpGet({ host: g.host ?? '127.0.0.1', port: port(g.port), path: g.path ?? '/', timeout, headers: { 'User-Agent': 'kube-probe/1.30' } }, (res) => {
-          res.resume();
-          const s = res.statusCode ?? 0;
-          resolve({ pass: s >= 200 && s < 400, detail: `HTTP ${s}` });
-        });
-        req.on('timeout', () => req.destroy(new Error('timeout')));
-        req.on('error', (e: NodeJS.ErrnoException) => resolve({ pass: false, detail: e.code ?? e.message }));
-      });
-    }
-    if (probe.tcpSocket) {
-      const t = probe.tcpSocket;
-      return new Promise((resolve) => {
-        const s = connect({ host: t.host ?? '127.0.0.1', port: port(t.port), timeout });
-        s.on('connect', () => { s.destroy(); resolve({ pass: true, detail: 'connected' }); });
-        s.on('timeout', () => { s.destroy(); resolve({ pass: false, detail: 'timeout' }); });
-        s.on('error', (e: NodeJS.ErrnoException) => resolve({ pass: false, detail: e.code ?? e.message }));
-      });
-    }
-    if (probe.exec) {
-      const [cmd, ...args] = probe.exec.command;
-      return new Promise((resolve) => {
-        const p = spawn(cmd!, args, { stdio: 'ignore', timeout, env: c.env });
-        p.on('error', (e) => resolve({ pass: false, detail: e.message }));
-        p.on('exit', (code) => resolve({ pass: code === 0, detail: `exit ${code}` }));
-      });
-    }
-    return { pass: false, detail: 'no handler' };
   }
 
   #exited(c: Ctr, proc: Proc, exit: Exit): void {
@@ -701,6 +719,7 @@ export class Simulator extends EventEmitter {
     }
     await Promise.all(this.#ctrs.map((c) => c.proc?.exited));
     this.#sandbox?.proc.kill('SIGKILL');
+    await this.#net?.stop();
     await this.api.stop();
   }
 }

@@ -1,0 +1,125 @@
+// Every manifest in examples/ played by the simulator as a cluster would run it: the
+// admission webhooks inject their sidecars (test/webhooks.ts), the images run stand-ins
+// that answer the same endpoints on the same ports (test/images.ts), and each Pod has a
+// network namespace of its own, so fixed ports never collide. Each must end as a Job:
+// the Pod Succeeded, every container gone with code 0, by the path the example's
+// comments promise (the request its sidecar received, or the kubelet's SIGTERM).
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseAllDocuments, stringify } from 'yaml';
+import { backends, simulate } from './e2e.ts';
+import type { Json } from './fake-apiserver.ts';
+import { runtime } from './images.ts';
+import { podNetworksAvailable } from './pod-network.ts';
+import { root } from './proa.ts';
+import type { Simulator } from './simulator.ts';
+import { admit } from './webhooks.ts';
+
+interface Example {
+  file: string;
+  /** What the example is played as, when not as written. */
+  variant?: string;
+  change?: (docs: Json[]) => void;
+  /** A line (from the start) each container must have written: the request that stopped it. */
+  lines: Record<string, string>;
+  /** Containers stopped by the kubelet (native sidecars), not by proa. */
+  kubeletStops?: string[];
+  /** proa's warnings the example accepts (each said in its comments). */
+  warnings?: RegExp[];
+}
+
+const istioRegular = (docs: Json[]): void => {
+  docs[0].spec.template.metadata.annotations = { 'sidecar.istio.io/nativeSidecar': 'false' };
+};
+
+const examples: Example[] = [
+  // The seed's sidecar takes 30 s to start: proa's first reminder comes at 30 s.
+  { file: 'job.yaml', lines: { 'sidecar-1': 'Received /shutdown; shutting down.', main: "We're running." }, warnings: [/^still waiting for the sidecars after 30s/] },
+  { file: 'istio.yaml', variant: 'a native sidecar (Istio 1.27+ on Kubernetes 1.29+)', lines: {}, kubeletStops: ['istio-proxy'] },
+  { file: 'istio.yaml', variant: 'a regular container (sidecar.istio.io/nativeSidecar: "false")', change: istioRegular, lines: { 'istio-proxy': 'pilot-agent: POST /quitquitquit on :15020' } },
+  { file: 'linkerd.yaml', lines: { 'linkerd-proxy': 'linkerd-proxy: POST /shutdown on :4191' } },
+  { file: 'cloud-sql-proxy.yaml', lines: { 'cloud-sql-proxy': 'cloud-sql-proxy: POST /quitquitquit on :9091' } },
+  { file: 'vault-agent.yaml', lines: { 'vault-agent': 'vault-agent: POST /agent/v1/quit on :8200' }, warnings: [/^sidecar vault-agent has no readinessProbe/] },
+  { file: 'kill-by-name.yaml', lines: { 'log-shipper': 'fluent-bit: [engine] caught signal (SIGTERM)' } },
+  { file: 'native-sidecar.yaml', lines: {}, kubeletStops: ['cloud-sql-proxy'] },
+];
+
+function manifest(e: Example): string {
+  const text = readFileSync(join(root, 'examples', e.file), 'utf8');
+  if (!e.change) return text;
+  const docs = parseAllDocuments(text).map((d) => d.toJS() as Json);
+  e.change(docs);
+  return docs.map((d) => stringify(d)).join('---\n');
+}
+
+function proaLines(sim: Simulator, level: string): string[] {
+  return sim.logs('main').filter((l) => l.level === level).map((l) => String(l.msg));
+}
+
+const netns = podNetworksAvailable();
+
+for (const e of examples) {
+  for (const api of backends) {
+    const name = `examples/${e.file}${e.variant ? ` as ${e.variant}` : ''} runs to completion [${api} API server]`;
+    // The seed scenario's sidecar starts in 30 s and is probed every 10 s.
+    void test(name, { timeout: 120_000, skip: netns ? false : 'needs root for a network namespace per Pod (unshare --net, nsenter, ip)' }, async (t) => {
+      const sim = await simulate(t, api, manifest(e), { network: 'pod', runtime, admission: admit });
+      const outcome = await sim.finished;
+      const errors = proaLines(sim, 'error');
+      assert.deepEqual(errors, [], 'proa logged no error');
+      const warnings = proaLines(sim, 'warn').filter((w) => !(e.warnings ?? []).some((re) => re.test(w)));
+      assert.deepEqual(warnings, [], 'proa warned only as the example says');
+      assert.equal(outcome.phase, 'Succeeded', `the Pod succeeded; exit codes ${JSON.stringify(outcome.exitCodes)}`);
+      for (const [container, code] of Object.entries(outcome.exitCodes)) assert.equal(code, 0, `${container} exited 0`);
+      for (const [container, line] of Object.entries(e.lines)) {
+        assert.ok(sim.timeline.some((x) => x.type === 'log' && x.container === container && String(x.line).startsWith(line)), `${container} wrote "${line}"`);
+      }
+      for (const container of e.kubeletStops ?? []) {
+        assert.ok(sim.timeline.some((x) => x.type === 'signal' && x.container === container && x.signal === 'SIGTERM'), `the kubelet stopped ${container}`);
+      }
+      // Nothing proa sent reached a native sidecar: the kubelet owns those.
+      for (const container of e.kubeletStops ?? []) {
+        assert.ok(!sim.timeline.some((x) => x.type === 'log' && x.container === container && /POST \/(quitquitquit|shutdown)/.test(String(x.line))), `proa left ${container} to the kubelet`);
+      }
+    });
+  }
+}
+
+test("the README's Job is examples/job.yaml's Job, line for line", () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const block = readme.match(/the Job document of\s+\[`examples\/job\.yaml`\][\s\S]*?```yaml\n([\s\S]*?)```/)?.[1];
+  assert.ok(block, 'the README shows the Job');
+  const file = readFileSync(join(root, 'examples', 'job.yaml'), 'utf8');
+  const job = file.split('\n---\n').find((d) => /^kind: Job$/m.test(d));
+  assert.equal(block.trim(), job?.trim());
+});
+
+test('the README lists every example in examples/', () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const files = readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.yaml') && f !== 'demo-job.yaml');
+  for (const f of files) assert.match(readme, new RegExp(`\\| \\[\`${f.replace('.', '\\.')}\`\\]\\(examples/${f.replace('.', '\\.')}\\)`), `${f} is in the README's table`);
+  for (const f of files) assert.ok(examples.some((e) => e.file === f), `${f} is played by this file`);
+});
+
+for (const api of backends) {
+  // The stand-ins are as strict as the real sidecars: without the annotation that enables
+  // Linkerd's shutdown endpoint, the POST is refused and the Job would never complete.
+  void test(`examples/linkerd.yaml without config.linkerd.io/proxy-admin-shutdown: the proxy keeps running and proa's last word names it [${api} API server]`,
+    { timeout: 60_000, skip: netns ? false : 'needs root for a network namespace per Pod' }, async (t) => {
+      const forgot: Example = {
+        file: 'linkerd.yaml', lines: {},
+        change: (docs) => {
+          delete docs[0].spec.template.metadata.annotations['config.linkerd.io/proxy-admin-shutdown'];
+          docs[0].spec.template.spec.terminationGracePeriodSeconds = 2;
+        },
+      };
+      const sim = await simulate(t, api, manifest(forgot), { network: 'pod', runtime, admission: admit });
+      await sim.waitFor((x) => x.type === 'container-exit' && x.container === 'main');
+      assert.ok(sim.timeline.some((x) => x.type === 'log' && x.container === 'linkerd-proxy' && x.line === 'linkerd-proxy: POST /shutdown on :4191'), 'proa asked');
+      const errors = proaLines(sim, 'error');
+      assert.match(errors.at(-1) ?? '', /^sidecar linkerd-proxy is still running after 2000ms/, 'the last word names the proxy');
+      assert.ok(!sim.timeline.some((x) => x.type === 'container-exit' && x.container === 'linkerd-proxy'), 'the proxy is still running: the Pod would not complete');
+    });
+}

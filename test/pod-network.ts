@@ -1,0 +1,87 @@
+// A simulated Pod's own network namespace, as every Pod of a cluster has: its containers
+// share one loopback, and fixed ports (Istio's 15020, Linkerd's 4191...) never collide
+// with another Pod's or with the host's. Needs root (unshare --net, nsenter) and `ip`.
+// The namespace is held by test/pod-network-agent.mjs, which forwards the API server's
+// address to the host through a unix socket and makes the kubelet's probes from inside.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { connect, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { node, root, tempDir } from './proa.ts';
+
+export interface ProbeResult {
+  pass: boolean;
+  detail: string;
+}
+
+/** Whether this machine can give a Pod its own network namespace (root, unshare, nsenter, ip). */
+export function podNetworksAvailable(): boolean {
+  return spawnSync('unshare', ['--net', 'ip', 'link', 'set', 'lo', 'up'], { stdio: 'ignore' }).status === 0
+    && spawnSync('nsenter', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export class PodNetwork {
+  readonly #agent: ChildProcess;
+  readonly #bridge: Server;
+  readonly #pending = new Map<number, (r: ProbeResult) => void>();
+  #next = 0;
+  readonly #ready: Promise<void>;
+
+  private constructor(agent: ChildProcess, bridge: Server) {
+    this.#agent = agent;
+    this.#bridge = bridge;
+    let ready!: () => void;
+    this.#ready = new Promise((resolve, reject) => {
+      ready = resolve;
+      agent.once('exit', () => reject(new Error('the Pod network namespace could not be made (unshare --net, ip link set lo up)')));
+    });
+    createInterface({ input: agent.stdout! }).on('line', (line) => {
+      const msg = JSON.parse(line) as { id?: number; event?: string } & ProbeResult;
+      if (msg.event === 'ready') ready();
+      if (msg.id === undefined) return;
+      this.#pending.get(msg.id)?.({ pass: msg.pass, detail: msg.detail });
+      this.#pending.delete(msg.id);
+    });
+  }
+
+  /** A new namespace whose `apiHost:apiPort` reaches the API server at the same address on the host. */
+  static async create(apiHost: string, apiPort: number): Promise<PodNetwork> {
+    const socket = join(tempDir('proa-podnet-'), 'apiserver.sock');
+    const bridge = createServer((inside) => {
+      const outside = connect({ host: apiHost, port: apiPort });
+      inside.pipe(outside).pipe(inside);
+      const close = (): void => { inside.destroy(); outside.destroy(); };
+      inside.on('error', close).on('close', close);
+      outside.on('error', close).on('close', close);
+    });
+    bridge.listen(socket);
+    await once(bridge, 'listening');
+    const agent = spawn('unshare', ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'pod-network',
+      node, join(root, 'test', 'pod-network-agent.mjs'), apiHost, String(apiPort), socket], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const net = new PodNetwork(agent, bridge);
+    await net.#ready;
+    return net;
+  }
+
+  /** The prefix that runs a command inside this namespace (nsenter execs in place: same PID). */
+  enter(): string[] {
+    return ['nsenter', `--net=/proc/${this.#agent.pid}/ns/net`, '--'];
+  }
+
+  /** An httpGet or tcpSocket probe, sent from inside the namespace as the kubelet's reach the Pod's IP. */
+  probe(kind: 'http' | 'tcp', host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+    const id = this.#next++;
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve);
+      this.#agent.stdin!.write(JSON.stringify({ id, kind, host, port, path, timeoutMs }) + '\n');
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#agent.kill('SIGKILL');
+    this.#bridge.close();
+    for (const resolve of this.#pending.values()) resolve({ pass: false, detail: 'the Pod network is gone' });
+    this.#pending.clear();
+  }
+}

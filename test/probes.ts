@@ -1,0 +1,67 @@
+// The kubelet's probes, as the simulator makes them: httpGet and tcpSocket to the Pod's
+// address (from inside the Pod's own network namespace when it has one), exec inside
+// the container's environment. One probe, one result: thresholds and periods are the
+// simulator's.
+import { spawn } from 'node:child_process';
+import { get as httpGet } from 'node:http';
+import { connect } from 'node:net';
+import type { Json } from './fake-apiserver.ts';
+import type { PodNetwork, ProbeResult } from './pod-network.ts';
+
+export interface Probe {
+  httpGet?: { path?: string; port: number | string; host?: string; scheme?: string };
+  tcpSocket?: { port: number | string; host?: string };
+  exec?: { command: string[] };
+  initialDelaySeconds?: number;
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  successThreshold?: number;
+  failureThreshold?: number;
+}
+
+export interface ProbeTarget {
+  /** The container's spec: named ports resolve through its `ports`. */
+  spec: Json;
+  /** The environment an exec probe runs with. */
+  env: Record<string, string>;
+  /** The Pod's own network namespace, if it has one. */
+  net?: PodNetwork;
+}
+
+export function runProbe(probe: Probe, target: ProbeTarget): Promise<ProbeResult> {
+  const timeout = (probe.timeoutSeconds ?? 1) * 1000;
+  const port = (p: number | string): number => typeof p === 'number' ? p
+    : Number(((target.spec.ports ?? []) as Json[]).find((x) => x.name === p)?.containerPort ?? p);
+  if (probe.httpGet) {
+    const g = probe.httpGet;
+    if (target.net) return target.net.probe('http', g.host ?? '127.0.0.1', port(g.port), g.path ?? '/', timeout);
+    return new Promise((resolve) => {
+      const req = httpGet({ host: g.host ?? '127.0.0.1', port: port(g.port), path: g.path ?? '/', timeout, headers: { 'User-Agent': 'kube-probe/1.30' } }, (res) => {
+        res.resume();
+        const s = res.statusCode ?? 0;
+        resolve({ pass: s >= 200 && s < 400, detail: `HTTP ${s}` });
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e: NodeJS.ErrnoException) => resolve({ pass: false, detail: e.code ?? e.message }));
+    });
+  }
+  if (probe.tcpSocket) {
+    const t = probe.tcpSocket;
+    if (target.net) return target.net.probe('tcp', t.host ?? '127.0.0.1', port(t.port), '', timeout);
+    return new Promise((resolve) => {
+      const s = connect({ host: t.host ?? '127.0.0.1', port: port(t.port), timeout });
+      s.on('connect', () => { s.destroy(); resolve({ pass: true, detail: 'connected' }); });
+      s.on('timeout', () => { s.destroy(); resolve({ pass: false, detail: 'timeout' }); });
+      s.on('error', (e: NodeJS.ErrnoException) => resolve({ pass: false, detail: e.code ?? e.message }));
+    });
+  }
+  if (probe.exec) {
+    const argv = [...(target.net?.enter() ?? []), ...probe.exec.command];
+    return new Promise((resolve) => {
+      const p = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', timeout, env: target.env });
+      p.on('error', (e) => resolve({ pass: false, detail: e.message }));
+      p.on('exit', (code) => resolve({ pass: code === 0, detail: `exit ${code}` }));
+    });
+  }
+  return Promise.resolve({ pass: false, detail: 'no handler' });
+}

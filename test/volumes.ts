@@ -1,0 +1,49 @@
+// A simulated Pod's volumes: configMap (from a ConfigMap in the same manifest) and
+// emptyDir, each a directory of its own. The simulator's containers share the machine's
+// file system, so a mount is played by rewriting the paths under its mountPath that a
+// container's command and args name; a program that finds its files some other way
+// (a path built at run time) does not see the volume, and the simulator says which
+// fields it ignored.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Json } from './fake-apiserver.ts';
+import { tempDir } from './proa.ts';
+
+/** Each volume's directory, by volume name; `unsupported` gets what cannot be played. */
+export function materialise(pod: Json, configMaps: Json[], unsupported: (field: string) => void): Map<string, string> {
+  const dirs = new Map<string, string>();
+  for (const v of (pod.spec.volumes ?? []) as Json[]) {
+    const dir = tempDir(`proa-sim-volume-${v.name}-`);
+    if (v.configMap) {
+      const cm = configMaps.find((m) => m.metadata?.name === v.configMap.name);
+      if (!cm) {
+        unsupported(`volumes[${v.name}]: ConfigMap ${v.configMap.name} is not in the manifest (the volume is empty)`);
+      } else {
+        if (v.configMap.items) unsupported(`volumes[${v.name}].configMap.items (every key is written)`);
+        for (const [key, value] of Object.entries((cm.data ?? {}) as Record<string, string>)) writeFileSync(join(dir, key), value);
+      }
+    } else if (!v.emptyDir) {
+      unsupported(`volumes[${v.name}]: only configMap and emptyDir volumes (this one is an empty directory)`);
+    }
+    mkdirSync(dir, { recursive: true });
+    dirs.set(v.name, dir);
+  }
+  return dirs;
+}
+
+/** A container's argv with paths under its volumes' mountPaths pointing into the volumes' directories. */
+export function mountedArgv(argv: string[], container: Json, dirs: Map<string, string>): string[] {
+  const mounts = ((container.volumeMounts ?? []) as Json[])
+    .map((m) => ({ at: String(m.mountPath).replace(/\/+$/, ''), dir: join(dirs.get(m.name) ?? '/nonexistent', m.subPath ?? '') }))
+    .sort((a, b) => b.at.length - a.at.length); // the deepest mount wins, as in a container
+  return argv.map((arg) => {
+    for (const m of mounts) {
+      const i = arg.indexOf(m.at);
+      const after = arg[i + m.at.length];
+      if (i >= 0 && (i === 0 || /[=:\s]/.test(arg[i - 1]!)) && (after === undefined || after === '/' || /[\s:]/.test(after))) {
+        return arg.slice(0, i) + m.dir + arg.slice(i + m.at.length);
+      }
+    }
+    return arg;
+  });
+}
