@@ -5,7 +5,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { configOf, type Config } from './cli.ts';
-import { listProcesses, loopbackLookup } from './actions.ts';
+import { listProcesses } from './kill.ts';
+import { loopbackLookup } from './requests.ts';
 import { hasAction, portOf, recognise } from './known.ts';
 import { describe, plan, statusOf, type Pod } from './pod.ts';
 import { ApiClient, TransportError } from './kube/client.ts';

@@ -3,12 +3,15 @@
 import { parseCli, usage, UsageError, type Config } from './cli.ts';
 import { createLogger, type Logger } from './log.ts';
 import { runCommand, Signals, signalNumber } from './supervise.ts';
-import { pidOneName } from './actions.ts';
-import { shutDown, type ShutdownInput } from './shutdown.ts';
-import { Sidecars, type Stop } from './sidecars.ts';
+import { pidOneName } from './kill.ts';
+import { prepareShutdown, shutDown, type ShutdownInput } from './shutdown.ts';
+import type { Sidecars, Stop } from './sidecars.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
-import { ApiClient } from './kube/client.ts';
 import { versionLine } from './version.ts';
+
+// Loaded on use, not at start (--no-wait and PROA_DISABLED never need them): the watch
+// (./sidecars.ts, with TLS: ~12 ms and ~5 MiB of Node's own modules) and the shutdown
+// requests (in shutdown.ts). Measured with npm run bench.
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const invocation = parseCli(argv, env);
@@ -32,12 +35,15 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let owed: number | undefined;
   try {
     if (!config.noWait) {
-      run.sidecars = connect(config, env, log);
+      run.sidecars = await connect(config, env, log);
       if (!run.sidecars) return await stopEarly(run, { kind: 'not-in-cluster', code: 3 });
       const gate = await run.sidecars.waitUntilReady(run.signals);
       if (gate.kind !== 'ready') return await stopEarly(run, gate);
     }
-    const result = await runCommand(config.command, config.args, run.signals, log);
+    const command = runCommand(config.command, config.args, run.signals, log);
+    // Once the command has started: the shutdown's modules load while it runs.
+    setImmediate(() => void prepareShutdown(config, run.sidecars?.autoActions));
+    const result = await command;
     owed = result.code;
     if (!run.sidecars?.keepForRetry(result)) await shutDown({ ...run, childPid: result.pid });
     return owed;
@@ -64,7 +70,7 @@ function refuseHostKillAll(config: Config): void {
 }
 
 /** The watch on this Pod, started; undefined when proa is not in a cluster (said why). */
-function connect(config: Config, env: NodeJS.ProcessEnv, log: Logger): Sidecars | undefined {
+async function connect(config: Config, env: NodeJS.ProcessEnv, log: Logger): Promise<Sidecars | undefined> {
   let access;
   try {
     access = loadClusterAccess(env, config.serviceAccountDir);
@@ -84,6 +90,7 @@ function connect(config: Config, env: NodeJS.ProcessEnv, log: Logger): Sidecars 
     namespace: identity.namespace.value, namespaceSource: identity.namespace.source,
     api: `https://${access.host}:${access.port}`,
   });
+  const [{ Sidecars }, { ApiClient }] = await Promise.all([import('./sidecars.ts'), import('./kube/client.ts')]);
   const sidecars = new Sidecars(config, log, new ApiClient(access), identity, config.container ? undefined : detectContainer());
   sidecars.start();
   return sidecars;

@@ -16,7 +16,7 @@
 //   that the Pod will not complete on its own, and what would fix it.
 import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
-import { killAll, killByName, shutdownRequest, type Attempts, type Outcome } from './actions.ts';
+import type { Attempts, Outcome } from './attempts.ts';
 import type { Signals } from './supervise.ts';
 import type { ExitWait, Sidecars } from './sidecars.ts';
 
@@ -37,6 +37,8 @@ const fix = 'Give it a shutdown action that makes it exit: an HTTP endpoint that
 
 export async function shutDown(input: ShutdownInput): Promise<void> {
   const { config, log, signals, sidecars } = input;
+  // Nothing to send and no one to wait for (--no-wait without actions): done.
+  if (!sidecars && !hasActions(config)) return log.debug('no shutdown actions configured');
   const mode = input.mode ?? 'full';
   const boundMs = config.shutdownTimeoutMs ?? sidecars?.gracePeriodMs() ?? 30_000;
   const retry = mode !== 'one-round' && boundMs > 0;
@@ -78,13 +80,36 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
   }
 }
 
+/**
+ * The modules of the actions configured, loading: http, https and dns cost start-up time
+ * that a run without requests (PROA_DISABLED, --no-wait without -g/-p) never needs. Called
+ * once the command runs, so that they are ready when it exits; again at the shutdown,
+ * which then finds them loaded.
+ */
+function hasActions(config: Config): boolean {
+  return config.httpGet.length + config.httpPost.length + config.kill.length > 0 || config.killAll || config.shutdownAuto;
+}
+
+export function prepareShutdown(config: Config, auto: readonly URL[] = []): Promise<Modules> {
+  const requests = config.httpGet.length + config.httpPost.length + auto.length > 0 || config.shutdownAuto;
+  const kill = config.killAll || config.kill.length > 0;
+  return Promise.all([requests ? import('./requests.ts') : undefined, kill ? import('./kill.ts') : undefined])
+    .then(([r, k]) => ({ requests: r, kill: k }));
+}
+
+interface Modules {
+  requests: typeof import('./requests.ts') | undefined;
+  kill: typeof import('./kill.ts') | undefined;
+}
+
 async function runActions(config: Config, auto: readonly URL[], log: Logger, childPid: number | undefined, a: Attempts, untilDone: boolean): Promise<Outcome[]> {
-  const all: Promise<Outcome | Outcome[]>[] = [
-    ...config.httpGet.map((u) => shutdownRequest('GET', u, config.httpTimeoutMs, a, log)),
-    ...[...config.httpPost, ...auto].map((u) => shutdownRequest('POST', u, config.httpTimeoutMs, a, log)),
-  ];
-  if (config.killAll) all.push(Promise.resolve(killAll(config.killSignal, childPid, log)));
-  else if (config.kill.length > 0) all.push(killByName(config.kill, config.killSignal, childPid, a, untilDone, log));
+  const { requests, kill } = await prepareShutdown(config, auto);
+  const all: Promise<Outcome | Outcome[]>[] = requests ? [
+    ...config.httpGet.map((u) => requests.shutdownRequest('GET', u, config.httpTimeoutMs, a, log)),
+    ...[...config.httpPost, ...auto].map((u) => requests.shutdownRequest('POST', u, config.httpTimeoutMs, a, log)),
+  ] : [];
+  if (kill && config.killAll) all.push(Promise.resolve(kill.killAll(config.killSignal, childPid, log)));
+  else if (kill && config.kill.length > 0) all.push(kill.killByName(config.kill, config.killSignal, childPid, a, untilDone, log));
   if (all.length === 0) log.debug('no shutdown actions configured');
   return (await Promise.all(all)).flat();
 }

@@ -9,15 +9,24 @@ export class TcpProxy {
   readonly #server: Server;
   readonly #open = new Set<{ client: Socket; upstream: Socket; dead: boolean }>();
   connections = 0;
+  /** When each chunk from the server was forwarded (CLOCK_MONOTONIC ns): the benchmark's "the API server sent it". */
+  readonly downstream: bigint[] = [];
 
   constructor(targetHost: string, targetPort: number) {
     this.#server = createServer((client) => {
       this.connections++;
       const upstream = connect(targetPort, targetHost);
+      // No Nagle on either side: a forwarded event must not wait for an ACK (40 ms).
+      client.setNoDelay(true);
+      upstream.setNoDelay(true);
       const pair = { client, upstream, dead: false };
       this.#open.add(pair);
       client.on('data', (d) => { if (!pair.dead) upstream.write(d); });
-      upstream.on('data', (d) => { if (!pair.dead) client.write(d); });
+      upstream.on('data', (d) => {
+        if (pair.dead) return;
+        this.downstream.push(process.hrtime.bigint());
+        client.write(d);
+      });
       const close = (): void => {
         if (pair.dead) return; // a blackholed connection never closes on its own
         this.#open.delete(pair);
@@ -41,6 +50,15 @@ export class TcpProxy {
   /** Every connection open now stops passing data, and is never closed by this side. */
   blackhole(): void {
     for (const pair of this.#open) pair.dead = true;
+  }
+
+  /** Every connection open now is cut (destroyed at once): a dropped watch. */
+  drop(): void {
+    for (const pair of this.#open) {
+      this.#open.delete(pair);
+      pair.client.destroy();
+      pair.upstream.destroy();
+    }
   }
 
   async stop(): Promise<void> {

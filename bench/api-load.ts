@@ -1,0 +1,82 @@
+// What proa costs the API server: requests for a quiet wait (the dead-watch detection's
+// price), requests when the watch is dropped again and again, and the herd: how many of
+// 50 proa processes come back in the same 100 ms after the API server returns.
+import { join } from 'node:path';
+import { FakeApiServer } from '../test/fake-apiserver.ts';
+import { makePod, running, terminated } from '../test/pods.ts';
+import { proa, tempDir, type Run } from '../test/proa.ts';
+import { TcpProxy } from '../test/tcp-proxy.ts';
+
+async function waitingPod(api: FakeApiServer, name: string): Promise<Record<string, string>> {
+  const pod = makePod({ name, containers: ['main', 'proxy'] });
+  running(pod, 'main', true);
+  running(pod, 'proxy', false);
+  api.putPod(pod);
+  return { ...api.clusterEnv(api.writeServiceAccount(join(tempDir('proa-bench-'), 'sa'), 'default')), POD_NAME: name };
+}
+
+const watches = (api: FakeApiServer): number[] => api.requests.filter((r) => r.query.watch !== undefined).map((r) => r.at);
+
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+/** A Pod whose sidecar never turns ready, watched for `seconds` with the default options: the watch requests' times (ms). */
+export async function quiet(seconds: number): Promise<{ requests: number; gapsMs: number[] }> {
+  const api = await FakeApiServer.start({ bookmarkIntervalMs: 60_000 });
+  const run = proa(['--', 'true'], { ...(await waitingPod(api, 'quiet')), PROA_LOG: 'error' });
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  run.child.kill('SIGKILL');
+  await run.exited;
+  const at = watches(api);
+  await api.stop();
+  return { requests: api.requests.length, gapsMs: at.slice(1).map((t, i) => t - at[i]!) };
+}
+
+/** One Job whose watch is cut `drops` times while proa waits: the requests it cost in all. */
+export async function drops(drops: number): Promise<number> {
+  const api = await FakeApiServer.start();
+  const env = await waitingPod(api, 'drops');
+  const proxy = await TcpProxy.start(api.host, api.port);
+  const run: Run = proa(['--', 'true'], { ...env, KUBERNETES_SERVICE_PORT: String(proxy.port) });
+  for (let i = 1; i <= drops; i++) {
+    await until(() => watches(api).length >= i);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the stream is open and read
+    proxy.drop();
+  }
+  await until(() => watches(api).length >= drops + 1);
+  api.updatePod('default', 'drops', (p) => running(p, 'proxy', true));
+  await run.waitFor('command exited');
+  api.updatePod('default', 'drops', (p) => terminated(p, 'proxy', 0));
+  await run.exited;
+  await proxy.stop();
+  await api.stop();
+  return api.requests.length;
+}
+
+/** `n` proa processes watch one API server, which drops every connection and stays down `downMs`. */
+export async function herd(n: number, downMs: number): Promise<{ share: number; spreadMs: number; returned: number }> {
+  const api = await FakeApiServer.start();
+  const env = await waitingPod(api, 'herd');
+  const runs = Array.from({ length: n }, () => proa(['--', 'true'], { ...env, PROA_LOG: 'error' }));
+  try {
+    await until(() => watches(api).length >= n);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await api.restart(downMs);
+    const up = performance.now();
+    const deadline = up + 30_000;
+    await until(() => watches(api).filter((t) => t >= up).length >= n || performance.now() > deadline);
+    const back = watches(api).filter((t) => t >= up).sort((a, b) => a - b);
+    let largest = 0;
+    for (let i = 0; i < back.length; i++) {
+      let j = i;
+      while (j < back.length && back[j]! - back[i]! < 100) j++;
+      largest = Math.max(largest, j - i);
+    }
+    return { share: largest / n, spreadMs: (back.at(-1) ?? up) - (back[0] ?? up), returned: back.length };
+  } finally {
+    for (const r of runs) r.child.kill('SIGKILL');
+    await Promise.all(runs.map((r) => r.exited));
+    await api.stop();
+  }
+}

@@ -1,0 +1,158 @@
+// `npm run bench`: what proa adds to a Pod, side by side with its floor and a polling
+// peer, as one table (printed, and written to bench/results.json). A few minutes; the
+// real binary throughout; never fails on a time (targets are reported, not enforced).
+//   BENCH_RUNS (30)      runs per timed figure
+//   BENCH_QUIET (105)    seconds of the quiet-Job measurement (two watch renewals)
+import { spawnSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { binary, node, root } from '../test/proa.ts';
+import { ControlPlane, kubeBinariesBuilt } from '../test/real-apiserver.ts';
+import { drops, herd, quiet } from './api-load.ts';
+import { peakRss, reference, sizes, startup, type Command } from './footprint.ts';
+import { pollingOnce } from './polling.ts';
+import { reactionOnce, type Reaction } from './reaction.ts';
+import { summarise, type Summary } from './stats.ts';
+import { floor } from './tools.ts';
+
+const runs = Number(process.env.BENCH_RUNS ?? 30);
+const quietSeconds = Number(process.env.BENCH_QUIET ?? 105);
+
+interface Row {
+  figure: string;
+  unit: string;
+  summary?: Summary;
+  value?: number;
+  target?: string;
+  met?: boolean;
+  note?: string;
+}
+const rows: Row[] = [];
+const say = (text: string): void => void process.stderr.write(`bench: ${text}\n`);
+const kib = (xs: number[]): number[] => xs.map((x) => x / 1024);
+
+// The quiet Job runs in the background the whole time: it only waits.
+say(`a quiet Job, watched for ${quietSeconds} s in the background`);
+const quietJob = quiet(quietSeconds);
+
+async function reactions(kind: 'fake' | 'real'): Promise<Reaction[]> {
+  say(`reaction on the ${kind} API server, ${runs} runs`);
+  const out: Reaction[] = [];
+  for (let i = 0; i < runs; i++) out.push(await reactionOnce(kind, i));
+  return out;
+}
+const fake = await reactions('fake');
+let real: Reaction[] | undefined;
+let realNote = '';
+if (kubeBinariesBuilt()) {
+  const plane = await ControlPlane.start();
+  process.env.PROA_REAL_API = JSON.stringify(plane.access);
+  try {
+    real = await reactions('real');
+  } finally {
+    await plane.stop();
+  }
+} else {
+  realNote = 'not run: no kube-apiserver and etcd (npm run kube:build)';
+}
+
+const timed = (figure: string, xs: number[] | undefined, target: string, limit: (s: Summary) => boolean, note = ''): void => {
+  if (!xs) return void rows.push({ figure, unit: 'ms', note: realNote || note });
+  const s = summarise(xs);
+  rows.push({ figure, unit: 'ms', summary: s, target, met: limit(s), note });
+};
+timed('ready -> exec (fake API server)', fake.map((r) => r.readyToExec), 'p50 <= 2, p99 <= 10', (s) => s.median <= 2 && s.p99 <= 10);
+timed('ready -> exec (real API server)', real?.map((r) => r.readyToExec), 'p50 <= 2, p99 <= 10', (s) => s.median <= 2 && s.p99 <= 10);
+say(`a polling peer (once a second), ${runs} runs`);
+const polled: number[] = [];
+for (let i = 0; i < runs; i++) polled.push(await pollingOnce());
+timed('ready -> exec, polling once a second (scuttle, linkerd-await)', polled, 'baseline', () => true);
+timed('exit -> first shutdown request', [...fake, ...(real ?? [])].map((r) => r.exitToRequest), 'p50 <= 2', (s) => s.median <= 2, 'both API servers');
+timed('last sidecar exit -> proa exit (fake)', fake.map((r) => r.lastExitToProaExit), 'p50 <= 5', (s) => s.median <= 5);
+timed('last sidecar exit -> proa exit (real)', real?.map((r) => r.lastExitToProaExit), 'p50 <= 5', (s) => s.median <= 5);
+
+say('start-up and memory against the floor');
+const floorSea = floor();
+const commands: Command[] = [
+  ...reference,
+  { name: 'floor: an empty SEA on the same base', argv: [floorSea] },
+  { name: 'proa --no-wait -- /bin/true', argv: [binary, '--no-wait', '--', '/bin/true'] },
+];
+const walls = startup(commands, Math.max(runs, 40));
+const floorStart = summarise(walls[commands[2]!.name]!).median;
+for (const c of commands) {
+  const s = summarise(walls[c.name]!);
+  const isProa = c.argv[0] === binary;
+  rows.push({ figure: `start-up: ${c.name}`, unit: 'ms', summary: s, ...(isProa ? { target: `<= floor + 10 (${(floorStart + 10).toFixed(1)})`, met: s.median <= floorStart + 10 } : {}) });
+}
+const rss = peakRss(commands.slice(1), 10);
+const floorRss = summarise(kib(rss[commands[2]!.name]!)).median;
+for (const c of commands.slice(1)) {
+  const s = summarise(kib(rss[c.name]!));
+  const isProa = c.argv[0] === binary;
+  rows.push({ figure: `peak RSS: ${c.name}`, unit: 'MiB', summary: s, ...(isProa ? { target: `<= floor + 5 (${(floorRss + 5).toFixed(1)})`, met: s.median <= floorRss + 5 } : {}) });
+}
+for (const [name, pick] of [['peak RSS: proa over a whole Job', (r: Reaction) => r.peakRss], ['RSS: proa while the command runs', (r: Reaction) => r.rssWhileCommand]] as const) {
+  const s = summarise(kib(fake.map(pick)));
+  rows.push({ figure: name, unit: 'MiB', summary: s, target: `<= floor + 5 (${(floorRss + 5).toFixed(1)})`, met: s.median <= floorRss + 5 });
+}
+
+say('sizes');
+for (const s of sizes()) {
+  rows.push({ figure: `size: ${s.artifact}`, unit: 'MB', value: s.bytes / 1e6, note: `gzip -6: ${(s.gzipBytes / 1e6).toFixed(1)} MB` });
+}
+
+say('API requests: a fault-free Job, 10 forced watch drops, a herd of 50');
+const perJob = summarise(fake.map((r) => r.requests ?? NaN));
+rows.push({ figure: 'API requests per fault-free Job', unit: 'requests', summary: perJob, target: '1', met: perJob.max === 1 });
+const dropped = await drops(10);
+rows.push({ figure: 'API requests per Job with 10 forced watch drops', unit: 'requests', value: dropped, target: '<= 11', met: dropped <= 11 });
+const h = await herd(50, 2000);
+rows.push({
+  figure: 'herd: 50 proa, API down 2 s: largest share of re-watches in 100 ms', unit: '%', value: h.share * 100, target: '<= 20', met: h.share <= 0.2,
+  note: `${h.returned} of 50 back within ${(h.spreadMs / 1000).toFixed(1)} s`,
+});
+const q = await quietJob;
+const gap = summarise(q.gapsMs).median;
+rows.push({
+  figure: 'API requests per hour of a quiet Job', unit: 'requests', value: 3600_000 / gap,
+  target: 'as low as the 60 s detection allows (72)', met: 3600_000 / gap <= 72.5,
+  note: `a watch every ${(gap / 1000).toFixed(1)} s (${q.requests} requests in ${quietSeconds} s)`,
+});
+
+// kubexit (client-go, watches its Pod too): measured only if the Go module proxy serves it.
+const kubexit = ((): string => {
+  const go = ['go', '/usr/local/go/bin/go'].find((g) => spawnSync(g, ['version'], { stdio: 'ignore' }).status === 0);
+  if (!go) return 'not measured: no Go toolchain';
+  const dir = mkdtempSync(join(tmpdir(), 'proa-kubexit-'));
+  const r = spawnSync(go, ['list', '-m', '-versions', 'github.com/karlkfi/kubexit'], { cwd: dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, GOFLAGS: '-mod=mod', GO111MODULE: 'on' } });
+  if (r.status === 0) return `the Go module proxy serves it (${r.stdout.trim()}): not yet measured here`;
+  return `not measured: the Go module proxy refused github.com/karlkfi/kubexit (${(r.stderr.match(/\d{3} [A-Za-z ]+/)?.[0] ?? r.stderr.trim().split('\n').at(-1) ?? '').trim()})`;
+})();
+rows.push({ figure: 'kubexit (ready -> exec, start-up, RSS)', unit: '', note: kubexit });
+
+// --- the table ---------------------------------------------------------------------------
+const cpu = cpus();
+const machine = { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, memoryGiB: Math.round(totalmem() / 2 ** 30) };
+const nodeVersion = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+const proaVersion = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim();
+const fmt = (x: number | undefined): string => x === undefined || Number.isNaN(x) ? '' : x >= 100 ? x.toFixed(0) : x.toFixed(1);
+const lines = [
+  `npm run bench, ${new Date().toISOString().slice(0, 10)}: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${nodeVersion}; ${proaVersion}; ${runs} runs per timed figure`,
+  '',
+  '| figure | unit | runs | min | median | p99 | max | target | met |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => {
+    const s = r.summary;
+    const cells = s ? [String(s.runs), fmt(s.min), fmt(s.median), fmt(s.p99), fmt(s.max)] : ['', '', fmt(r.value), '', ''];
+    const met = r.met === undefined ? '' : r.met ? 'yes' : 'no';
+    return `| ${r.figure}${r.note ? ` (${r.note})` : ''} | ${r.unit} | ${cells.join(' | ')} | ${r.target ?? ''} | ${met} |`;
+  }),
+];
+console.log(lines.join('\n'));
+const results = { date: new Date().toISOString(), command: 'npm run bench', machine, node: nodeVersion, proa: proaVersion, runs, rows };
+writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
+say('wrote bench/results.json');
+process.exit(0);

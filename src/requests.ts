@@ -1,0 +1,100 @@
+// Shutdown requests: HTTP GET or POST to a sidecar's local endpoint. A connection that
+// fails (refused, reset, timed out) or a 429/5xx answer is tried again (attempts.ts); any
+// other answer ends the action. The sidecar is usually seconds away from listening when
+// proa stops early, so a single attempt would often miss. The outcome is logged when it
+// changes (first failure, a different failure, success), not at every retry.
+// Loaded only when a request is configured: http, https and dns cost start-up time.
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { Logger } from './log.ts';
+import { delay, pause, type Attempts, type Outcome } from './attempts.ts';
+import { userAgent } from './version.ts';
+
+/** A URL fit for logs: credentials in it are not. */
+function display(url: URL): string {
+  if (!url.username && !url.password) return url.href;
+  const copy = new URL(url.href);
+  copy.username = '';
+  copy.password = '';
+  return copy.href;
+}
+
+/**
+ * `localhost` and names under `.localhost` are the loopback addresses (RFC 6761),
+ * answered here without DNS or /etc/hosts: scratch and Alpine images have no
+ * nsswitch.conf, glibc then asks DNS first, and in a Pod that is cluster DNS, where
+ * `localhost` is search-expanded and may come back NXDOMAIN or wrong.
+ */
+export function loopbackLookup(hostname: string, options: { all?: boolean; family?: number | string }, callback: (...args: never[]) => void): void {
+  const name = hostname.toLowerCase().replace(/\.$/, '');
+  if (name !== 'localhost' && !name.endsWith('.localhost')) {
+    dnsLookup(hostname, options as never, callback as never);
+    return;
+  }
+  const family = options.family === 6 || options.family === 'IPv6' ? 6 : options.family === 4 || options.family === 'IPv4' ? 4 : 0;
+  const all: LookupAddress[] = [
+    ...(family !== 6 ? [{ address: '127.0.0.1', family: 4 }] : []),
+    ...(family !== 4 ? [{ address: '::1', family: 6 }] : []),
+  ];
+  const cb = callback as unknown as (err: null, address: string | LookupAddress[], family?: number) => void;
+  process.nextTick(() => (options.all ? cb(null, all) : cb(null, all[0]!.address, all[0]!.family)));
+}
+
+type Attempt = { kind: 'answered'; status: number } | { kind: 'failed'; error: string; status?: number };
+
+function attempt(method: 'GET' | 'POST', url: URL, timeoutMs: number, stop: AbortSignal): Promise<Attempt> {
+  return new Promise((resolve) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(url, {
+      method,
+      lookup: loopbackLookup as never,
+      signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stop]),
+      headers: { 'User-Agent': userAgent, ...(method === 'POST' ? { 'Content-Length': '0' } : {}) },
+    }, (res: IncomingMessage) => {
+      res.resume();
+      res.once('end', () => {
+        const status = res.statusCode ?? 0;
+        resolve(status === 429 || status >= 500 ? { kind: 'failed', error: `HTTP ${status}`, status } : { kind: 'answered', status });
+      });
+      res.once('error', (err: NodeJS.ErrnoException) => resolve({ kind: 'failed', error: err.code ?? err.message }));
+    });
+    req.once('error', (err: NodeJS.ErrnoException) => {
+      const timedOut = err.name === 'TimeoutError' || (err.name === 'AbortError' && !stop.aborted);
+      resolve({ kind: 'failed', error: timedOut ? `no answer within ${timeoutMs}ms` : (err.code ?? err.message) });
+    });
+    req.end();
+  });
+}
+
+/** One shutdown request, retried while the sidecar is not answering (see the top of this file). */
+export async function shutdownRequest(method: 'GET' | 'POST', url: URL, timeoutMs: number, a: Attempts, log: Logger): Promise<Outcome> {
+  const fields = { method, url: display(url) };
+  const action = `${method} ${display(url)}`;
+  const started = performance.now();
+  let lastError: string | undefined;
+  // Back-off step: it starts over when the failure changes (refused, then 503: the sidecar
+  // has just started listening and is draining; it will agree soon).
+  let step = 0;
+  for (let n = 0; ; n++) {
+    const t0 = performance.now();
+    const r = await attempt(method, url, timeoutMs, n === 0 ? a.interrupt : a.stop);
+    const durationMs = Math.round(performance.now() - t0);
+    if (r.kind === 'answered') {
+      const extra = n > 0 ? { attempts: n + 1, afterMs: Math.round(performance.now() - started) } : {};
+      if (r.status >= 200 && r.status < 300) log.info('shutdown request answered', { ...fields, status: r.status, durationMs, ...extra });
+      else log.warn('shutdown request got a non-2xx answer; not retrying it', { ...fields, status: r.status, durationMs, ...extra });
+      return { action, done: true };
+    }
+    if (a.stop.aborted) return { action, done: false, error: lastError ?? r.error };
+    const retrying = a.retry && performance.now() < a.deadline;
+    if (r.error !== lastError) {
+      log.warn(retrying ? 'shutdown request failed; retrying' : 'shutdown request failed', { ...fields, error: r.error, status: r.status, durationMs });
+      step = 0;
+    } else {
+      log.debug('shutdown request failed again', { ...fields, error: r.error, attempt: n + 1 });
+    }
+    lastError = r.error;
+    if (!retrying || !(await pause(delay(step++), a))) return { action, done: false, error: lastError };
+  }
+}
