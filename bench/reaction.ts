@@ -60,6 +60,11 @@ export async function reactionOnce(kind: Backend, i: number, bin = binary): Prom
   const err = new Lines(child.stderr!);
   try {
     await err.next(/"msg":"sidecar proxy: running, not ready"/);
+    // Until the request has arrived, proa's log waits in the pipe: reading it would keep
+    // this process, which plays the sidecar, busy at the moment measured. (A sidecar in a
+    // process of its own was tried: on 2 cores, with proa and this process running, it
+    // waits 1-2 ms for a core to wake on, which is the machine's, not proa's.)
+    child.stderr!.pause();
     const mark = proxy.downstream.length;
     running(pod, 'proxy', true);
     api.writeStatus(pod.status);
@@ -71,6 +76,7 @@ export async function reactionOnce(kind: Backend, i: number, bin = binary): Prom
     const exit = BigInt((await out.next(/^clock exit (\d+)/))[1]!);
     await request;
     const exitToRequest = ms(exit, requested!);
+    child.stderr!.resume();
     const mark2 = proxy.downstream.length;
     terminated(pod, 'proxy', 0);
     api.writeStatus(pod.status);

@@ -1,9 +1,6 @@
 // Structured logging on stderr: one JSON object per line (the default, for log
-// collectors) or aligned text for people. Each line is one write(2) to fd 2, synchronous,
-// so nothing is lost when proa exits right after a line. Not process.stderr: creating
-// that stream loads Node's stream and socket modules (~2.5 ms of every start-up), and a
-// pipe it wraps turns non-blocking, which the command inherits.
-import { writeSync } from 'node:fs';
+// collectors) or aligned text for people. stderr writes are synchronous on Linux for
+// files, pipes and terminals, so nothing is lost when proa exits right after a line.
 
 export const levels = ['error', 'warn', 'info', 'debug'] as const;
 export type Level = (typeof levels)[number];
@@ -56,24 +53,15 @@ function textValue(value: unknown): string {
   return quote(String(value));
 }
 
-/**
- * Writes a line to fd 2, whole. A log line must never take proa down: if whoever reads
- * stderr goes away (EPIPE, EBADF), the lines are lost, and the command and its exit code
- * are not. A non-blocking stderr that is full (EAGAIN) is waited on, briefly.
- */
-export function writeStderr(line: string): void {
-  let rest = Buffer.from(line);
-  for (let tries = 0; rest.length > 0 && tries < 1000; tries++) {
-    try {
-      rest = rest.subarray(writeSync(2, rest));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-    }
-  }
-}
+// A log line must never take proa down: if whoever reads stderr goes away (EPIPE),
+// the lines are lost, and the command and its exit code are not.
+process.stderr.on('error', () => {});
 
-export function createLogger(format: LogFormat, threshold: Level, write: (line: string) => void = writeStderr): Logger {
+export function createLogger(
+  format: LogFormat,
+  threshold: Level,
+  write: (line: string) => void = (line) => process.stderr.write(line),
+): Logger {
   const max = levels.indexOf(threshold);
   const emit = (level: Level, msg: string, fields: Fields = {}): void => {
     if (levels.indexOf(level) > max) return;

@@ -50,7 +50,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   } catch (err) {
     return await recover(run, err, owed);
   } finally {
-    await run.sidecars?.stop();
+    // Not awaited: process.exit ends the watch's connection as well, ~2 ms sooner.
+    void run.sidecars?.stop();
   }
 }
 

@@ -3,9 +3,10 @@
 // other answer ends the action. The sidecar is usually seconds away from listening when
 // proa stops early, so a single attempt would often miss. The outcome is logged when it
 // changes (first failure, a different failure, success), not at every retry.
-// Loaded only when a request is configured: http, https and dns cost start-up time.
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+// Loaded only when a request is configured: https, net and dns cost start-up time.
+import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { Logger } from './log.ts';
 import { delay, pause, type Attempts, type Outcome } from './attempts.ts';
@@ -44,26 +45,67 @@ export function loopbackLookup(hostname: string, options: { all?: boolean; famil
 type Attempt = { kind: 'answered'; status: number } | { kind: 'failed'; error: string; status?: number };
 
 function attempt(method: 'GET' | 'POST', url: URL, timeoutMs: number, stop: AbortSignal): Promise<Attempt> {
+  const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), stop]);
+  const failure = (err: NodeJS.ErrnoException): Attempt => {
+    const timedOut = err.name === 'TimeoutError' || (err.name === 'AbortError' && !stop.aborted);
+    return { kind: 'failed', error: timedOut ? `no answer within ${timeoutMs}ms` : (err.code ?? err.message) };
+  };
+  const judged = (status: number): Attempt =>
+    status === 429 || status >= 500 ? { kind: 'failed', error: `HTTP ${status}`, status } : { kind: 'answered', status };
+  if (url.protocol === 'http:') return plainAttempt(method, url, signal, failure, judged);
   return new Promise((resolve) => {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(url, {
+    const req = httpsRequest(url, {
       method,
       lookup: loopbackLookup as never,
-      signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stop]),
+      signal,
       headers: { 'User-Agent': userAgent, ...(method === 'POST' ? { 'Content-Length': '0' } : {}) },
     }, (res: IncomingMessage) => {
       res.resume();
-      res.once('end', () => {
-        const status = res.statusCode ?? 0;
-        resolve(status === 429 || status >= 500 ? { kind: 'failed', error: `HTTP ${status}`, status } : { kind: 'answered', status });
-      });
+      res.once('end', () => resolve(judged(res.statusCode ?? 0)));
       res.once('error', (err: NodeJS.ErrnoException) => resolve({ kind: 'failed', error: err.code ?? err.message }));
     });
-    req.once('error', (err: NodeJS.ErrnoException) => {
-      const timedOut = err.name === 'TimeoutError' || (err.name === 'AbortError' && !stop.aborted);
-      resolve({ kind: 'failed', error: timedOut ? `no answer within ${timeoutMs}ms` : (err.code ?? err.message) });
-    });
+    req.once('error', (err: NodeJS.ErrnoException) => resolve(failure(err)));
     req.end();
+  });
+}
+
+/**
+ * http: the request written by hand on a socket: the first request through Node's HTTP
+ * client costs ~1 ms of one-time set-up, on the path from the command's exit to the
+ * sidecar (npm run bench). One request, `Connection: close`; the answer is its status
+ * line, and the attempt is over once the headers are in (the body is not needed).
+ */
+function plainAttempt(method: 'GET' | 'POST', url: URL, signal: AbortSignal,
+  failure: (err: NodeJS.ErrnoException) => Attempt, judged: (status: number) => Attempt): Promise<Attempt> {
+  return new Promise((resolve) => {
+    const credentials = url.username || url.password
+      ? `Authorization: Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}\r\n` : '';
+    const text = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: ${userAgent}\r\n${credentials}` +
+      `${method === 'POST' ? 'Content-Length: 0\r\n' : ''}Connection: close\r\n\r\n`;
+    const socket = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), lookup: loopbackLookup as never, noDelay: true });
+    let head = '';
+    let settled = false;
+    const settle = (r: Attempt): void => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', aborted);
+      socket.destroy();
+      resolve(r);
+    };
+    const aborted = (): void => settle(failure(Object.assign(new Error('aborted'), {
+      name: (signal.reason as Error | undefined)?.name === 'TimeoutError' ? 'TimeoutError' : 'AbortError', code: 'ABORT_ERR',
+    })));
+    if (signal.aborted) return aborted();
+    signal.addEventListener('abort', aborted);
+    socket.once('connect', () => socket.write(text));
+    socket.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      const status = head.match(/^HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n/);
+      if (head.includes('\r\n\r\n')) settle(status ? judged(Number(status[1])) : { kind: 'failed', error: 'not an HTTP answer' });
+      else if (head.length > 65536) settle({ kind: 'failed', error: 'not an HTTP answer' });
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => settle({ kind: 'failed', error: err.code ?? err.message }));
+    socket.once('close', () => settle({ kind: 'failed', error: 'ECONNRESET' }));
   });
 }
 

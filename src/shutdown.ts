@@ -50,12 +50,14 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
   const gone = new AbortController();
   const stop = AbortSignal.any([interrupt.signal, gone.signal]);
 
+  // The actions go out first, the wait is set up after: the wait counts every status
+  // since `baseline`, and each step before the first request is a delay on every Job.
   const baseline = retry ? sidecars?.beginShutdown() : undefined;
+  const a: Attempts = { retry, deadline, stop, interrupt: interrupt.signal };
+  const acting = runActions(config, sidecars?.autoActions ?? [], log, input.childPid, a, !baseline);
   const exitWait: Promise<ExitWait> | undefined = baseline && sidecars?.waitForExit(baseline, deadline, interrupt.signal);
   void exitWait?.then((w) => (w.verdict === 'exited' || w.verdict === 'deleted') && gone.abort());
-
-  const a: Attempts = { retry, deadline, stop, interrupt: interrupt.signal };
-  const outcomes = await runActions(config, sidecars?.autoActions ?? [], log, input.childPid, a, !exitWait);
+  const outcomes = await acting;
   const waited = await exitWait;
   signal.cancel();
   if (boundMs === 0 && mode !== 'one-round') log.info('not waiting for the sidecars to exit (--shutdown-timeout 0)');
@@ -83,27 +85,28 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
 /**
  * The modules of the actions configured, loading: http, https and dns cost start-up time
  * that a run without requests (PROA_DISABLED, --no-wait without -g/-p) never needs. Called
- * once the command runs, so that they are ready when it exits; again at the shutdown,
- * which then finds them loaded.
+ * once the command runs, so that they are ready when it exits.
  */
+export function prepareShutdown(config: Config, auto: readonly URL[] = []): Promise<unknown> {
+  const requests = needsRequests(config, auto) ? import('./requests.ts').then((m) => (loaded.requests = m)) : undefined;
+  const kill = needsKill(config) ? import('./kill.ts').then((m) => (loaded.kill = m)) : undefined;
+  return Promise.all([requests, kill]);
+}
+
+const loaded: { requests?: typeof import('./requests.ts'); kill?: typeof import('./kill.ts') } = {};
+const needsRequests = (config: Config, auto: readonly URL[]): boolean => config.httpGet.length + config.httpPost.length + auto.length > 0 || config.shutdownAuto;
+const needsKill = (config: Config): boolean => config.killAll || config.kill.length > 0;
+
 function hasActions(config: Config): boolean {
-  return config.httpGet.length + config.httpPost.length + config.kill.length > 0 || config.killAll || config.shutdownAuto;
+  return needsRequests(config, []) || needsKill(config);
 }
 
-export function prepareShutdown(config: Config, auto: readonly URL[] = []): Promise<Modules> {
-  const requests = config.httpGet.length + config.httpPost.length + auto.length > 0 || config.shutdownAuto;
-  const kill = config.killAll || config.kill.length > 0;
-  return Promise.all([requests ? import('./requests.ts') : undefined, kill ? import('./kill.ts') : undefined])
-    .then(([r, k]) => ({ requests: r, kill: k }));
-}
-
-interface Modules {
-  requests: typeof import('./requests.ts') | undefined;
-  kill: typeof import('./kill.ts') | undefined;
-}
-
-async function runActions(config: Config, auto: readonly URL[], log: Logger, childPid: number | undefined, a: Attempts, untilDone: boolean): Promise<Outcome[]> {
-  const { requests, kill } = await prepareShutdown(config, auto);
+/** Every action at once; synchronous up to the first request when the modules are loaded (prepareShutdown). */
+function runActions(config: Config, auto: readonly URL[], log: Logger, childPid: number | undefined, a: Attempts, untilDone: boolean): Promise<Outcome[]> {
+  const { requests, kill } = loaded;
+  if ((needsRequests(config, auto) && !requests) || (needsKill(config) && !kill)) {
+    return prepareShutdown(config, auto).then(() => runActions(config, auto, log, childPid, a, untilDone));
+  }
   const all: Promise<Outcome | Outcome[]>[] = requests ? [
     ...config.httpGet.map((u) => requests.shutdownRequest('GET', u, config.httpTimeoutMs, a, log)),
     ...[...config.httpPost, ...auto].map((u) => requests.shutdownRequest('POST', u, config.httpTimeoutMs, a, log)),
@@ -111,5 +114,5 @@ async function runActions(config: Config, auto: readonly URL[], log: Logger, chi
   if (kill && config.killAll) all.push(Promise.resolve(kill.killAll(config.killSignal, childPid, log)));
   else if (kill && config.kill.length > 0) all.push(kill.killByName(config.kill, config.killSignal, childPid, a, untilDone, log));
   if (all.length === 0) log.debug('no shutdown actions configured');
-  return (await Promise.all(all)).flat();
+  return Promise.all(all).then((r) => r.flat());
 }
