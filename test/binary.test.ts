@@ -1,5 +1,6 @@
 // The built binary as a container entrypoint: packaging, command line, supervision
 // and shutdown actions, with no Kubernetes API involved (--no-wait).
+import { createServer as createNetServer } from 'node:net';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -317,4 +318,42 @@ test('the arm64 binary is proa, runs a command and passes its exit code (under q
   assert.equal((await run.exited).code, 5, run.dump());
   assert.equal(run.stdout, 'opts=--require /nonexistent.js\n');
   assert.ok(run.has('command started'));
+});
+
+test('shutdown requests over plain HTTP: path and query, Host, the URL\'s credentials as Basic auth (never logged)', async () => {
+  const rec = await Recorder.start();
+  const url = `http://envoy:s%40cret@127.0.0.1:${rec.port}/quitquitquit?drain=1`;
+  const run = proa(['--no-wait', '-p', url, '--', 'true']);
+  assert.equal((await run.exited).code, 0);
+  const [r] = rec.received;
+  assert.equal(r?.path, '/quitquitquit?drain=1');
+  assert.equal(r?.headers.host, `127.0.0.1:${rec.port}`);
+  assert.equal(r?.headers.authorization, `Basic ${Buffer.from('envoy:s@cret').toString('base64')}`);
+  assert.equal(r?.headers.connection, 'close');
+  assert.ok(!run.dump().includes('cret'), 'the password appears in no log line');
+  await rec.stop();
+});
+
+test('shutdown requests over plain HTTP: an answer that arrives a byte at a time counts; one that is not HTTP is retried', async () => {
+  const answers: string[] = [];
+  const server = createNetServer((socket) => {
+    socket.once('data', () => {
+      const text = answers.shift() ?? 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+      let i = 0;
+      const drip = setInterval(() => {
+        if (i < text.length) socket.write(text[i++]!);
+        else { clearInterval(drip); socket.end(); }
+      }, 1);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  answers.push('hello\r\n\r\n');
+  const run = proa(['--no-wait', '--shutdown-timeout', '5s', '-p', `http://127.0.0.1:${port}/quit`, '--', 'true']);
+  assert.equal((await run.exited).code, 0);
+  assert.equal(run.lines.find((l) => l.msg === 'shutdown request failed; retrying')?.error, 'not an HTTP answer');
+  const ok = run.lines.find((l) => l.msg === 'shutdown request answered');
+  assert.equal(ok?.status, 200);
+  assert.equal(ok?.attempts, 2);
+  server.close();
 });
