@@ -1,10 +1,12 @@
 // What proa costs every Pod before it does anything: start-up time and memory against
 // the floor (the same Node base running an empty SEA built the same way), and the
 // bytes it adds to an image.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { binary, node, root } from '../test/proa.ts';
 import { clock } from './tools.ts';
 
@@ -15,15 +17,25 @@ export interface Command {
 
 const env = { PATH: process.env.PATH ?? '' };
 
+// Spawned, not spawnSync: the quiet Job's API server runs in this process meanwhile, and
+// must not be held up.
+async function run(argv: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = await once(child, 'close') as [number | null];
+  return { code, stderr };
+}
+
 /** Wall time of each command, `runs` times, interleaved so that the machine's drift falls on all alike. */
-export function startup(commands: Command[], runs: number): Record<string, number[]> {
+export async function startup(commands: Command[], runs: number): Promise<Record<string, number[]>> {
   const times: Record<string, number[]> = Object.fromEntries(commands.map((c) => [c.name, []]));
   for (let i = 0; i < runs + 2; i++) {
     for (const c of commands) {
       const start = performance.now();
-      const r = spawnSync(c.argv[0]!, c.argv.slice(1), { stdio: 'ignore', env });
+      const r = await run(c.argv);
       const t = performance.now() - start;
-      if (r.status !== 0) throw new Error(`${c.argv.join(' ')} exited ${r.status}`);
+      if (r.code !== 0) throw new Error(`${c.argv.join(' ')} exited ${r.code}`);
       if (i >= 2) times[c.name]!.push(t); // the first two warm the page cache
     }
   }
@@ -31,11 +43,11 @@ export function startup(commands: Command[], runs: number): Record<string, numbe
 }
 
 /** Peak RSS (KiB, wait4's ru_maxrss) of each command, `runs` times. */
-export function peakRss(commands: Command[], runs: number): Record<string, number[]> {
+export async function peakRss(commands: Command[], runs: number): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = Object.fromEntries(commands.map((c) => [c.name, []]));
   for (let i = 0; i < runs; i++) {
     for (const c of commands) {
-      const r = spawnSync(clock(), ['run', ...c.argv], { encoding: 'utf8', env });
+      const r = await run([clock(), 'run', ...c.argv]);
       out[c.name]!.push(Number(r.stderr.match(/clock exited \d+ maxrss (\d+)/)?.[1]));
     }
   }
@@ -45,6 +57,7 @@ export function peakRss(commands: Command[], runs: number): Record<string, numbe
 export interface Size {
   artifact: string;
   bytes: number;
+  /** gzip -6 of the file; for the folder, its tarball. */
   gzipBytes: number;
 }
 
@@ -54,8 +67,8 @@ function folderBytes(dir: string): number {
 }
 
 /** The single file and the portable tarball: raw (unpacked) and gzip-compressed (an image layer). */
-export function sizes(): Size[] {
-  const out: Size[] = [{ artifact: 'single file (x64)', bytes: statSync(binary).size, gzipBytes: gzipSync(readFileSync(binary)).length }];
+export async function sizes(): Promise<Size[]> {
+  const out: Size[] = [{ artifact: 'single file (x64)', bytes: statSync(binary).size, gzipBytes: (await promisify(gzip)(readFileSync(binary))).length }];
   const dist = join(root, 'dist');
   const tarball = existsSync(dist) ? readdirSync(dist).find((f) => /^proa-.*-linux-x64\.tar\.gz$/.test(f)) : undefined;
   const folder = join(dist, 'portable-x64', 'opt', 'proa');
