@@ -1,7 +1,7 @@
 // The Pod simulator's reading of manifests: what it plays, and what it says it does not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { podFromManifest } from './simulator.ts';
+import { podFromManifest } from './manifest.ts';
 
 test('a CronJob plays one run of its jobTemplate; the Job controller\'s fields are named as not simulated', () => {
   const { pod, notes } = podFromManifest(`

@@ -17,17 +17,16 @@
 // - deletion: deletionTimestamp first, TERM to every container, KILL after the grace
 //   period, DELETED once every container has stopped.
 // - every status change is a new resourceVersion (a MODIFIED event).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { parseAllDocuments } from 'yaml';
+import { randomBytes } from 'node:crypto';
+import { ContainerProcesses, type Exit, type Proc } from './containers.ts';
 import type { FakeApiServer, Json } from './fake-apiserver.ts';
+import { podFromManifest } from './manifest.ts';
 import { kubeletApi, type Backend, type KubeletApi } from './kubelet-api.ts';
-import { node, root, tempDir } from './proa.ts';
+import { root, tempDir } from './proa.ts';
 import { firstMatch } from './events.ts';
 import { PodNetwork } from './pod-network.ts';
 import { runProbe, type Probe } from './probes.ts';
@@ -87,18 +86,6 @@ export interface Outcome {
 
 type Kind = 'init' | 'native' | 'regular';
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-/** A running container process, however it was launched. */
-interface Proc {
-  pid: number | undefined;
-  kill(signal: NodeJS.Signals): void;
-  exited: Promise<Exit>;
-}
-
 
 interface Ctr {
   spec: Json;
@@ -128,54 +115,6 @@ const kubeletSyncMs = 100;
 
 const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
-function canUnshare(args: string[]): boolean {
-  return spawnSync('unshare', [...args, 'true'], { stdio: 'ignore' }).status === 0;
-}
-
-/** Reads the manifest (YAML or JSON; a Pod, or a Job's Pod template) into a Pod. */
-export function podFromManifest(text: string): { pod: Json; notes: string[]; configMaps: Json[]; rbac: Json[] } {
-  const docs = parseAllDocuments(text).map((d) => d.toJS() as Json).filter(Boolean);
-  const notes: string[] = [];
-  const found = docs.find((d) => d.kind === 'Pod' || d.kind === 'Job' || d.kind === 'CronJob');
-  if (!found) throw new Error('the manifest has no Pod, Job or CronJob');
-  // ConfigMaps become the Pod's configMap volumes; the rest is not played.
-  // Roles and RoleBindings are applied on the real API server (ServiceAccounts are made for the Pod).
-  const configMaps = docs.filter((d) => d.kind === 'ConfigMap');
-  const rbac = docs.filter((d) => d.kind === 'Role' || d.kind === 'RoleBinding');
-  for (const d of docs) {
-    if (d !== found && !['ConfigMap', 'Role', 'RoleBinding', 'ServiceAccount'].includes(d.kind)) notes.push(`${d.kind} ${d.metadata?.name ?? ''}: not simulated (only the Pod runs)`);
-  }
-  if (found.kind === 'Pod') return { pod: structuredClone(found), notes, configMaps, rbac };
-  // A CronJob plays one run of its jobTemplate.
-  const doc = found.kind === 'CronJob'
-    ? { ...found.spec?.jobTemplate, metadata: { ...found.spec?.jobTemplate?.metadata, name: `${found.metadata?.name ?? 'cronjob'}-${Math.floor(Date.now() / 60_000)}` } }
-    : found;
-  if (found.kind === 'CronJob') notes.push(`CronJob ${found.metadata?.name}: one run of its jobTemplate is played (schedule ${found.spec?.schedule})`);
-  // The Job's own fields are the Job controller's, which is not simulated: say so.
-  for (const key of Object.keys(doc.spec ?? {})) {
-    if (key !== 'template') notes.push(`Job spec.${key}: not simulated (no Job controller: one Pod runs once)`);
-  }
-  const template = doc.spec?.template ?? {};
-  const jobName = doc.metadata?.name ?? 'job';
-  return {
-    pod: {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        name: `${jobName}-${randomBytes(3).toString('hex').slice(0, 5)}`,
-        namespace: doc.metadata?.namespace ?? 'default',
-        labels: { ...(template.metadata?.labels ?? {}), 'job-name': jobName, 'batch.kubernetes.io/job-name': jobName },
-        ...(template.metadata?.annotations ? { annotations: structuredClone(template.metadata.annotations) } : {}),
-        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: randomUUID(), controller: true, blockOwnerDeletion: true }],
-      },
-      spec: structuredClone(template.spec ?? {}),
-    },
-    notes,
-    configMaps,
-    rbac,
-  };
-}
-
 export class Simulator extends EventEmitter {
   readonly api: KubeletApi;
   readonly timeline: TimelineEvent[] = [];
@@ -191,11 +130,8 @@ export class Simulator extends EventEmitter {
   #finish!: (o: Outcome) => void;
   #deleting = false;
   #done = false;
-  #sandbox: { proc: ChildProcess; send: (m: Json) => void; handlers: Map<string, (m: Json) => void> } | undefined;
-  #uts: boolean;
-  #mounts: boolean;
-  #podDir: string | undefined;
   #net: PodNetwork | undefined;
+  #processes!: ContainerProcesses;
   #volumes = new Map<string, string>();
 
   private constructor(api: KubeletApi, pod: Json, opts: SimOptions) {
@@ -207,8 +143,6 @@ export class Simulator extends EventEmitter {
     this.namespace = api.namespace;
     pod.metadata.namespace = this.namespace;
     this.finished = new Promise((resolve) => (this.#finish = resolve));
-    this.#uts = canUnshare(['--uts']);
-    this.#mounts = canUnshare(['--mount']);
     const init = (pod.spec.initContainers ?? []) as Json[];
     const regular = (pod.spec.containers ?? []) as Json[];
     const blank = (spec: Json, kind: Kind): Ctr => ({
@@ -260,7 +194,14 @@ export class Simulator extends EventEmitter {
       sim.#net = await PodNetwork.create(host!, Number(port));
       sim.#record('note', { note: 'the Pod has a network namespace of its own: its containers share one loopback' });
     }
-    if (pod.spec.shareProcessNamespace) await sim.#startSandbox();
+    sim.#processes = new ContainerProcesses({
+      pod: sim.name, uid: pod.metadata.uid ?? 'uid', net: sim.#net, ownPidNamespace: opts.ownPidNamespace ?? [],
+      output: (container, stream, line) => sim.#record('log', { container, stream, line }),
+    });
+    if (pod.spec.shareProcessNamespace) {
+      const pid = await sim.#processes.shareProcessNamespace();
+      sim.#record('sandbox-start', { pid, note: 'shareProcessNamespace: one PID namespace for the Pod' });
+    }
     void sim.#run();
     return sim;
   }
@@ -427,7 +368,7 @@ export class Simulator extends EventEmitter {
     c.ready = false;
     const cwd = c.spec.workingDir ?? this.#opts.cwd ?? root;
     const id = randomBytes(32).toString('hex');
-    const proc = this.#launch(c, argv, env, cwd, this.#terminationLog(c, id));
+    const proc = this.#processes.start(c.spec.name, argv, env, cwd, id);
     c.proc = proc;
     c.status.state = { running: { startedAt: now() } };
     c.status.containerID = `containerd://${id}`;
@@ -436,101 +377,6 @@ export class Simulator extends EventEmitter {
     else this.#statusChanged(c);
     this.#probe(c, 'startup');
     void proc.exited.then((exit) => this.#exited(c, proc, exit));
-  }
-
-  /**
-   * The file the kubelet mounts at the container's terminationMessagePath, under
-   * `pods/<uid>/containers/<name>/<id>`: the path proa reads its own container's name from
-   * in /proc/self/mountinfo. Empty where this machine cannot give containers mount namespaces.
-   */
-  #terminationLog(c: Ctr, id: string): string {
-    if (!this.#mounts) return '';
-    const dir = join(this.#podDir ??= tempDir('proa-sim-kubelet-'), 'pods', this.#pod.metadata.uid ?? 'uid', 'containers', c.spec.name);
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, id.slice(0, 8));
-    writeFileSync(file, '');
-    return file;
-  }
-
-  #launch(c: Ctr, argv: string[], env: Record<string, string>, cwd: string, terminationLog: string): Proc {
-    const name = c.spec.name as string;
-    // In a mount namespace of its own, the termination log is bound over a file every
-    // container has (/etc/hostname; the host's stays as it is), which puts its path in
-    // mountinfo as in a cluster.
-    const mount = 'if [ -n "$1" ]; then mount --bind "$1" /etc/hostname 2>/dev/null; fi; shift';
-    if (this.#sandbox) {
-      const inner = this.#mounts ? ['unshare', '--mount', '--', 'sh', '-c', `${mount}; exec "$@"`, 'container', terminationLog, ...argv] : argv;
-      return this.#launchInSandbox(c, inner, env, cwd);
-    }
-    let command = argv[0]!;
-    let args = argv.slice(1);
-    const setUp = ['sh', '-c', `hostname "$0" 2>/dev/null; ${mount}; exec "$@"`, this.name, terminationLog];
-    const namespaces = [...(this.#uts ? ['--uts'] : []), ...(this.#mounts ? ['--mount'] : [])];
-    if (this.#opts.ownPidNamespace?.includes(name)) {
-      // PID 1 of its own namespace, as every container of a Pod without a shared one is.
-      command = 'unshare';
-      args = ['--pid', '--fork', '--mount-proc', '--kill-child', ...namespaces, '--', ...setUp, ...argv];
-    } else if (namespaces.length > 0) {
-      // Without --fork unshare execs in place: the container keeps its PID, its signals and its exit status.
-      command = 'unshare';
-      args = [...namespaces, '--', ...setUp, ...argv];
-    }
-    if (this.#net) [command, ...args] = [...this.#net.enter(), command, ...args];
-    const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.#capture(name, child.stdout!, 'stdout');
-    this.#capture(name, child.stderr!, 'stderr');
-    const exited = new Promise<Exit>((resolve) => {
-      child.once('error', () => resolve({ code: 127, signal: null }));
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-    });
-    return {
-      pid: child.pid,
-      kill: (signal) => {
-        try {
-          child.kill(signal);
-        } catch { /* exited */ }
-      },
-      exited,
-    };
-  }
-
-  #capture(container: string, stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr'): void {
-    createInterface({ input: stream }).on('line', (line) => this.#record('log', { container, stream: name, line }));
-  }
-
-  async #startSandbox(): Promise<void> {
-    const uts = this.#uts ? ['--uts'] : [];
-    const [command, ...args] = [...(this.#net?.enter() ?? []), 'unshare', '--pid', '--fork', '--mount-proc', '--kill-child', ...uts, '--',
-      'sh', '-c', 'hostname "$0" 2>/dev/null; exec "$@"', this.name, node, join(root, 'test', 'sandbox-agent.mjs')];
-    const proc = spawn(command!, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '' } });
-    const handlers = new Map<string, (m: Json) => void>();
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const msg = JSON.parse(line) as Json;
-      handlers.get(msg.id)?.(msg);
-    });
-    this.#sandbox = { proc, handlers, send: (m) => proc.stdin!.write(JSON.stringify(m) + '\n') };
-    this.#record('sandbox-start', { pid: proc.pid, note: 'shareProcessNamespace: one PID namespace for the Pod' });
-  }
-
-  #launchInSandbox(c: Ctr, argv: string[], env: Record<string, string>, cwd: string): Proc {
-    const sb = this.#sandbox!;
-    const id = `${c.spec.name}#${c.generation}`;
-    let resolveExit!: (e: Exit) => void;
-    const exited = new Promise<Exit>((resolve) => (resolveExit = resolve));
-    const proc: Proc = { pid: undefined, kill: (signal) => sb.send({ op: 'kill', id, signal }), exited };
-    sb.handlers.set(id, (msg) => {
-      if (msg.event === 'started') proc.pid = msg.pid;
-      else if (msg.event === 'output') {
-        for (const line of Buffer.from(msg.data, 'base64').toString().split('\n').filter((l) => l !== '')) {
-          this.#record('log', { container: c.spec.name, stream: msg.stream, line });
-        }
-      } else if (msg.event === 'exit') {
-        sb.handlers.delete(id);
-        resolveExit({ code: msg.code, signal: msg.signal });
-      }
-    });
-    sb.send({ op: 'spawn', id, argv, env, cwd });
-    return proc;
   }
 
   #markStarted(c: Ctr): void {
@@ -718,7 +564,7 @@ export class Simulator extends EventEmitter {
       c.proc?.kill('SIGKILL');
     }
     await Promise.all(this.#ctrs.map((c) => c.proc?.exited));
-    this.#sandbox?.proc.kill('SIGKILL');
+    this.#processes?.stop();
     await this.#net?.stop();
     await this.api.stop();
   }

@@ -1,0 +1,50 @@
+// What the Pod simulator plays from a manifest: a Pod, or one Pod of a Job or a CronJob's
+// jobTemplate; the ConfigMaps its volumes name; the Roles and RoleBindings the real API
+// server gets. What it does not play is said, not dropped silently.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { parseAllDocuments } from 'yaml';
+import type { Json } from './fake-apiserver.ts';
+
+/** Reads the manifest (YAML or JSON; a Pod, or a Job's Pod template) into a Pod. */
+export function podFromManifest(text: string): { pod: Json; notes: string[]; configMaps: Json[]; rbac: Json[] } {
+  const docs = parseAllDocuments(text).map((d) => d.toJS() as Json).filter(Boolean);
+  const notes: string[] = [];
+  const found = docs.find((d) => d.kind === 'Pod' || d.kind === 'Job' || d.kind === 'CronJob');
+  if (!found) throw new Error('the manifest has no Pod, Job or CronJob');
+  // ConfigMaps become the Pod's configMap volumes; the rest is not played.
+  // Roles and RoleBindings are applied on the real API server (ServiceAccounts are made for the Pod).
+  const configMaps = docs.filter((d) => d.kind === 'ConfigMap');
+  const rbac = docs.filter((d) => d.kind === 'Role' || d.kind === 'RoleBinding');
+  for (const d of docs) {
+    if (d !== found && !['ConfigMap', 'Role', 'RoleBinding', 'ServiceAccount'].includes(d.kind)) notes.push(`${d.kind} ${d.metadata?.name ?? ''}: not simulated (only the Pod runs)`);
+  }
+  if (found.kind === 'Pod') return { pod: structuredClone(found), notes, configMaps, rbac };
+  // A CronJob plays one run of its jobTemplate.
+  const doc = found.kind === 'CronJob'
+    ? { ...found.spec?.jobTemplate, metadata: { ...found.spec?.jobTemplate?.metadata, name: `${found.metadata?.name ?? 'cronjob'}-${Math.floor(Date.now() / 60_000)}` } }
+    : found;
+  if (found.kind === 'CronJob') notes.push(`CronJob ${found.metadata?.name}: one run of its jobTemplate is played (schedule ${found.spec?.schedule})`);
+  // The Job's own fields are the Job controller's, which is not simulated: say so.
+  for (const key of Object.keys(doc.spec ?? {})) {
+    if (key !== 'template') notes.push(`Job spec.${key}: not simulated (no Job controller: one Pod runs once)`);
+  }
+  const template = doc.spec?.template ?? {};
+  const jobName = doc.metadata?.name ?? 'job';
+  return {
+    pod: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `${jobName}-${randomBytes(3).toString('hex').slice(0, 5)}`,
+        namespace: doc.metadata?.namespace ?? 'default',
+        labels: { ...(template.metadata?.labels ?? {}), 'job-name': jobName, 'batch.kubernetes.io/job-name': jobName },
+        ...(template.metadata?.annotations ? { annotations: structuredClone(template.metadata.annotations) } : {}),
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: randomUUID(), controller: true, blockOwnerDeletion: true }],
+      },
+      spec: structuredClone(template.spec ?? {}),
+    },
+    notes,
+    configMaps,
+    rbac,
+  };
+}
