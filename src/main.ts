@@ -41,8 +41,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       if (gate.kind !== 'ready') return await stopEarly(run, gate);
     }
     const command = runCommand(config.command, config.args, run.signals, log);
-    // Once the command has started: the shutdown's modules load while it runs.
-    setImmediate(() => void prepareShutdown(config, run.sidecars?.autoActions));
+    // Once the command has started: the shutdown's modules load while it runs (a failure
+    // here is the shutdown's to meet and report, when it loads them again).
+    setImmediate(() => void prepareShutdown(config, run.sidecars?.autoActions).catch(() => {}));
     const result = await command;
     owed = result.code;
     if (!run.sidecars?.keepForRetry(result)) await shutDown({ ...run, childPid: result.pid });
@@ -51,7 +52,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return await recover(run, err, owed);
   } finally {
     // Not awaited: process.exit ends the watch's connection as well, ~2 ms sooner.
-    void run.sidecars?.stop();
+    void run.sidecars?.stop().catch(() => {});
   }
 }
 
