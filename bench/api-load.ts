@@ -17,8 +17,17 @@ async function waitingPod(api: FakeApiServer, name: string): Promise<Record<stri
 
 const watches = (api: FakeApiServer): number[] => api.requests.filter((r) => r.query.watch !== undefined).map((r) => r.at);
 
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 20));
+/** Resolves when the API server has received `n` watch requests since `since` (performance.now()). */
+function watchesReach(api: FakeApiServer, n: number, since = -Infinity): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (watches(api).filter((t) => t >= since).length < n) return;
+      api.off('request', check);
+      resolve();
+    };
+    api.on('request', check);
+    check();
+  });
 }
 
 /** A Pod whose sidecar never turns ready, watched for `seconds` with the default options: the watch requests' times (ms). */
@@ -40,11 +49,11 @@ export async function drops(drops: number): Promise<number> {
   const proxy = await TcpProxy.start(api.host, api.port);
   const run: Run = proa(['--', 'true'], { ...env, KUBERNETES_SERVICE_PORT: String(proxy.port) });
   for (let i = 1; i <= drops; i++) {
-    await until(() => watches(api).length >= i);
+    await watchesReach(api, i);
     await new Promise((resolve) => setTimeout(resolve, 50)); // the stream is open and read
     proxy.drop();
   }
-  await until(() => watches(api).length >= drops + 1);
+  await watchesReach(api, drops + 1);
   api.updatePod('default', 'drops', (p) => running(p, 'proxy', true));
   await run.waitFor('command exited');
   api.updatePod('default', 'drops', (p) => terminated(p, 'proxy', 0));
@@ -60,12 +69,13 @@ export async function herd(n: number, downMs: number): Promise<{ share: number; 
   const env = await waitingPod(api, 'herd');
   const runs = Array.from({ length: n }, () => proa(['--', 'true'], { ...env, PROA_LOG: 'error' }));
   try {
-    await until(() => watches(api).length >= n);
+    await watchesReach(api, n);
     await new Promise((resolve) => setTimeout(resolve, 200));
     await api.restart(downMs);
     const up = performance.now();
-    const deadline = up + 30_000;
-    await until(() => watches(api).filter((t) => t >= up).length >= n || performance.now() > deadline);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([watchesReach(api, n, up), new Promise((resolve) => (timer = setTimeout(resolve, 30_000)))]);
+    clearTimeout(timer);
     const back = watches(api).filter((t) => t >= up).sort((a, b) => a - b);
     let largest = 0;
     for (let i = 0; i < back.length; i++) {

@@ -5,7 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
+import { firstMatch } from '../test/events.ts';
 import { root } from '../test/proa.ts';
 
 export const benchDir = join(root, '.build', 'bench');
@@ -43,29 +45,21 @@ export function floor(): string {
   return sea('floor', empty);
 }
 
-/** Lines of a stream, as a queue to wait on. */
-export class Lines {
+/** Lines of a stream, to wait on (the test bed's firstMatch). */
+export class Lines extends EventEmitter {
   readonly all: string[] = [];
-  #waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
 
   constructor(stream: NodeJS.ReadableStream) {
+    super();
     createInterface({ input: stream }).on('line', (line) => {
       this.all.push(line);
-      this.#waiters = this.#waiters.filter((w) => {
-        const m = line.match(w.re);
-        if (m) w.resolve(m);
-        return !m;
-      });
+      this.emit('line', line);
     });
   }
 
   /** The first line (seen or to come) that matches. */
-  next(re: RegExp): Promise<RegExpMatchArray> {
-    for (const line of this.all) {
-      const m = line.match(re);
-      if (m) return Promise.resolve(m);
-    }
-    return new Promise((resolve) => this.#waiters.push({ re, resolve }));
+  async next(re: RegExp): Promise<RegExpMatchArray> {
+    return (await firstMatch(this, 'line', this.all, (line: string) => re.test(line))).match(re)!;
   }
 }
 

@@ -8,8 +8,8 @@ import { configOf, type Config } from './cli.ts';
 import { listProcesses } from './kill.ts';
 import { loopbackLookup } from './requests.ts';
 import { hasAction, portOf, recognise } from './known.ts';
-import { describe, plan, statusOf, type Pod } from './pod.ts';
-import { ApiClient, TransportError } from './kube/client.ts';
+import { describe, plan, statusOf, unprobedWarning, type Pod } from './pod.ts';
+import { ApiClient, isTlsFailure, type TransportError } from './kube/client.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
 
 type Status = 'ok' | 'info' | 'warn' | 'fail';
@@ -109,7 +109,7 @@ export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv):
     version = await client.request('GET', '/version');
   } catch (err) {
     const e = err as TransportError;
-    const tls = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(e.code ?? '');
+    const tls = isTlsFailure(e.code);
     r.add('api', 'fail', tls ? `${where}: TLS not verified against ${config.serviceAccountDir}/ca.crt: ${e.code} (${e.message})` : `${where}: cannot reach the API server: ${e.message}`);
     return { report: r, source };
   }
@@ -159,7 +159,7 @@ export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv):
   for (const c of pod.spec?.containers ?? []) r.add('pod', 'ok', `container ${c.name}: ${describe(statusOf(pod, c.name, false))} - ${why(c.name, false)}`);
   // The same rule, in pod.ts, as the warning proa logs when it runs.
   for (const name of p.unprobed) {
-    r.add('pod', 'warn', `sidecar ${name} has no readinessProbe: Kubernetes calls it ready as soon as it starts, so proa cannot wait for it to serve; add a readinessProbe (or a startupProbe plus readiness)`);
+    r.add('pod', 'warn', unprobedWarning(name));
   }
   if (p.restartPolicy === 'OnFailure') {
     r.add('pod', 'warn', 'restartPolicy OnFailure: a failed command keeps the sidecars up for the retry, and a sidecar that exited 0 is not restarted for it; prefer Never with the Job\'s backoffLimit');

@@ -47,6 +47,11 @@ export function pidOneName(proc = '/proc'): string | undefined {
   return processName(1, proc);
 }
 
+/** proa and its child, which no kill action signals. */
+function spared(childPid: number | undefined): Set<number> {
+  return new Set([process.pid, ...(childPid === undefined ? [] : [childPid])]);
+}
+
 /** Never PID 1 (the Pod's pause process: killing it kills the Pod), proa, or its child. */
 function killTargets(processes: Process[], names: readonly string[] | 'all', spare: Set<number>): Process[] {
   return processes.filter((p) => p.pid !== 1 && !spare.has(p.pid) && (names === 'all' || names.includes(p.name)));
@@ -79,7 +84,7 @@ function visible(log: Logger): Process[] {
 
 /** --kill-all: one sweep of every visible process but PID 1, proa and its child. */
 export function killAll(sig: KillSignal, childPid: number | undefined, log: Logger): Outcome {
-  const spare = new Set([process.pid, ...(childPid === undefined ? [] : [childPid])]);
+  const spare = spared(childPid);
   const targets = killTargets(visible(log), 'all', spare);
   for (const p of targets) signal(p, sig, log);
   if (targets.length === 0) log.warn('--kill-all found no other process to signal (it needs shareProcessNamespace: true in the Pod spec)');
@@ -92,7 +97,7 @@ export function killAll(sig: KillSignal, childPid: number | undefined, log: Logg
  * (nothing to watch for their exit); otherwise keep looking for restarted ones.
  */
 export async function killByName(names: readonly string[], sig: KillSignal, childPid: number | undefined, a: Attempts, untilSignalled: boolean, log: Logger): Promise<Outcome[]> {
-  const spare = new Set([process.pid, ...(childPid === undefined ? [] : [childPid])]);
+  const spare = spared(childPid);
   const signalled = new Set<number>();
   const hit = new Set<string>();
   const reported = new Set<string>();

@@ -9,10 +9,6 @@ import type { Sidecars, Stop } from './sidecars.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
 import { versionLine } from './version.ts';
 
-// Loaded on use, not at start (--no-wait and PROA_DISABLED never need them): the watch
-// (./sidecars.ts, with TLS: ~12 ms and ~5 MiB of Node's own modules) and the shutdown
-// requests (in shutdown.ts). Measured with npm run bench.
-
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const invocation = parseCli(argv, env);
   if (invocation.kind === 'help') return print(usage());
@@ -92,6 +88,8 @@ async function connect(config: Config, env: NodeJS.ProcessEnv, log: Logger): Pro
     namespace: identity.namespace.value, namespaceSource: identity.namespace.source,
     api: `https://${access.host}:${access.port}`,
   });
+  // Loaded here, not at start: --no-wait and PROA_DISABLED never need the watch, and its
+  // TLS costs ~12 ms and ~5 MiB of Node's own modules (npm run bench).
   const [{ Sidecars }, { ApiClient }] = await Promise.all([import('./sidecars.ts'), import('./kube/client.ts')]);
   const sidecars = new Sidecars(config, log, new ApiClient(access), identity, config.container ? undefined : detectContainer());
   sidecars.start();

@@ -126,6 +126,12 @@ export function unprobed(spec: ContainerSpec | undefined): boolean {
   return !spec?.readinessProbe && !spec?.startupProbe;
 }
 
+/** What proa logs, and `proa check` reports, about an `unprobed` sidecar. */
+export function unprobedWarning(name: string): string {
+  return `sidecar ${name} has no readinessProbe: Kubernetes calls it ready as soon as it starts, so proa cannot wait ` +
+    'for it to serve. Add a readinessProbe (or a startupProbe plus readiness) to the sidecar';
+}
+
 /** Decides proa's own container and the awaited sidecars, or names what the spec lacks. */
 export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
   const regular = (pod.spec?.containers ?? []).map((c) => c.name);

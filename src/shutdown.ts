@@ -1,5 +1,5 @@
-// The shutdown phase: the promise that the Job ends. The actions (actions.ts) are
-// retried and the sidecars' exit is awaited together, under one bound:
+// The shutdown phase: the promise that the Job ends. The actions (requests.ts, kill.ts)
+// are retried and the sidecars' exit is awaited together, under one bound:
 //
 // - bound: --shutdown-timeout, else the Pod's terminationGracePeriodSeconds, else 30 s.
 //   No new attempt starts after it; a request already in flight may add at most
@@ -83,7 +83,7 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
 }
 
 /**
- * The modules of the actions configured, loading: http, https and dns cost start-up time
+ * The modules of the actions configured, loading: https, net and dns cost start-up time
  * that a run without requests (PROA_DISABLED, --no-wait without -g/-p) never needs. Called
  * once the command runs, so that they are ready when it exits.
  */

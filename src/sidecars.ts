@@ -4,7 +4,7 @@
 import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
 import {
-  describe, exitBaseline, exits, gracePeriodMs, isDeleting, ownRestartCount, plan, readiness, statusOf,
+  describe, exitBaseline, exits, gracePeriodMs, isDeleting, ownRestartCount, plan, readiness, statusOf, unprobedWarning,
   type ExitBaseline, type Plan, type PlanError, type Pod,
 } from './pod.ts';
 import { reminderMessage, reminders, whatBlocks } from './reminders.ts';
@@ -117,8 +117,7 @@ export class Sidecars {
     });
     this.#recognise(pod, p);
     for (const name of p.unprobed) {
-      this.#log.warn(`sidecar ${name} has no readinessProbe: Kubernetes calls it ready as soon as it starts, so proa cannot wait ` +
-        'for it to serve. Add a readinessProbe (or a startupProbe plus readiness) to the sidecar', { container: name });
+      this.#log.warn(unprobedWarning(name), { container: name });
     }
     return p;
   }

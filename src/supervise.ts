@@ -20,6 +20,17 @@ export function signalNumber(signal: NodeJS.Signals): number {
   return (constants.signals as Record<string, number>)[signal] ?? 0;
 }
 
+/** A wait registered in `waiters` (resolved at once with `already`, if given), and its cancel. */
+function waitIn(waiters: Set<(signal: NodeJS.Signals) => void>, already: NodeJS.Signals | undefined): { promise: Promise<NodeJS.Signals>; cancel: () => void } {
+  let waiter: ((s: NodeJS.Signals) => void) | undefined;
+  const promise = new Promise<NodeJS.Signals>((resolve) => {
+    if (already) return resolve(already);
+    waiter = resolve;
+    waiters.add(resolve);
+  });
+  return { promise, cancel: () => waiter && waiters.delete(waiter) };
+}
+
 export class Signals {
   #child: ChildProcess | undefined;
   #stop: NodeJS.Signals | undefined;
@@ -39,23 +50,12 @@ export class Signals {
 
   /** Resolves on a stopping signal with no child running (at once if one came already). */
   whenStopped(): { promise: Promise<NodeJS.Signals>; cancel: () => void } {
-    let waiter: ((s: NodeJS.Signals) => void) | undefined;
-    const promise = new Promise<NodeJS.Signals>((resolve) => {
-      if (this.#stop) return resolve(this.#stop);
-      waiter = resolve;
-      this.#waiters.add(resolve);
-    });
-    return { promise, cancel: () => waiter && this.#waiters.delete(waiter) };
+    return waitIn(this.#waiters, this.#stop);
   }
 
   /** Resolves on the next stopping signal with no child running, a second one included. */
   next(): { promise: Promise<NodeJS.Signals>; cancel: () => void } {
-    let waiter: ((s: NodeJS.Signals) => void) | undefined;
-    const promise = new Promise<NodeJS.Signals>((resolve) => {
-      waiter = resolve;
-      this.#nextWaiters.add(resolve);
-    });
-    return { promise, cancel: () => waiter && this.#nextWaiters.delete(waiter) };
+    return waitIn(this.#nextWaiters, undefined);
   }
 
   attach(child: ChildProcess): void {

@@ -36,7 +36,12 @@ export interface PodProcesses {
   output: (container: string, stream: 'stdout' | 'stderr', line: string) => void;
 }
 
-const canUnshare = (flag: string): boolean => spawnSync('unshare', [flag, 'true'], { stdio: 'ignore' }).status === 0;
+// Asked of the machine once per process, not once per Pod.
+const can = new Map<string, boolean>();
+const canUnshare = (flag: string): boolean => {
+  if (!can.has(flag)) can.set(flag, spawnSync('unshare', [flag, 'true'], { stdio: 'ignore' }).status === 0);
+  return can.get(flag)!;
+};
 
 // In its mount namespace, the termination log is bound over a file every container has
 // (/etc/hostname; the host's stays as it is).

@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './proa.ts';
-import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, scenario, neverReady } from './e2e.ts';
+import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, scenario, neverReady, shutdownFlag } from './e2e.ts';
 
 const test = scenario;
 
 test('a sidecar that never becomes ready: --ready-timeout, exit 5, still shut down', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('never-ready', {
-    containers: [proaContainer(['--ready-timeout=2s', `-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, 0.1, neverReady)],
+    containers: [proaContainer(['--ready-timeout=2s', shutdownFlag(port)], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, 0.1, neverReady)],
   }));
   const outcome = await sim.finished;
   assert.equal(outcome.phase, 'Failed');
@@ -47,7 +47,7 @@ for (const policy of ['OnFailure', 'Always'] as const) {
 test('TERM to proa while it waits: the command never starts, sidecars shut down, exit 143', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('term-waiting', {
-    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, 0.1, neverReady)],
+    containers: [proaContainer([shutdownFlag(port)], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, 0.1, neverReady)],
   }));
   await sim.waitFor(isLine('main', '"sidecar proxy: running, not ready"', 'anywhere'));
   await sim.waitFor(isLine('proxy', 'Starting the sidecar'));
@@ -60,7 +60,7 @@ test('TERM to proa while it waits: the command never starts, sidecars shut down,
 test('Pod deletion with a grace period while proa waits: exit 6, every container stopped, then DELETED', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('deleted', {
-    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['true']), httpSidecar('proxy', port, 0.1, neverReady)],
+    containers: [proaContainer([shutdownFlag(port)], ['true']), httpSidecar('proxy', port, 0.1, neverReady)],
   }));
   await sim.waitFor(isLine('main', '"sidecar proxy: running, not ready"', 'anywhere'));
   sim.delete(3);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { root } from './proa.ts';
 import { Simulator } from './simulator.ts';
 import {
-  assertStartedAfterReady, scenario, freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate,
+  assertStartedAfterReady, scenario, freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, shutdownFlag,
 } from './e2e.ts';
 
 const test = scenario;
@@ -29,7 +29,7 @@ test('the seed scenario (examples/demo-job.yaml): Job complete, every exit code 
 test('the command\'s exit code passes through; the Pod fails as Kubernetes records it', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('exit-code', {
-    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['sh', '-c', 'exit 3']), httpSidecar('proxy', port)],
+    containers: [proaContainer([shutdownFlag(port)], ['sh', '-c', 'exit 3']), httpSidecar('proxy', port)],
   }));
   const outcome = await sim.finished;
   assert.equal(outcome.phase, 'Failed');
@@ -40,7 +40,7 @@ test('the command\'s exit code passes through; the Pod fails as Kubernetes recor
 test('the command killed by a signal: 128 + N', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('killed', {
-    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['sh', '-c', 'kill -KILL $$$$']), httpSidecar('proxy', port)], // $$ is Kubernetes' escape for $
+    containers: [proaContainer([shutdownFlag(port)], ['sh', '-c', 'kill -KILL $$$$']), httpSidecar('proxy', port)], // $$ is Kubernetes' escape for $
   }));
   const outcome = await sim.finished;
   assert.deepEqual(outcome.exitCodes, { main: 137, proxy: 0 });
@@ -104,7 +104,7 @@ test('a native sidecar next to a regular one: the regular one is awaited, the na
 test('TERM while the command runs: forwarded, and the sidecars are still shut down', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('term-running', {
-    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], [trap]), httpSidecar('proxy', port)],
+    containers: [proaContainer([shutdownFlag(port)], [trap]), httpSidecar('proxy', port)],
   }));
   await sim.waitFor(isLine('main', 'ready'));
   process.kill(pidOf(sim, 'main'), 'SIGTERM');
@@ -116,7 +116,7 @@ test('TERM while the command runs: forwarded, and the sidecars are still shut do
 test('proa as PID 1 of its container', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('pid-one', {
-    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['sh', '-c', 'echo "parent=$PPID"']), httpSidecar('proxy', port)],
+    containers: [proaContainer([shutdownFlag(port)], ['sh', '-c', 'echo "parent=$PPID"']), httpSidecar('proxy', port)],
   }), { ownPidNamespace: ['main'] });
   const outcome = await sim.finished;
   assert.deepEqual(outcome.exitCodes, { main: 0, proxy: 0 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './proa.ts';
-import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, scenario, neverReady } from './e2e.ts';
+import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, scenario, neverReady, shutdownFlag } from './e2e.ts';
 
 const test = scenario;
 const late = 1.5;
@@ -14,7 +14,7 @@ const late = 1.5;
 test('bad spec (--wait-for typo): exit 2, and the sidecar whose endpoint comes up late is still shut down', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('bad-spec', {
-    containers: [proaContainer(['--wait-for=prxy', `-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late)],
+    containers: [proaContainer(['--wait-for=prxy', shutdownFlag(port)], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late)],
   }));
   const outcome = await sim.finished;
   assert.deepEqual(outcome.exitCodes, { main: 2, proxy: 0 });
@@ -31,7 +31,7 @@ test('no service-account token (automountServiceAccountToken: false): exit 3 nam
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('no-token', {
     automountServiceAccountToken: false,
-    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late)],
+    containers: [proaContainer([shutdownFlag(port)], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late)],
   }));
   const outcome = await sim.finished;
   assert.deepEqual(outcome.exitCodes, { main: 3, proxy: 0 });
@@ -42,7 +42,7 @@ test('no service-account token (automountServiceAccountToken: false): exit 3 nam
 test('--ready-timeout: exit 5, the late endpoint is retried until it answers, and proa waits for the exit', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('ready-timeout', {
-    containers: [proaContainer(['--ready-timeout=300ms', `-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late, neverReady)],
+    containers: [proaContainer(['--ready-timeout=300ms', shutdownFlag(port)], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late, neverReady)],
   }));
   const outcome = await sim.finished;
   assert.deepEqual(outcome.exitCodes, { main: 5, proxy: 0 });
@@ -53,7 +53,7 @@ test('--ready-timeout: exit 5, the late endpoint is retried until it answers, an
 test('TERM before the command started: exit 143 after the late sidecar is shut down and has exited', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('term-early', {
-    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late, neverReady)],
+    containers: [proaContainer([shutdownFlag(port)], ['touch', '/nonexistent/x']), httpSidecar('proxy', port, late, neverReady)],
   }));
   await sim.waitFor(isLine('main', '"sidecar proxy: running, not ready"', 'anywhere'));
   process.kill(pidOf(sim, 'main'), 'SIGTERM');
@@ -67,7 +67,7 @@ test('a sidecar without a readiness probe: warned at once by name; its late endp
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('no-probe', {
     containers: [
-      proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['curl', '-sSf', `http://127.0.0.1:${port}/`]),
+      proaContainer([shutdownFlag(port)], ['curl', '-sSf', `http://127.0.0.1:${port}/`]),
       { ...httpSidecar('proxy', port, late), readinessProbe: undefined },
     ],
   }));
@@ -80,7 +80,7 @@ test('a sidecar without a readiness probe: warned at once by name; its late endp
 test('an endpoint that answers 503 a few times first: retried until it agrees; each change logged once', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('busy', {
-    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['true']),
+    containers: [proaContainer([shutdownFlag(port)], ['true']),
       httpSidecar('proxy', port, 0.1, { env: [{ name: 'PORT', value: String(port) }, { name: 'STARTUP_SECONDS', value: '0.1' }, { name: 'SHUTDOWN_FAILS', value: '3' }] })],
   }));
   const outcome = await sim.finished;
@@ -113,7 +113,7 @@ test('an endpoint that never comes up: the bound passes, and the last lines name
 test('the command not found (127): the sidecars are still shut down and awaited', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('not-found', {
-    containers: [proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['/nonexistent/command']), httpSidecar('proxy', port, 0.2)],
+    containers: [proaContainer([shutdownFlag(port)], ['/nonexistent/command']), httpSidecar('proxy', port, 0.2)],
   }));
   const outcome = await sim.finished;
   assert.deepEqual(outcome.exitCodes, { main: 127, proxy: 0 });
@@ -124,7 +124,7 @@ test('a crashed sidecar (exit 4) while another starts late: the other is shut do
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('crash-and-late', {
     containers: [
-      proaContainer([`-g=http://127.0.0.1:${port}/shutdown`], ['true']),
+      proaContainer([shutdownFlag(port)], ['true']),
       { name: 'crasher', image: 'x', command: ['sh', '-c', 'sleep 0.2; exit 9'], ...neverReady },
       httpSidecar('web', port, late, neverReady),
     ],
@@ -137,7 +137,7 @@ test('a crashed sidecar (exit 4) while another starts late: the other is shut do
 test('--no-wait: the command runs at once, and the late endpoint is retried until it answers', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('no-wait', {
-    containers: [proaContainer(['--no-wait', `-g=http://127.0.0.1:${port}/shutdown`], ['true']), httpSidecar('proxy', port, late)],
+    containers: [proaContainer(['--no-wait', shutdownFlag(port)], ['true']), httpSidecar('proxy', port, late)],
   }));
   const outcome = await sim.finished;
   assert.deepEqual(outcome.exitCodes, { main: 0, proxy: 0 });

@@ -7,6 +7,7 @@ import type { Json } from './fake-apiserver.ts';
 import { binary, node, root } from './proa.ts';
 import { Simulator, type SimOptions, type TimelineEvent } from './simulator.ts';
 import { realAccess, type Backend } from './kubelet-api.ts';
+import { render } from './timeline.ts';
 
 /** The API back ends the end-to-end scenarios run on: the fake always, the real one when test/run.ts started it. */
 export const backends: Backend[] = realAccess() ? ['fake', 'real'] : ['fake'];
@@ -18,7 +19,6 @@ export function scenario(name: string, fn: (t: TestContext, api: Backend) => Pro
 
 /** A readiness probe that never passes. */
 export const neverReady = { readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 } };
-import { render } from './timeline.ts';
 
 export { freePort } from './ports.ts';
 
@@ -26,6 +26,9 @@ const downward = [
   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
   { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
 ];
+
+/** The flag that has proa GET the shutdown endpoint of an httpSidecar on `port`. */
+export const shutdownFlag = (port: number): string => `-g=http://127.0.0.1:${port}/shutdown`;
 
 export function proaContainer(flags: string[], command: string[], name = 'main'): Json {
   return { name, image: 'app', command: [binary, ...flags, '--', ...command], env: downward };

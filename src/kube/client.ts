@@ -22,6 +22,11 @@ export class ApiError extends Error {
 }
 
 /** No HTTP answer: connection refused or reset, DNS, TLS verification, timeouts. */
+/** A TLS verification failure (Node's and OpenSSL's codes), as opposed to the network. */
+export function isTlsFailure(code: string | undefined): boolean {
+  return /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code ?? '');
+}
+
 export class TransportError extends Error {
   override name = 'TransportError';
   readonly code: string;

@@ -1,6 +1,6 @@
 // What a failed watch request means, in words a user can act on: each distinct problem
 // gets a key (logged once while it stands), a level and a message naming the fix.
-import { ApiError, TransportError } from './client.ts';
+import { ApiError, isTlsFailure, TransportError } from './client.ts';
 
 export interface Problem {
   key: string;
@@ -37,7 +37,7 @@ export function describeProblem(err: unknown, where: { pod: string; namespace: s
     };
   }
   if (err instanceof TransportError) {
-    const tls = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(err.code);
+    const tls = isTlsFailure(err.code);
     return {
       key: `transport ${err.code}`, level: 'warn',
       msg: tls

@@ -36,8 +36,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Sourced } from '../cli.ts';
 import type { Logger } from '../log.ts';
 import type { Pod } from '../pod.ts';
-import type { ApiClient } from './client.ts';
-import { ApiError } from './client.ts';
+import { ApiError, type ApiClient } from './client.ts';
 import { describeProblem } from './problems.ts';
 
 /**
@@ -275,8 +274,6 @@ export class PodWatch {
     this.#problemMsg = msg.replace(/\.? Retrying\.$/, '');
     this.#log[level](msg, fields);
   }
-
-
 
   #armNotFound(): void {
     if (this.#podSeen || this.#notFoundTimer) return;
