@@ -5,10 +5,9 @@
 //   BENCH_QUIET (105)    seconds of the quiet-Job measurement (two watch renewals)
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { binary, node, root } from '../test/proa.ts';
+import { binary, node, root, tempDir } from '../test/proa.ts';
 import { ControlPlane, kubeBinariesBuilt } from '../test/real-apiserver.ts';
 import { drops, herd, quiet } from './api-load.ts';
 import { peakRss, reference, sizes, startup, type Command } from './footprint.ts';
@@ -129,7 +128,7 @@ rows.push({
 const kubexit = ((): string => {
   const go = ['go', '/usr/local/go/bin/go'].find((g) => spawnSync(g, ['version'], { stdio: 'ignore' }).status === 0);
   if (!go) return 'not measured: no Go toolchain';
-  const dir = mkdtempSync(join(tmpdir(), 'proa-kubexit-'));
+  const dir = tempDir('proa-kubexit-');
   const r = spawnSync(go, ['list', '-m', '-versions', 'github.com/karlkfi/kubexit'], { cwd: dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, GOFLAGS: '-mod=mod', GO111MODULE: 'on' } });
   if (r.status === 0) return `the Go module proxy serves it (${r.stdout.trim()}): not yet measured here`;
   return `not measured: the Go module proxy refused github.com/karlkfi/kubexit (${(r.stderr.match(/\d{3} [A-Za-z ]+/)?.[0] ?? r.stderr.trim().split('\n').at(-1) ?? '').trim()})`;

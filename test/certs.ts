@@ -1,9 +1,9 @@
 // A CA and a server certificate made at test time with openssl, as a cluster's CA signs
 // the API server's certificate for the service IP and kubernetes.default.svc.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './proa.ts';
 
 export interface Certs {
   ca: string;
@@ -25,7 +25,7 @@ let cached: Certs | undefined;
 /** A CA and a server certificate for 127.0.0.1, ::1, localhost and kubernetes.default.svc. */
 export function clusterCerts(): Certs {
   if (cached) return cached;
-  const dir = mkdtempSync(join(tmpdir(), 'proa-certs-'));
+  const dir = tempDir('proa-certs-');
   makeCa(dir, 'ca');
   writeFileSync(join(dir, 'san.ext'),
     'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\n' +
@@ -41,7 +41,7 @@ export function clusterCerts(): Certs {
 
 /** A CA that did not sign the server's certificate. */
 export function otherCa(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'proa-certs-'));
+  const dir = tempDir('proa-certs-');
   makeCa(dir, 'other');
   return readFileSync(join(dir, 'other.crt'), 'utf8');
 }

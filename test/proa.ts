@@ -1,7 +1,7 @@
 // Runs the built binary as a test's subject: its log lines parsed as they come, waits
 // on events (a line, an exit), never on sleeps.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,8 +23,20 @@ export interface Exit {
   signal: NodeJS.Signals | null;
 }
 
+let scratch: string | undefined;
+
+/**
+ * A new temporary directory, inside one per process that is removed when the process
+ * exits: a test run copies the 107 MB binary into many roots, and leaving them behind
+ * fills a disk within days of runs.
+ */
 export function tempDir(prefix = 'proa-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  if (scratch === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'proa-run-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    scratch = dir;
+  }
+  return mkdtempSync(join(scratch, prefix));
 }
 
 export class Run {
