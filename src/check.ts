@@ -1,16 +1,19 @@
 // `proa check`: what proa would do in this Pod, and why, on stdout. It starts nothing,
 // sends no shutdown request (a TCP connect to each HTTP target at most) and changes
 // nothing. Exit 0 when proa would work, 1 otherwise with the first blocking problem on
-// the last line.
+// the last line. What the API answers passes the same boundary as the watch's events
+// (kube/decode.ts), and an answer proa cannot read is a finding, never a crash.
 import { readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
-import { configOf, type Config } from './cli.ts';
+import { configOf, defaultServiceAccountDir, type Config } from './cli.ts';
 import { listProcesses } from './kill.ts';
 import { loopbackLookup } from './requests.ts';
 import { hasAction, portOf, recognise } from './known.ts';
-import { describe, plan, statusOf, unprobedWarning, type Pod } from './pod.ts';
+import { describe, plan, statusOf, unprobedWarning } from './pod.ts';
+import { display } from './urls.ts';
 import { ApiClient, isTlsFailure, type TransportError } from './kube/client.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
+import { decodePod } from './kube/decode.ts';
 
 type Status = 'ok' | 'info' | 'warn' | 'fail';
 interface Finding { section: string; status: Status; text: string }
@@ -49,6 +52,40 @@ function tcpOpen(url: URL): Promise<string | undefined> {
   });
 }
 
+/** A body as JSON, or undefined when it is not JSON. */
+function json(body: string): unknown {
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+const field = (v: unknown, key: string): unknown => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[key] : undefined);
+
+/** A Config as the options that set it, credentials removed: what PID 1's proa was told. */
+function describeOptions(c: Config): string {
+  const parts = [
+    ...c.httpGet.map((u) => `--shutdown-http-get ${display(u)}`),
+    ...c.httpPost.map((u) => `--shutdown-http-post ${display(u)}`),
+    ...c.kill.map((k) => `--kill ${k}`),
+    ...(c.killAll ? ['--kill-all'] : []),
+    ...(c.killAll || c.kill.length > 0 ? [`--kill-signal ${c.killSignal.name}`] : []),
+    ...(c.shutdownAuto ? ['--shutdown-auto'] : []),
+    ...(c.shutdownOnFailure ? ['--shutdown-on-failure'] : []),
+    ...(c.shutdownTimeoutMs !== undefined ? [`--shutdown-timeout ${c.shutdownTimeoutMs}ms`] : []),
+    ...(c.readyTimeoutMs !== undefined ? [`--ready-timeout ${c.readyTimeoutMs}ms`] : []),
+    ...c.waitFor.map((n) => `--wait-for ${n}`),
+    ...c.ignore.map((n) => `--ignore ${n}`),
+    ...(c.container ? [`--container ${c.container.value}`] : []),
+    ...(c.pod ? [`--pod ${c.pod.value}`] : []),
+    ...(c.namespace ? [`--namespace ${c.namespace.value}`] : []),
+    ...(c.noWait ? ['--no-wait'] : []),
+    ...(c.serviceAccountDir !== defaultServiceAccountDir ? [`PROA_SERVICEACCOUNT_DIR=${c.serviceAccountDir}`] : []),
+  ];
+  return parts.length > 0 ? parts.join(' ') : 'no options';
+}
+
 /** May proa signal this process: the same uid, or CAP_KILL. */
 function maySignal(pid: number): boolean {
   const uid = (p: string): string | undefined => readFileSync(`/proc/${p}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)?.[1];
@@ -84,9 +121,19 @@ export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv):
   const pid1Config = pid1 ? configOf(pid1.argv, { ...pid1.env }) : undefined;
   const config = pid1Config ?? own;
   const useEnv = pid1Config ? { ...pid1!.env } : env;
-  const source = pid1Config ? `options and environment of PID 1 (proa ${pid1!.argv.join(' ')})`
+  const source = pid1Config ? `options and environment of PID 1 (${describeOptions(pid1Config)})`
     : bare ? 'its own options and environment (PID 1 is not proa)' : 'its own options and environment';
+  try {
+    await examine(r, config, useEnv);
+  } catch (err) {
+    // A failure no finding foresaw (the API gone mid-check): one more finding, not a crash.
+    const e = err as Partial<TransportError>;
+    r.add('api', 'fail', `the check could not finish: ${e.code ? `${e.code} (${e.message})` : e instanceof Error ? e.message : String(err)}`);
+  }
+  return { report: r, source };
+}
 
+async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Promise<void> {
   const id = resolveIdentity(config, useEnv);
   const detected = config.container ? undefined : detectContainer();
   r.add('identity', 'ok', `Pod ${id.pod.value} (from ${id.pod.source}), namespace ${id.namespace.value} (from ${id.namespace.source})`);
@@ -100,7 +147,7 @@ export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv):
   } catch (err) {
     if (!(err instanceof NotInCluster)) throw err;
     r.add('api', 'fail', `cannot use the Kubernetes API: ${err.message}`);
-    return { report: r, source };
+    return;
   }
   const client = new ApiClient(access);
   const where = `https://${access.host}:${access.port}`;
@@ -111,14 +158,16 @@ export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv):
     const e = err as TransportError;
     const tls = isTlsFailure(e.code);
     r.add('api', 'fail', tls ? `${where}: TLS not verified against ${config.serviceAccountDir}/ca.crt: ${e.code} (${e.message})` : `${where}: cannot reach the API server: ${e.message}`);
-    return { report: r, source };
+    return;
   }
   if (version.status === 401) {
     r.add('api', 'fail', `${where}: TLS verified; the service-account token was rejected (401)`);
-    return { report: r, source };
+    return;
   }
-  const v = version.status === 200 ? (JSON.parse(version.body) as { gitVersion?: string; major?: string; minor?: string }) : {};
-  r.add('api', 'ok', `${where}: TLS verified against ca.crt; token accepted; Kubernetes ${v.gitVersion ?? `(version not readable: ${version.status})`}`);
+  const answer = version.status === 200 ? json(version.body) : undefined;
+  const text = (key: string): string | undefined => (typeof field(answer, key) === 'string' ? (field(answer, key) as string).slice(0, 64) : undefined);
+  const v = { gitVersion: text('gitVersion'), major: text('major'), minor: text('minor') };
+  r.add('api', 'ok', `${where}: TLS verified against ca.crt; token accepted; Kubernetes ${v.gitVersion ?? `(version not readable: HTTP ${version.status}${version.status === 200 ? ', not a version document' : ''})`}`);
 
   const account = client.serviceAccount() ?? `${id.namespace.value}/(this Pod's service account)`;
   const denied: string[] = [];
@@ -127,26 +176,36 @@ export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv):
       apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview',
       spec: { resourceAttributes: { namespace: id.namespace.value, verb, resource: 'pods' } },
     });
-    const allowed = review.status === 201 && (JSON.parse(review.body) as { status?: { allowed?: boolean } }).status?.allowed === true;
+    const allowed = review.status === 201 && field(field(json(review.body), 'status'), 'allowed') === true;
     if (!allowed) denied.push(verb);
   }
   if (denied.length > 0) {
     const [ns, name] = account.split('/');
     r.add('rbac', 'fail', `service account ${account} may not ${denied.join(', ')} pods in namespace ${id.namespace.value}; apply:\n${rbacYaml(name ?? 'default', ns ?? id.namespace.value)}`);
-    return { report: r, source };
+    return;
   }
   r.add('rbac', 'ok', `service account ${account} may get, list and watch pods in namespace ${id.namespace.value}`);
 
   const got = await client.request('GET', `/api/v1/namespaces/${encodeURIComponent(id.namespace.value)}/pods/${encodeURIComponent(id.pod.value)}`);
   if (got.status !== 200) {
     r.add('pod', 'fail', `Pod ${id.pod.value} not found in namespace ${id.namespace.value} (${got.status}): name from ${id.pod.source}, namespace from ${id.namespace.source}`);
-    return { report: r, source };
+    return;
   }
-  const pod = JSON.parse(got.body) as Pod;
-  const p = plan(pod, { container: config.container, detected, waitFor: config.waitFor, ignore: config.ignore });
+  if (got.cut) {
+    r.add('pod', 'fail', `the API's answer for Pod ${id.pod.value} could not be read: ${got.cut}`);
+    return;
+  }
+  const body = json(got.body);
+  if (body === undefined) {
+    r.add('pod', 'fail', `the API's answer for Pod ${id.pod.value} is not JSON (${got.body.length} bytes): a proxy's page in front of the API server?`);
+    return;
+  }
+  const { pod, problems } = decodePod(body);
+  for (const problem of problems) r.add('pod', 'warn', `a field of the Pod proa cannot read, taken as unknown: ${problem}`);
+  const p = plan(pod, { container: config.container, detected, waitFor: config.waitFor, ignore: config.ignore, killAll: config.killAll });
   if ('error' in p) {
     r.add('pod', 'fail', p.error);
-    return { report: r, source };
+    return;
   }
   const awaited = new Map(p.awaited.map((s) => [s.name, s]));
   const why = (name: string, native: boolean): string => name === p.own ? `proa's own container (${p.ownRule})`
@@ -172,12 +231,12 @@ export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv):
   const urls = [...config.httpGet.map((u) => ['GET', u] as const), ...config.httpPost.map((u) => ['POST', u] as const)];
   for (const [method, u] of urls) {
     const closed = await tcpOpen(u);
-    r.add('shutdown', closed ? 'warn' : 'ok', `${method} ${u.href}: ${u.hostname}:${portOf(u)} ${closed ? `not accepting connections now (${closed})` : 'accepting connections'}`);
+    r.add('shutdown', closed ? 'warn' : 'ok', `${method} ${display(u)}: ${u.hostname}:${portOf(u)} ${closed ? `not accepting connections now (${closed})` : 'accepting connections'}`);
   }
   if (config.kill.length > 0 || config.killAll) {
     const procs = listProcesses();
     for (const name of config.kill) {
-      const found = procs.filter((x) => x.name === name && x.pid !== process.pid);
+      const found = procs.filter((x) => x.names.includes(name) && x.pid !== process.pid);
       if (found.length === 0) r.add('shutdown', 'warn', `--kill ${name}: no such process visible (needs shareProcessNamespace: true, and the sidecar running)`);
       else {
         const may = found.every((x) => maySignal(x.pid));
@@ -190,13 +249,17 @@ export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv):
     if (k.native) continue;
     const covered = hasAction(k, configured);
     const auto = config.shutdownAuto && k.endpoint !== 'disabled';
+    if (k.url === undefined) {
+      r.add('sidecars', 'warn', `${k.container} is ${k.name}: ${k.portProblem ?? 'no port'}; proa cannot address its shutdown endpoint`);
+      continue;
+    }
     r.add('sidecars', covered || auto ? 'ok' : 'warn', `${k.container} is ${k.name}: POST ${k.url}, endpoint ${k.endpoint} (${k.why}); ` +
       (covered ? 'a configured action targets it' : auto ? 'added by --shutdown-auto' : 'no action targets it: pass --shutdown-auto, or add the action'));
   }
   if (urls.length === 0 && config.kill.length === 0 && !config.killAll && !config.shutdownAuto && p.awaited.some((s) => !s.native)) {
     r.add('shutdown', 'warn', 'no shutdown action is configured: the awaited sidecars must stop by themselves, or the Pod will not complete');
   }
-  return { report: r, source };
+  return;
 }
 
 export function render(report: Report, source: string, json: boolean): string {

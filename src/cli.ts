@@ -2,6 +2,11 @@
 // env, and every problem is a UsageError (one line, exit code 2) before anything runs.
 import { constants } from 'node:os';
 import { isLevel, levelFromRustLog, type Level, type LogFormat } from './log.ts';
+import { maxDurationText } from './limits.ts';
+import { credentialProblem, redact } from './urls.ts';
+import { parseDuration, parseSignal, parseSwitch, type KillSignal } from './values.ts';
+
+export { parseDuration, parseSignal, type KillSignal };
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -11,12 +16,6 @@ export class UsageError extends Error {
 export interface Sourced<T> {
   value: T;
   source: string;
-}
-
-export interface KillSignal {
-  /** SIGTERM, or SIGRTMIN+N for a real-time signal (which Node has no name for). */
-  name: string;
-  number: number;
 }
 
 export interface Config {
@@ -45,12 +44,14 @@ export interface Config {
   logFormat: LogFormat;
   logLevel: Level;
   serviceAccountDir: string;
+  /** Pass proa's own PROA_* variables on to the command (they may hold credentialed URLs). */
+  keepProaEnv: boolean;
 }
 
 export type Invocation =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'disabled'; command: string; args: string[]; logFormat: LogFormat; logLevel: Level }
+  | { kind: 'disabled'; command: string; args: string[]; logFormat: LogFormat; logLevel: Level; keepProaEnv: boolean }
   | { kind: 'run'; config: Config }
   | { kind: 'check'; config: Config; bare: boolean; jsonAsked: boolean };
 
@@ -84,6 +85,7 @@ export const options: readonly OptionSpec[] = [
   { long: 'watch-timeout', kind: 'value', arg: 'DURATION', help: 'timeoutSeconds asked of each watch request; a dead connection is noticed within this + 5s', default: '50s' },
   { long: 'no-wait', kind: 'switch', help: 'start the command at once and never contact the Kubernetes API (shutdown actions still run)' },
   { long: 'log-format', kind: 'value', arg: 'FORMAT', help: 'json or text', default: 'json' },
+  { long: 'keep-proa-env', kind: 'switch', help: "pass proa's own PROA_* variables on to the command (by default they are removed: they may hold credentials)" },
 ];
 
 export function envName(long: string): string {
@@ -118,7 +120,7 @@ export function usage(): string {
     `  PROA_SERVICEACCOUNT_DIR   credentials directory (default ${defaultServiceAccountDir})`,
     '',
     'Lists in the environment are comma-separated; switches take 1/true/yes or 0/false/no.',
-    'Durations: a number with a unit (ms, s, m, h), combinable (1m30s); a bare number is seconds.',
+    `Durations: a number with a unit (ms, s, m, h), combinable (1m30s); a bare number is seconds; at most ${maxDurationText}.`,
     '',
     'Exit codes: the command\'s own; 2 bad input; 3 not in Kubernetes; 4 a sidecar terminated for good;',
     '5 --ready-timeout expired; 6 the Pod was deleted first; 126 not executable; 127 not found;',
@@ -130,62 +132,9 @@ export function usage(): string {
 
 const seeHelp = " (see 'proa --help')";
 
+/** One line, credentials in any URL it quotes removed. */
 function fail(message: string): never {
-  throw new UsageError(`proa: ${message}${seeHelp}`);
-}
-
-// --- value parsers ---------------------------------------------------------------
-
-const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `1m30s`, `500ms`, `2h`, or a bare number of seconds. Returns milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const s = text.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(s)) return undefined;
-  let total = 0;
-  for (const [, num, unit] of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
-    total += Number(num) * unitMs[unit!]!;
-  }
-  return Math.round(total);
-}
-
-// Real-time signals by glibc's numbering: SIGRTMIN is 34 (the kernel's 32, less the two
-// glibc keeps for itself), SIGRTMAX 64. musl's SIGRTMIN is 35: for a musl sidecar that
-// counts its real-time signals from SIGRTMIN, give the number.
-const rtMin = 34;
-const rtMax = 64;
-
-function rtName(n: number): string {
-  return n - rtMin <= rtMax - n ? (n === rtMin ? 'SIGRTMIN' : `SIGRTMIN+${n - rtMin}`) : (n === rtMax ? 'SIGRTMAX' : `SIGRTMAX-${rtMax - n}`);
-}
-
-export function parseSignal(text: string): KillSignal | undefined {
-  const s = text.trim();
-  const table = constants.signals as Record<string, number>;
-  if (/^\d+$/.test(s)) {
-    const n = Number(s);
-    if (n >= rtMin && n <= rtMax) return { name: rtName(n), number: n };
-    const name = Object.keys(table).find((k) => table[k] === n);
-    return name ? { name, number: n } : undefined;
-  }
-  const upper = s.toUpperCase();
-  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-  const rt = name.match(/^SIGRT(MIN|MAX)(?:([+-])(\d+))?$/);
-  if (rt) {
-    const base = rt[1] === 'MIN' ? rtMin : rtMax;
-    const n = base + (rt[2] === '-' ? -1 : 1) * Number(rt[3] ?? 0);
-    return n >= rtMin && n <= rtMax ? { name: rtName(n), number: n } : undefined;
-  }
-  const n = table[name];
-  return n === undefined ? undefined : { name, number: n };
-}
-
-function parseSwitch(text: string): boolean | undefined {
-  const v = text.trim().toLowerCase();
-  if (['1', 'true', 'yes'].includes(v)) return true;
-  if (['0', 'false', 'no'].includes(v)) return false;
-  return undefined;
+  throw new UsageError(redact(`proa: ${message}${seeHelp}`).replace(/[\r\n]+/g, ' '));
 }
 
 // --- argv and environment ----------------------------------------------------------
@@ -355,6 +304,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Invoc
       kind: 'disabled', command, args,
       logFormat: format === 'text' ? 'text' : 'json',
       logLevel: isLevel(level) ? level : (env.RUST_LOG ? levelFromRustLog(env.RUST_LOG) : undefined) ?? 'info',
+      keepProaEnv: split.raw.has('keep-proa-env') || parseSwitch(env.PROA_KEEP_PROA_ENV ?? '') === true,
     };
   }
 
@@ -379,6 +329,8 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
       if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') {
         fail(`${raw.get(long)!.where}: "${text}" is not an http(s) URL; expected e.g. http://127.0.0.1:15020/quitquitquit`);
       }
+      const problem = credentialProblem(u);
+      if (problem) fail(`${raw.get(long)!.where}: "${text}" cannot be used: ${problem}`);
       return u;
     });
 
@@ -388,6 +340,7 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     const text = r.values[0]!;
     const ms = parseDuration(text);
     if (ms === undefined) fail(`${r.where}: "${text}" is not a duration; expected a number with a unit (ms, s, m, h) such as 500ms, 5s or 1m30s`);
+    if (ms === Infinity) fail(`${r.where}: "${text}" is too long; the largest duration is ${maxDurationText}`);
     if (ms === 0 && zero === 'invalid') fail(`${r.where}: "${text}" must be greater than zero`);
     return ms;
   };
@@ -465,6 +418,7 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     logFormat,
     logLevel,
     serviceAccountDir: env.PROA_SERVICEACCOUNT_DIR || defaultServiceAccountDir,
+    keepProaEnv: on('keep-proa-env'),
   };
   const both = config.waitFor.find((n) => config.ignore.includes(n));
   if (both) fail(`container "${both}" is both in --wait-for and --ignore; name it in one of them`);

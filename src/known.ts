@@ -3,6 +3,7 @@
 // shows its shutdown endpoint enabled, shows it disabled, or cannot tell (the
 // configuration lives where proa does not look, such as a ConfigMap).
 import type { ContainerSpec, Pod } from './pod.ts';
+import { isLocalHost } from './urls.ts';
 
 export type Endpoint = 'enabled' | 'disabled' | 'unknown';
 
@@ -11,21 +12,49 @@ export interface KnownSidecar {
   name: 'Istio' | 'Linkerd' | 'Cloud SQL Auth Proxy' | 'Vault Agent';
   /** A native sidecar (init container, restartPolicy Always): the kubelet stops it; never auto-stopped. */
   native: boolean;
-  url: string;
+  /** undefined when the spec's port is not one (`portProblem` says which field and why). */
+  url: string | undefined;
+  portProblem?: string;
   endpoint: Endpoint;
   /** Why the endpoint is judged so, for `proa check` and the logs. */
   why: string;
 }
 
-type Spec = ContainerSpec & {
-  image?: string;
-  args?: string[];
-  command?: string[];
-  env?: { name: string; value?: string }[];
+type Spec = ContainerSpec;
+
+/**
+ * `$(VAR)` in a value, as the kubelet expands it: from the container's variables defined
+ * so far; `$$` stands for `$`; a reference to an unknown variable stays as written.
+ */
+export function expand(text: string, vars: ReadonlyMap<string, string>): string {
+  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) =>
+    name === undefined ? '$' : vars.get(name) ?? m);
+}
+
+/** The container's literal env, each value expanded from those before it (valueFrom ones are unknown here). */
+function envVars(c: Spec): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const e of c.env ?? []) if (e.value !== undefined) vars.set(e.name, expand(e.value, vars));
+  return vars;
+}
+
+const envOf = (c: Spec, name: string): string | undefined => envVars(c).get(name);
+const argv = (c: Spec): string[] => {
+  const vars = envVars(c);
+  return [...(c.command ?? []), ...(c.args ?? [])].map((a) => expand(a, vars));
 };
 
-const envOf = (c: Spec, name: string): string | undefined => c.env?.find((e) => e.name === name)?.value;
-const argv = (c: Spec): string[] => [...(c.command ?? []), ...(c.args ?? [])];
+/** A port as the spec gives it: a whole number from 1 to 65535, or why it is not. */
+function port(text: string, field: string): { port: number } | { problem: string } {
+  return /^\d{1,5}$/.test(text) && Number(text) >= 1 && Number(text) <= 65535
+    ? { port: Number(text) } : { problem: `${field} is ${JSON.stringify(text.slice(0, 64))}, not a port (1-65535)` };
+}
+
+/** The sidecar's shutdown URL on `portText` of the loopback address, or the problem with the port. */
+function endpointAt(portText: string, field: string, path: string): Pick<KnownSidecar, 'url' | 'portProblem'> {
+  const p = port(portText, field);
+  return 'port' in p ? { url: `http://127.0.0.1:${p.port}${path}` } : { url: undefined, portProblem: p.problem };
+}
 
 /** `--flag`, `--flag=value` or `--flag value` in a container's command line. */
 function flag(c: Spec, name: string): { present: boolean; value: string | undefined } {
@@ -53,10 +82,11 @@ function recogniseOne(c: Spec, native: boolean, annotations: Record<string, stri
   // which the injector turns into LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED on the proxy).
   if (c.name === 'linkerd-proxy') {
     const value = envOf(c, 'LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED');
-    const admin = envOf(c, 'LINKERD2_PROXY_ADMIN_LISTEN_ADDR')?.match(/:(\d+)$/)?.[1] ?? '4191';
+    const listen = envOf(c, 'LINKERD2_PROXY_ADMIN_LISTEN_ADDR');
+    const admin = listen === undefined ? '4191' : listen.match(/:([^:]*)$/)?.[1] ?? listen;
     const endpoint: Endpoint = value === 'true' ? 'enabled' : value === 'false' ? 'disabled' : 'unknown';
     return {
-      container: c.name, name: 'Linkerd', native, url: `http://127.0.0.1:${admin}/shutdown`, endpoint,
+      container: c.name, name: 'Linkerd', native, ...endpointAt(admin, 'the port of LINKERD2_PROXY_ADMIN_LISTEN_ADDR', '/shutdown'), endpoint,
       why: value === undefined ? 'no LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED on the proxy (older Linkerd: on; 2.16 and later: off)'
         : `LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED=${value} (annotation config.linkerd.io/proxy-admin-shutdown: enabled turns it on)`,
     };
@@ -67,10 +97,12 @@ function recogniseOne(c: Spec, native: boolean, annotations: Record<string, stri
   if (/\/cloud-sql-proxy(:|@|$)/.test(image) || argv(c)[0]?.endsWith('cloud-sql-proxy')) {
     const quit = flag(c, 'quitquitquit');
     const env = envOf(c, 'CSQL_PROXY_QUITQUITQUIT');
-    const port = flag(c, 'admin-port').value ?? envOf(c, 'CSQL_PROXY_ADMIN_PORT') ?? '9091';
+    const fromFlag = flag(c, 'admin-port').value;
+    const fromEnv = envOf(c, 'CSQL_PROXY_ADMIN_PORT');
+    const field = fromFlag !== undefined ? '--admin-port' : fromEnv !== undefined ? 'CSQL_PROXY_ADMIN_PORT' : 'the default admin port';
     const on = (quit.present && quit.value !== 'false') || env === 'true';
     return {
-      container: c.name, name: 'Cloud SQL Auth Proxy', native, url: `http://127.0.0.1:${port}/quitquitquit`, endpoint: on ? 'enabled' : 'disabled',
+      container: c.name, name: 'Cloud SQL Auth Proxy', native, ...endpointAt(fromFlag ?? fromEnv ?? '9091', field, '/quitquitquit'), endpoint: on ? 'enabled' : 'disabled',
       why: on ? 'started with --quitquitquit' : 'not started with --quitquitquit (add it to the proxy\'s args)',
     };
   }
@@ -79,11 +111,12 @@ function recogniseOne(c: Spec, native: boolean, annotations: Record<string, stri
   // (vault-k8s 0.16); the listener port from vault.hashicorp.com/agent-cache-listener-port (8200).
   if (c.name === 'vault-agent') {
     const quit = annotations['vault.hashicorp.com/agent-enable-quit'];
-    const port = annotations['vault.hashicorp.com/agent-cache-listener-port'] ?? '8200';
+    const listener = annotations['vault.hashicorp.com/agent-cache-listener-port'] ?? '8200';
     const fromConfigMap = annotations['vault.hashicorp.com/agent-configmap'] !== undefined;
     const endpoint: Endpoint = quit === 'true' ? 'enabled' : fromConfigMap ? 'unknown' : 'disabled';
     return {
-      container: c.name, name: 'Vault Agent', native, url: `http://127.0.0.1:${port}/agent/v1/quit`, endpoint,
+      container: c.name, name: 'Vault Agent', native,
+      ...endpointAt(listener, 'annotation vault.hashicorp.com/agent-cache-listener-port', '/agent/v1/quit'), endpoint,
       why: quit === 'true' ? 'annotation vault.hashicorp.com/agent-enable-quit: "true"'
         : fromConfigMap ? 'its configuration is in a ConfigMap (vault.hashicorp.com/agent-configmap), which proa does not read: agent_api { enable_quit = true } there enables it'
           : 'no annotation vault.hashicorp.com/agent-enable-quit: "true"',
@@ -94,16 +127,10 @@ function recogniseOne(c: Spec, native: boolean, annotations: Record<string, stri
 
 /** Every well-known sidecar in the Pod (regular containers and native sidecars), but proa's own container. */
 export function recognise(pod: Pod, own: string | undefined): KnownSidecar[] {
-  const annotations = (pod.metadata as { annotations?: Record<string, string> } | undefined)?.annotations ?? {};
-  const regular = ((pod.spec?.containers ?? []) as Spec[]).filter((c) => c.name !== own).map((c) => recogniseOne(c, false, annotations));
-  const native = ((pod.spec?.initContainers ?? []) as Spec[]).filter((c) => c.restartPolicy === 'Always').map((c) => recogniseOne(c, true, annotations));
+  const annotations = pod.metadata?.annotations ?? {};
+  const regular = (pod.spec?.containers ?? []).filter((c) => c.name !== own).map((c) => recogniseOne(c, false, annotations));
+  const native = (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => recogniseOne(c, true, annotations));
   return [...regular, ...native].filter((k): k is KnownSidecar => k !== undefined);
-}
-
-/** A loopback host: what a shutdown URL for a sidecar of the same Pod names. */
-function isLoopback(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1';
 }
 
 /** A URL's port, the scheme's default where it names none. */
@@ -111,8 +138,9 @@ export function portOf(u: URL): number {
   return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
 }
 
-/** A configured action targets this sidecar's endpoint: a loopback host on its port. */
+/** A configured action targets this sidecar's endpoint: a host in this Pod, on its port. */
 export function hasAction(k: KnownSidecar, urls: readonly URL[]): boolean {
+  if (k.url === undefined) return false;
   const target = portOf(new URL(k.url));
-  return urls.some((u) => isLoopback(u.hostname) && portOf(u) === target);
+  return urls.some((u) => isLocalHost(u.hostname) && portOf(u) === target);
 }

@@ -1,6 +1,10 @@
 // Structured logging on stderr: one JSON object per line (the default, for log
 // collectors) or aligned text for people. stderr writes are synchronous on Linux for
 // files, pipes and terminals, so nothing is lost when proa exits right after a line.
+// Every line passes urls.ts' redaction, and a line is one line: control characters in
+// any field (a waiting reason from the API holding a newline) are escaped, so no value
+// can forge a line of its own.
+import { redact } from './urls.ts';
 
 export const levels = ['error', 'warn', 'info', 'debug'] as const;
 export type Level = (typeof levels)[number];
@@ -45,11 +49,21 @@ export function levelFromRustLog(value: string): Level | undefined {
   return bare;
 }
 
+const controls = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const hasControl = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** Control characters as escapes (\n, \u001b), valid inside a JSON string too. */
+function escapeControls(s: string): string {
+  return s.replace(controls, (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** A value as people read it: bare when it can be, lists comma-separated, objects as JSON. */
 function textValue(value: unknown): string {
-  const quote = (s: string): string => (/^[^\s"=,]+$/.test(s) ? s : JSON.stringify(s));
-  if (Array.isArray(value)) return value.map((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : quote(String(v)))).join(',') || '-';
-  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  const quote = (s: string): string => (/^[^\s"=,]+$/.test(s) && !hasControl.test(s) ? s : escapeControls(JSON.stringify(s)));
+  const json = (v: unknown): string => escapeControls(JSON.stringify(v) ?? String(v));
+  if (Array.isArray(value)) return value.map((v) => (typeof v === 'object' && v !== null ? json(v) : quote(String(v)))).join(',') || '-';
+  if (typeof value === 'object' && value !== null) return json(value);
   return quote(String(value));
 }
 
@@ -63,17 +77,28 @@ export function createLogger(
   write: (line: string) => void = (line) => process.stderr.write(line),
 ): Logger {
   const max = levels.indexOf(threshold);
+  const line = (time: string, level: Level, msg: string, fields: Fields): string => {
+    if (format === 'json') return escapeControls(JSON.stringify({ time, level, msg, ...fields }));
+    const extra = Object.entries(fields)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => ` ${escapeControls(k)}=${textValue(v)}`)
+      .join('');
+    return `${time} ${level.toUpperCase().padEnd(5)} ${escapeControls(msg)}${extra}`;
+  };
   const emit = (level: Level, msg: string, fields: Fields = {}): void => {
     if (levels.indexOf(level) > max) return;
     const time = new Date().toISOString();
-    if (format === 'json') {
-      write(JSON.stringify({ time, level, msg, ...fields }) + '\n');
-    } else {
-      const extra = Object.entries(fields)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => ` ${k}=${textValue(v)}`)
-        .join('');
-      write(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra}\n`);
+    let text: string;
+    try {
+      text = line(time, level, msg, fields);
+    } catch (err) {
+      // A field JSON cannot hold (nested past the stack, a cycle): the line, without it.
+      text = line(time, level, msg, { fieldsUnprintable: err instanceof Error ? err.name : 'error' });
+    }
+    try {
+      write(redact(text) + '\n');
+    } catch {
+      // stderr gone (EPIPE, EBADF): the line is lost, never the run.
     }
   };
   return {

@@ -1,13 +1,25 @@
 // The lifecycle: wait for the sidecars, run the command, shut the sidecars down, wait
-// for them to exit, and exit with the command's code. Every path out shuts down.
+// for them to exit, and exit with the command's code. Every path out shuts down, a bug
+// in proa included: the safety net below catches what the lifecycle did not.
+import './inspector.ts';
+import { writeSync } from 'node:fs';
 import { parseCli, usage, UsageError, type Config } from './cli.ts';
 import { createLogger, type Logger } from './log.ts';
-import { runCommand, Signals, signalNumber } from './supervise.ts';
-import { pidOneName } from './kill.ts';
+import { runCommand, Signals, signalNumber, type CommandResult } from './supervise.ts';
+import { hostPidNamespace } from './kill.ts';
 import { prepareShutdown, shutDown, type ShutdownInput } from './shutdown.ts';
 import type { Sidecars, Stop } from './sidecars.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
+import { display, isLocalHost, redact } from './urls.ts';
 import { versionLine } from './version.ts';
+
+/** Where the lifecycle is, for the safety net: what has started and what is owed. */
+interface Progress {
+  command?: Promise<CommandResult>;
+  owed?: number;
+  /** The safety net has taken over: the command must not start any more. */
+  failed: boolean;
+}
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const invocation = parseCli(argv, env);
@@ -16,19 +28,21 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (invocation.kind === 'check') {
     const { check, render } = await import('./check.ts');
     const { report, source } = await check(invocation.config, invocation.bare, env);
-    print(render(report, source, invocation.jsonAsked));
-    return report.blocking ? 1 : 0;
+    const code = print(render(report, source, invocation.jsonAsked));
+    return code !== 0 ? code : report.blocking ? 1 : 0;
   }
   if (invocation.kind === 'disabled') {
     const log = createLogger(invocation.logFormat, invocation.logLevel);
-    return (await runCommand(invocation.command, invocation.args, new Signals(log), log)).code;
+    return (await runCommand(invocation.command, invocation.args, new Signals(log), log, commandEnv(env, invocation.keepProaEnv))).code;
   }
   const config = invocation.config;
   refuseHostKillAll(config);
   const log = createLogger(config.logFormat, config.logLevel);
   const run: ShutdownInput = { config, log, signals: new Signals(log), sidecars: undefined };
+  const progress: Progress = { failed: false };
+  safetyNet(run, progress);
   log.info('proa starting', { version: versionLine(), command: config.command });
-  let owed: number | undefined;
+  warnNonLocal(config, log);
   try {
     if (!config.noWait) {
       run.sidecars = await connect(config, env, log);
@@ -36,34 +50,74 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       const gate = await run.sidecars.waitUntilReady(run.signals);
       if (gate.kind !== 'ready') return await stopEarly(run, gate);
     }
-    const command = runCommand(config.command, config.args, run.signals, log);
+    if (progress.failed) return await new Promise<number>(() => {});
+    // What the shutdown needs from the Pod, fixed now: after this, no answer from the API
+    // can take the actions away.
+    run.planned = run.sidecars?.planned();
+    progress.command = runCommand(config.command, config.args, run.signals, log, commandEnv(env, config.keepProaEnv));
     // Once the command has started: the shutdown's modules load while it runs (a failure
     // here is the shutdown's to meet and report, when it loads them again).
-    setImmediate(() => void prepareShutdown(config, run.sidecars?.autoActions).catch(() => {}));
-    const result = await command;
-    owed = result.code;
+    setImmediate(() => void prepareShutdown(config, run.planned?.auto).catch(() => {}));
+    const result = await progress.command;
+    progress.owed = result.code;
     if (!run.sidecars?.keepForRetry(result)) await shutDown({ ...run, childPid: result.pid });
-    return owed;
+    return result.code;
   } catch (err) {
-    return await recover(run, err, owed);
+    return await recover(run, err, progress.owed);
   } finally {
     // Not awaited: process.exit ends the watch's connection as well, ~2 ms sooner.
     void run.sidecars?.stop().catch(() => {});
   }
 }
 
+/**
+ * stdout for help, version and check, written whole or not at all: a reader that went
+ * away (EPIPE, `proa --help | head -1`) is no error; any other failure is one line.
+ */
 function print(text: string): number {
-  process.stdout.write(text);
+  let rest = Buffer.from(redact(text));
+  try {
+    while (rest.length > 0) {
+      try {
+        rest = rest.subarray(writeSync(1, rest));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      }
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    if (code === 'EPIPE') return 0;
+    try {
+      writeSync(2, `proa: cannot write to standard output: ${code}\n`);
+    } catch {
+      // stderr is gone too: the exit code says it.
+    }
+    return 2;
+  }
   return 0;
+}
+
+/** The command's environment: proa's own, less its PROA_* variables (they may hold credentials). */
+function commandEnv(env: NodeJS.ProcessEnv, keep: boolean): NodeJS.ProcessEnv {
+  return keep ? env : Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('PROA_')));
 }
 
 /** --kill-all in the host's PID namespace (hostPID: true) would signal the whole node. */
 function refuseHostKillAll(config: Config): void {
   if (!config.killAll) return;
-  const init = pidOneName();
-  if (init === 'systemd' || init === 'init') {
-    throw new UsageError(`proa: --kill-all refused: PID 1 is ${init}, so this is the host's PID namespace (hostPID: true) ` +
-      'and every process on the node would be signalled; use --kill NAME instead');
+  const host = hostPidNamespace();
+  if (host) {
+    throw new UsageError(`proa: --kill-all refused: ${host} (hostPID: true?), so every process on the node would be signalled; ` +
+      'use --kill NAME instead');
+  }
+}
+
+/** A shutdown request to a host outside the Pod may stop a Service that other workloads share. */
+function warnNonLocal(config: Config, log: Logger): void {
+  for (const u of [...config.httpGet, ...config.httpPost]) {
+    if (isLocalHost(u.hostname)) continue;
+    log.warn(`shutdown target ${display(u)} is not in this Pod (${u.hostname} is neither a loopback name nor an address of this Pod): ` +
+      "the request may stop a Service that other workloads share; name the sidecar's endpoint by 127.0.0.1 or localhost", { url: display(u) });
   }
 }
 
@@ -109,30 +163,53 @@ async function stopEarly(run: ShutdownInput, stop: Stop): Promise<number> {
   return run.sidecars?.deleted ? 6 : 128 + signalNumber(stop.signal);
 }
 
+const errorText = (err: unknown): string => (err instanceof Error ? (err.stack ?? err.message) : String(err));
+
 /**
  * A bug in proa must not leave the sidecars running nor lose the command's exit code:
  * log it, run the shutdown once more, and exit with what is owed (70 if the command never ran).
+ * The second shutdown leaves the Pod's view out: the actions alone, retried until answered.
  */
 async function recover(run: ShutdownInput, err: unknown, owed: number | undefined): Promise<number> {
-  run.log.error('internal error; shutting the sidecars down and exiting with the code owed', {
-    error: err instanceof Error ? (err.stack ?? err.message) : String(err), code: owed ?? 70,
-  });
+  run.log.error('internal error; shutting the sidecars down and exiting with the code owed', { error: errorText(err), code: owed ?? 70 });
   try {
-    await shutDown(run);
+    await shutDown({ ...run, sidecars: undefined });
   } catch (again) {
-    run.log.error('internal error during the shutdown', { error: again instanceof Error ? again.message : String(again) });
+    run.log.error('internal error during the shutdown', { error: errorText(again) });
   }
   return owed ?? 70;
+}
+
+/**
+ * An error no one caught (a throw in an event handler, a rejected promise no one awaited)
+ * ends the lifecycle here: the command is not started any more, a running one is waited
+ * for, then the shutdown runs on what was planned before the command started, and proa
+ * exits with the code owed. Once, whatever else goes wrong after.
+ */
+function safetyNet(run: ShutdownInput, progress: Progress): void {
+  const caught = (err: unknown): void => {
+    if (progress.failed) {
+      run.log.error('internal error (again, while recovering)', { error: errorText(err) });
+      return;
+    }
+    progress.failed = true;
+    void (async () => {
+      const owed = progress.owed ?? (progress.command ? (await progress.command).code : undefined);
+      process.exit(await recover(run, err, owed));
+    })();
+  };
+  process.on('uncaughtException', caught);
+  process.on('unhandledRejection', caught);
 }
 
 main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof UsageError) {
-      process.stderr.write(err.message + '\n');
+      process.stderr.write(redact(err.message) + '\n');
       process.exit(2);
     }
-    process.stderr.write(`proa: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(redact(`proa: internal error: ${errorText(err)}`) + '\n');
     process.exit(70);
   },
 );

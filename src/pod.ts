@@ -1,5 +1,6 @@
-// Pure decisions over Pod JSON as the API server returns it. No I/O here: every rule
-// is tested with plain objects (see test/pod.test.ts and shared/reference/pods).
+// Pure decisions over a Pod as kube/decode.ts hands it over: every field here has the
+// type it claims. No I/O here: every rule is tested with plain objects (see
+// test/pod.test.ts and shared/reference/pods).
 //
 // Facts these rules rest on:
 // - containerStatuses may be absent, shorter than the spec, or in another order: match by name.
@@ -8,57 +9,64 @@
 //   exit, never under `Never`; one that will not restart will never be ready.
 // - Native sidecars (init containers with restartPolicy Always) run before proa starts and
 //   stop only after proa's container ends: await them for readiness, never for exit.
+import { maxDurationMs } from './limits.ts';
 
 export interface Terminated {
   exitCode: number;
-  signal?: number;
-  reason?: string;
-  finishedAt?: string;
-  containerID?: string;
+  signal?: number | undefined;
+  reason?: string | undefined;
+  finishedAt?: string | undefined;
+  containerID?: string | undefined;
 }
 
 export interface ContainerState {
-  waiting?: { reason?: string; message?: string };
-  running?: { startedAt?: string };
-  terminated?: Terminated;
+  waiting?: { reason?: string | undefined; message?: string | undefined } | undefined;
+  running?: { startedAt?: string | undefined } | undefined;
+  terminated?: Terminated | undefined;
 }
 
 export interface ContainerStatus {
   name: string;
-  ready?: boolean;
-  started?: boolean;
-  restartCount?: number;
-  containerID?: string;
-  state?: ContainerState;
-  lastState?: ContainerState;
+  ready?: boolean | undefined;
+  started?: boolean | undefined;
+  restartCount?: number | undefined;
+  containerID?: string | undefined;
+  state?: ContainerState | undefined;
+  lastState?: ContainerState | undefined;
 }
 
 export interface ContainerSpec {
   name: string;
-  restartPolicy?: string;
-  readinessProbe?: unknown;
-  startupProbe?: unknown;
+  restartPolicy?: string | undefined;
+  readinessProbe?: object | undefined;
+  startupProbe?: object | undefined;
+  image?: string | undefined;
+  command?: string[] | undefined;
+  args?: string[] | undefined;
+  env?: { name: string; value?: string | undefined }[] | undefined;
 }
 
 export interface Pod {
   metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    deletionTimestamp?: string | null;
-  };
+    name?: string | undefined;
+    namespace?: string | undefined;
+    uid?: string | undefined;
+    resourceVersion?: string | undefined;
+    deletionTimestamp?: string | undefined;
+    annotations?: Record<string, string> | undefined;
+  } | undefined;
   spec?: {
-    containers?: ContainerSpec[] | null;
-    initContainers?: ContainerSpec[] | null;
-    restartPolicy?: string;
-    terminationGracePeriodSeconds?: number;
-  };
+    containers?: ContainerSpec[] | undefined;
+    initContainers?: ContainerSpec[] | undefined;
+    restartPolicy?: string | undefined;
+    terminationGracePeriodSeconds?: number | undefined;
+    hostPID?: boolean | undefined;
+  } | undefined;
   status?: {
-    phase?: string;
-    containerStatuses?: ContainerStatus[] | null;
-    initContainerStatuses?: ContainerStatus[] | null;
-  };
+    phase?: string | undefined;
+    containerStatuses?: ContainerStatus[] | undefined;
+    initContainerStatuses?: ContainerStatus[] | undefined;
+  } | undefined;
 }
 
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
@@ -95,6 +103,8 @@ export interface PlanInput {
   detected?: string | undefined;
   waitFor: string[];
   ignore: string[];
+  /** --kill-all is configured: a Pod in the host's PID namespace (hostPID) makes that a bad spec. */
+  killAll?: boolean;
 }
 
 export function restartPolicy(pod: Pod): RestartPolicy {
@@ -110,10 +120,14 @@ export function isDeleting(pod: Pod): boolean {
   return Boolean(pod.metadata?.deletionTimestamp);
 }
 
-/** The default for --shutdown-timeout: the Pod's grace period, else Kubernetes' 30 s. */
-export function gracePeriodMs(pod: Pod): number {
+/**
+ * The default for --shutdown-timeout: the Pod's grace period, else Kubernetes' 30 s,
+ * clamped to what a timer holds (`clamped`: the spec asked for more).
+ */
+export function gracePeriodMs(pod: Pod): { ms: number; clamped: boolean } {
   const s = pod.spec?.terminationGracePeriodSeconds;
-  return typeof s === 'number' && s >= 0 ? s * 1000 : 30_000;
+  if (s === undefined || s < 0) return { ms: 30_000, clamped: false };
+  return s * 1000 > maxDurationMs ? { ms: maxDurationMs, clamped: true } : { ms: s * 1000, clamped: false };
 }
 
 /**
@@ -170,6 +184,14 @@ export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
     ownRule = 'first container in the spec';
   }
 
+  if (input.killAll && pod.spec?.hostPID === true) {
+    return {
+      error: "--kill-all with hostPID: true in the Pod spec: this Pod shares the node's PID namespace, so every process on the node " +
+        'would be signalled; --kill-all is refused (the other shutdown actions still run). Use --kill NAME, or drop hostPID',
+      fallback: everyOther(own),
+    };
+  }
+
   const unknown = [...input.waitFor, ...input.ignore].filter((n) => !all.has(n));
   if (unknown.length > 0) {
     const flag = (n: string): string => (input.waitFor.includes(n) ? '--wait-for' : '--ignore');
@@ -207,10 +229,10 @@ export function describe(status: ContainerStatus | undefined): string {
   const w = status.state?.waiting;
   if (w) return `waiting (${w.reason ?? 'no reason given'})`;
   if (status.state?.running) {
-    if (status.ready) return 'ready';
+    if (status.ready === true) return 'ready';
     return status.started === false ? 'running, not started' : 'running, not ready';
   }
-  return status.ready ? 'ready' : 'unknown state';
+  return status.ready === true ? 'ready' : 'unknown state';
 }
 
 export type Readiness =

@@ -16,7 +16,7 @@ export function whatBlocks(pod: Pod | undefined, p: Plan | PlanError | undefined
   }
   const lines = p.awaited.flatMap((s): Blocker[] => {
     const status = statusOf(pod, s.name, s.native);
-    if (status?.ready) return [];
+    if (status?.ready === true) return [];
     const state = describe(status);
     return [{
       line: `sidecar ${s.name} is not ready: ${state}, ${status?.restartCount ?? 0} restart(s)`,
@@ -31,8 +31,8 @@ export function whatBlocks(pod: Pod | undefined, p: Plan | PlanError | undefined
 }
 
 export function reminderMessage(waitedMs: number, blocking: Blocker[], pod: string | undefined): string {
-  return `still waiting for the sidecars after ${Math.round(waitedMs / 1000)}s (reminder): ` +
-    `${blocking.map((b) => b.line).join('; ')}. Probe failures are in the Pod's events: kubectl describe pod ${pod ?? '<pod>'}`;
+  const what = blocking.length > 0 ? blocking.map((b) => b.line).join('; ') : 'every awaited sidecar looks ready; waiting for the next status to confirm it';
+  return `still waiting for the sidecars after ${Math.round(waitedMs / 1000)}s (reminder): ${what}. Probe failures are in the Pod's events: kubectl describe pod ${pod ?? '<pod>'}`;
 }
 const scheduleMs = [30_000, 60_000, 120_000, 300_000];
 const everyMs = 300_000;

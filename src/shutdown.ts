@@ -18,14 +18,16 @@ import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
 import type { Attempts, Outcome } from './attempts.ts';
 import type { Signals } from './supervise.ts';
-import type { ExitWait, Sidecars } from './sidecars.ts';
+import type { ExitWait, Planned, Sidecars } from './sidecars.ts';
 
 export interface ShutdownInput {
   config: Config;
   log: Logger;
   signals: Signals;
-  /** undefined without API access (--no-wait, not in the cluster). */
+  /** undefined without API access (--no-wait, not in the cluster), and when recovering from an internal error. */
   sidecars: Sidecars | undefined;
+  /** What the Pod's spec added to the shutdown, fixed before the command started. */
+  planned?: Planned | undefined;
   childPid?: number | undefined;
   /** 'one-round': the Pod is being deleted. 'after-signal': a signal was why proa stopped. */
   mode?: 'full' | 'one-round' | 'after-signal';
@@ -35,12 +37,26 @@ const fix = 'Give it a shutdown action that makes it exit: an HTTP endpoint that
   '(--shutdown-http-get/--shutdown-http-post), --kill NAME with shareProcessNamespace: true, or a sidecar flag that makes it ' +
   'exit when done; and set activeDeadlineSeconds on the Job as a safety net';
 
+/**
+ * What the Pod's view offers, read so that a fault in it (a bug, a Pod proa could not
+ * make sense of) costs the view and never the actions: undefined, and said.
+ */
+function guarded<T>(log: Logger, what: string, read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (err) {
+    log.error(`internal error reading the Pod for the shutdown (${what}); going on without it`, { error: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
+}
+
 export async function shutDown(input: ShutdownInput): Promise<void> {
   const { config, log, signals, sidecars } = input;
+  const planned = input.planned ?? guarded(log, 'planned actions', () => sidecars?.planned());
   // Nothing to send and no one to wait for (--no-wait without actions): done.
-  if (!sidecars && !hasActions(config)) return log.debug('no shutdown actions configured');
+  if (!sidecars && !hasActions(config) && !planned?.auto.length) return log.debug('no shutdown actions configured');
   const mode = input.mode ?? 'full';
-  const boundMs = config.shutdownTimeoutMs ?? sidecars?.gracePeriodMs() ?? 30_000;
+  const boundMs = config.shutdownTimeoutMs ?? planned?.graceMs ?? 30_000;
   const retry = mode !== 'one-round' && boundMs > 0;
   const deadline = performance.now() + boundMs;
 
@@ -52,11 +68,16 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
 
   // The actions go out first, the wait is set up after: the wait counts every status
   // since `baseline`, and each step before the first request is a delay on every Job.
-  const baseline = retry ? sidecars?.beginShutdown() : undefined;
+  const baseline = retry ? guarded(log, 'exit baseline', () => sidecars?.beginShutdown()) : undefined;
   const a: Attempts = { retry, deadline, stop, interrupt: interrupt.signal };
-  const acting = runActions(config, sidecars?.autoActions ?? [], log, input.childPid, a, !baseline);
-  const exitWait: Promise<ExitWait> | undefined = baseline && sidecars?.waitForExit(baseline, deadline, interrupt.signal);
-  void exitWait?.then((w) => (w.verdict === 'exited' || w.verdict === 'deleted') && gone.abort());
+  const acting = runActions(config, planned?.auto ?? [], log, input.childPid, a, !baseline, planned?.hostPid === true);
+  const exitWait: Promise<ExitWait> | undefined = baseline && sidecars?.waitForExit(baseline, deadline, interrupt.signal).catch((err: unknown) => {
+    log.error('internal error waiting for the sidecars to exit; the actions go on until answered', { error: err instanceof Error ? err.message : String(err) });
+    return { verdict: 'failed', running: [...baseline.keys()] };
+  });
+  // However the wait ends, the actions stop retrying with it: a timeout too (no new
+  // attempt after the bound), so that --kill's search never outlives the shutdown.
+  void exitWait?.then((w) => w.verdict !== 'failed' && gone.abort());
   const outcomes = await acting;
   const waited = await exitWait;
   signal.cancel();
@@ -102,17 +123,19 @@ function hasActions(config: Config): boolean {
 }
 
 /** Every action at once; synchronous up to the first request when the modules are loaded (prepareShutdown). */
-function runActions(config: Config, auto: readonly URL[], log: Logger, childPid: number | undefined, a: Attempts, untilDone: boolean): Promise<Outcome[]> {
+function runActions(config: Config, auto: readonly URL[], log: Logger, childPid: number | undefined, a: Attempts, untilDone: boolean, hostPid: boolean): Promise<Outcome[]> {
   const { requests, kill } = loaded;
   if ((needsRequests(config, auto) && !requests) || (needsKill(config) && !kill)) {
-    return prepareShutdown(config, auto).then(() => runActions(config, auto, log, childPid, a, untilDone));
+    return prepareShutdown(config, auto).then(() => runActions(config, auto, log, childPid, a, untilDone, hostPid));
   }
   const all: Promise<Outcome | Outcome[]>[] = requests ? [
     ...config.httpGet.map((u) => requests.shutdownRequest('GET', u, config.httpTimeoutMs, a, log)),
     ...[...config.httpPost, ...auto].map((u) => requests.shutdownRequest('POST', u, config.httpTimeoutMs, a, log)),
   ] : [];
-  if (kill && config.killAll) all.push(Promise.resolve(kill.killAll(config.killSignal, childPid, log)));
+  if (kill && config.killAll && hostPid) {
+    log.error('--kill-all not run: the Pod has hostPID: true, and every process on the node would be signalled');
+  } else if (kill && config.killAll) all.push(Promise.resolve(kill.killAll(config.killSignal, childPid, log)));
   else if (kill && config.kill.length > 0) all.push(kill.killByName(config.kill, config.killSignal, childPid, a, untilDone, log));
-  if (all.length === 0) log.debug('no shutdown actions configured');
+  if (all.length === 0) log.debug('no shutdown actions to run');
   return Promise.all(all).then((r) => r.flat());
 }

@@ -8,7 +8,8 @@ import {
   type ExitBaseline, type Plan, type PlanError, type Pod,
 } from './pod.ts';
 import { reminderMessage, reminders, whatBlocks } from './reminders.ts';
-import { hasAction, recognise } from './known.ts';
+import { autoActions } from './auto.ts';
+import { maxDurationText, timerMs } from './limits.ts';
 import type { CommandResult, Signals } from './supervise.ts';
 import type { Identity } from './kube/config.ts';
 import { PodWatch, type WatchEvent } from './kube/watch.ts';
@@ -34,9 +35,19 @@ function afterPendingReads(): Promise<void> {
 
 /** How the wait for the sidecars' exit ended, and who was still running then. */
 export interface ExitWait {
-  /** 'deleted': the kubelet is stopping every container itself; waiting is pointless. */
-  verdict: 'exited' | 'deleted' | 'timeout' | 'stopped';
+  /** 'deleted': the kubelet is stopping every container itself; waiting is pointless. 'failed': a bug in the wait. */
+  verdict: 'exited' | 'deleted' | 'timeout' | 'stopped' | 'failed';
   running: string[];
+}
+
+/** What the shutdown takes from the Pod, fixed before the command starts. */
+export interface Planned {
+  /** POST targets added by --shutdown-auto. */
+  auto: readonly URL[];
+  /** terminationGracePeriodSeconds, as a bound; undefined when the Pod was never seen. */
+  graceMs: number | undefined;
+  /** hostPID: true: --kill-all never runs. */
+  hostPid: boolean;
 }
 
 export class Sidecars {
@@ -78,7 +89,12 @@ export class Sidecars {
 
   /** The Pod's terminationGracePeriodSeconds, once the Pod has been seen. */
   gracePeriodMs(): number | undefined {
-    return this.#pod ? gracePeriodMs(this.#pod) : undefined;
+    return this.#pod ? gracePeriodMs(this.#pod).ms : undefined;
+  }
+
+  /** hostPID: true: --kill-all would reach every process on the node, so it never runs. */
+  get hostPid(): boolean {
+    return this.#pod?.spec?.hostPID === true;
   }
 
   /** Whom to wait for: the plan, or on a spec proa could not follow, every other regular container. */
@@ -108,42 +124,28 @@ export class Sidecars {
   #makePlan(pod: Pod): Plan | PlanError {
     const p = plan(pod, {
       container: this.#config.container, detected: this.#detected, waitFor: this.#config.waitFor, ignore: this.#config.ignore,
+      killAll: this.#config.killAll,
     });
+    const grace = gracePeriodMs(pod);
+    if (grace.clamped && this.#config.shutdownTimeoutMs === undefined) {
+      this.#log.warn(`terminationGracePeriodSeconds ${pod.spec?.terminationGracePeriodSeconds} is longer than proa can wait; ` +
+        `the shutdown is bounded by ${maxDurationText} instead`);
+    }
     if ('error' in p) return p;
     for (const note of p.notes) this.#log.warn(note);
     this.#log.info('found the Pod', {
       container: p.own, containerRule: p.ownRule, restartPolicy: p.restartPolicy,
       sidecars: p.awaited.map((s) => s.name), nativeSidecars: p.awaited.filter((s) => s.native).map((s) => s.name),
     });
-    this.#recognise(pod, p);
+    this.#auto = autoActions(pod, p, this.#config, this.#log);
     for (const name of p.unprobed) {
       this.#log.warn(unprobedWarning(name), { container: name });
     }
     return p;
   }
 
-  /** Recognised sidecars: their actions with --shutdown-auto, else a warning naming the flag. */
-  #recognise(pod: Pod, p: Plan): void {
-    const configured = this.#config.httpPost.concat(this.#config.httpGet);
-    for (const k of recognise(pod, p.own)) {
-      if (k.native || hasAction(k, configured)) continue;
-      const who = `sidecar ${k.container} (${k.name})`;
-      if (!this.#config.shutdownAuto) {
-        this.#log.warn(`${who} has no shutdown action: proa could stop it with POST ${k.url} (endpoint ${k.endpoint}: ${k.why}); ` +
-          `pass --shutdown-auto, or --shutdown-http-post=${k.url}`, { container: k.container, url: k.url, endpoint: k.endpoint });
-      } else if (k.endpoint === 'disabled') {
-        this.#log.warn(`${who}: its shutdown endpoint is disabled (${k.why}); --shutdown-auto cannot stop it`, { container: k.container });
-      } else {
-        this.#auto.push(new URL(k.url));
-        this.#log[k.endpoint === 'enabled' ? 'info' : 'warn'](`--shutdown-auto: POST ${k.url} will shut down ${who}` +
-          (k.endpoint === 'unknown' ? `, though the spec cannot tell whether that endpoint is enabled (${k.why})` : ''), { container: k.container, url: k.url });
-      }
-    }
-  }
-
-  /** POST targets --shutdown-auto added once the spec was seen. */
-  get autoActions(): readonly URL[] {
-    return this.#auto;
+  planned(): Planned {
+    return { auto: [...this.#auto], graceMs: this.gracePeriodMs(), hostPid: this.hostPid };
   }
 
   #logChanges(pod: Pod): void {
@@ -186,7 +188,7 @@ export class Sidecars {
     const timeoutMs = this.#config.readyTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
-      if (timeoutMs !== undefined) timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      if (timeoutMs !== undefined) timer = setTimeout(() => resolve('timeout'), timerMs(timeoutMs));
     });
     this.#log.info('waiting for the sidecars to be ready');
     const remind = reminders((waitedMs) => this.#remind(waitedMs));
@@ -287,7 +289,7 @@ export class Sidecars {
     const warned = new Set<string>();
     let running = [...baseline.keys()];
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - performance.now())); });
+    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timerMs(deadline - performance.now())); });
     const stopped = new Promise<'stopped'>((resolve) => {
       if (stop.aborted) resolve('stopped');
       stop.addEventListener('abort', () => resolve('stopped'), { once: true });

@@ -109,8 +109,8 @@ function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number 
   return code ?? 0;
 }
 
-/** Spawns the command with proa's environment and stdio, resolved through PATH. */
-export function runCommand(command: string, args: string[], signals: Signals, log: Logger): Promise<CommandResult> {
+/** Spawns the command with `env` and proa's stdio, resolved through `env`'s PATH. */
+export function runCommand(command: string, args: string[], signals: Signals, log: Logger, env: NodeJS.ProcessEnv): Promise<CommandResult> {
   return new Promise((resolve) => {
     let child: ChildProcess;
     const cannotStart = (err: NodeJS.ErrnoException): void => {
@@ -119,12 +119,12 @@ export function runCommand(command: string, args: string[], signals: Signals, lo
       const code = notFound ? 127 : 126;
       log.error(notFound ? `command not found: ${command}` : `command cannot be executed: ${command}`, {
         command, error: err.code ?? err.message, exitCode: code,
-        ...(notFound && !command.includes('/') ? { path: process.env.PATH ?? '' } : {}),
+        ...(notFound && !command.includes('/') ? { path: env.PATH ?? '' } : {}),
       });
       resolve({ code, started: false });
     };
     try {
-      child = spawn(command, args, { stdio: 'inherit' });
+      child = spawn(command, args, { stdio: 'inherit', env });
     } catch (err) {
       cannotStart(err as NodeJS.ErrnoException);
       return;

@@ -132,7 +132,7 @@ test('proa check without options takes those of the proa that runs as PID 1, and
   // `kubectl exec … -- proa check`: the same PID and mount namespaces, an environment of its own.
   const run = new Run('nsenter', ['-t', String(inner), '-p', '-m', binary, 'check'], { PATH: process.env.PATH ?? '' });
   await run.exited;
-  assert.match(run.stdout, /^proa check, with options and environment of PID 1 \(proa --shutdown-timeout 0 -g http:\/\/127\.0\.0\.1:1\/from-pid-one -- sleep 30\)/, run.stdout + run.dump());
+  assert.match(run.stdout, /^proa check, with options and environment of PID 1 \(--shutdown-http-get http:\/\/127\.0\.0\.1:1\/from-pid-one --shutdown-timeout 0ms[ )]/, run.stdout + run.dump());
   assert.match(run.stdout, /GET http:\/\/127\.0\.0\.1:1\/from-pid-one/);
   assert.match(run.stdout, /Pod job-x \(from POD_NAME\)/, 'PID 1\'s environment, not its own (which has no POD_NAME)');
 });

@@ -129,6 +129,24 @@ test('bad input names the option, the value and what is expected', () => {
   assert.match(usageError(['--wait-for', 'a', '--ignore', 'a', 'true']), /both in --wait-for and --ignore/);
 });
 
+test('limits: durations up to 2147483647ms; URL credentials judged at start and never echoed', () => {
+  assert.equal(config(['--ready-timeout', '2147483647ms', 'true']).readyTimeoutMs, 2_147_483_647);
+  assert.equal(config(['--ready-timeout', '596h31m23s', 'true']).readyTimeoutMs, 2_147_483_000);
+  for (const text of ['2147483648ms', '600h', '1e3h', '99999999999999999999999999999999s']) {
+    const message = usageError(['--shutdown-timeout', text, 'true']);
+    assert.match(message, text === '1e3h' ? /is not a duration/ : /the largest duration is 2147483647ms \(596h31m23s\)/, text);
+  }
+  const bad = usageError(['-g', 'http://admin:hunt%zzer2@127.0.0.1:1/quit', 'true']);
+  assert.match(bad, /malformed percent-escape/);
+  assert.ok(!bad.includes('hunt'), bad);
+  assert.match(usageError(['-p', 'http://u:p@10.1.2.3:15020/quit', 'true']), /credentials in clear over http: to 10\.1\.2\.3/);
+  assert.equal(config(['-p', 'https://u:p@sidecar.example/quit', 'true']).httpPost.length, 1, 'https: may carry them anywhere');
+  assert.equal(config(['-p', 'http://u:p@localhost:1/quit', 'true']).httpPost.length, 1, 'a local http: target may carry them');
+  assert.equal(config(['--keep-proa-env', 'true']).keepProaEnv, true);
+  assert.equal(config(['true'], { PROA_KEEP_PROA_ENV: 'yes' }).keepProaEnv, true);
+  assert.equal(config(['true']).keepProaEnv, false);
+});
+
 test('--shutdown-timeout 0 means do not wait', () => {
   assert.equal(config(['--shutdown-timeout', '0', 'true']).shutdownTimeoutMs, 0);
 });
@@ -137,14 +155,14 @@ test('help and version win; PROA_DISABLED short-circuits the rest', () => {
   assert.equal(parseCli(['--help'], {}).kind, 'help');
   assert.equal(parseCli(['-V', 'x'], {}).kind, 'version');
   assert.deepEqual(parseCli(['--shutdown-http-timeout', 'bogus', 'cmd', 'a'], { PROA_DISABLED: '1' }),
-    { kind: 'disabled', command: 'cmd', args: ['a'], logFormat: 'json', logLevel: 'info' });
+    { kind: 'disabled', command: 'cmd', args: ['a'], logFormat: 'json', logLevel: 'info', keepProaEnv: false });
   assert.equal(parseCli(['true'], { PROA_DISABLED: 'no' }).kind, 'run');
   // No option checks when disabled: unknown options and missing values are passed over;
   // the log settings are honoured where valid.
   assert.deepEqual(parseCli(['--no-such-option', '-Z', '--log-format', 'text', '--', 'cmd', '-x'], { PROA_DISABLED: 'yes', PROA_LOG: 'debug' }),
-    { kind: 'disabled', command: 'cmd', args: ['-x'], logFormat: 'text', logLevel: 'debug' });
+    { kind: 'disabled', command: 'cmd', args: ['-x'], logFormat: 'text', logLevel: 'debug', keepProaEnv: false });
   assert.deepEqual(parseCli(['--log-format', 'xml', 'cmd'], { PROA_DISABLED: '1', PROA_LOG: 'loud' }),
-    { kind: 'disabled', command: 'cmd', args: [], logFormat: 'json', logLevel: 'info' });
+    { kind: 'disabled', command: 'cmd', args: [], logFormat: 'json', logLevel: 'info', keepProaEnv: false });
 });
 
 test('log level: PROA_LOG wins over RUST_LOG; RUST_LOG bare or proa=<level>', () => {

@@ -13,6 +13,10 @@
 //   `splitChunks` is on.
 // - boolean query parameters are read like Go's strconv.ParseBool.
 // - errors are Status objects; 429/5xx may carry Retry-After.
+//
+// Hostile on request (the methods under "hostile mode"): answers no real server gives,
+// for the tests that hold proa to its limits: raw bytes and events into open watches,
+// one endless line, an error whose body never ends, a non-JSON answer to a GET.
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -172,6 +176,8 @@ export class FakeApiServer extends EventEmitter {
   #freezeNext = 0;
   #closeNext = 0;
   #garbageNext = 0;
+  #hangingErrors = 0;
+  #rawAnswers: { status: number; body: string }[] = [];
   #watchers = new Set<Watcher>();
   #saDirs: string[] = [];
   #saNamespace = 'default';
@@ -286,6 +292,46 @@ export class FakeApiServer extends EventEmitter {
   /** The next `n` watches send a line that is not JSON, then keep going. */
   garbageNextWatches(n = 1): void {
     this.#garbageNext += n;
+  }
+
+  // --- hostile mode ---------------------------------------------------------------
+
+  /** Writes these bytes, as they are, into every open watch stream. */
+  rawToWatches(bytes: string | Buffer): void {
+    for (const w of this.#watchers) if (!w.frozen && !w.res.writableEnded) w.res.write(bytes);
+  }
+
+  /** A watch event whose object is this JSON text, as it is (deeper than JSON.stringify can go, wrong types). */
+  rawEvent(type: string, objectJson: string): void {
+    this.rawToWatches(`{"type":${JSON.stringify(type)},"object":${objectJson}}\n`);
+  }
+
+  /**
+   * One line that never ends, into every open watch: `total` bytes of it in 64 KiB
+   * writes that wait for the reader. Resolves with the bytes written when it stops
+   * (all written, or the reader hung up).
+   */
+  async endlessLine(total: number): Promise<number> {
+    const piece = Buffer.alloc(64 * 1024, 'a');
+    const streams = [...this.#watchers].filter((w) => !w.frozen).map((w) => w.res);
+    let written = 0;
+    while (written < total && streams.some((r) => !r.destroyed && !r.writableEnded)) {
+      const full = streams.filter((r) => !r.destroyed && !r.writableEnded && !r.write(piece));
+      written += piece.length;
+      if (full.length > 0) await Promise.race(full.map((r) => new Promise((resolve) => { r.once('drain', resolve); r.once('close', resolve); })));
+    }
+    return written;
+  }
+
+  /** The next `n` requests that would fail get an error status whose body never ends. */
+  hangErrorBodies(n = 1, status = 500): void {
+    this.#hangingErrors += n;
+    this.failNext(...Array.from({ length: n }, () => ({ status })));
+  }
+
+  /** The next Pod GET or watch is answered with this status and body, whatever they are. */
+  rawAnswerNext(status: number, body: string): void {
+    this.#rawAnswers.push({ status, body });
   }
 
   /** Ends every open watch stream cleanly, as the server does at timeoutSeconds. */
@@ -409,6 +455,12 @@ export class FakeApiServer extends EventEmitter {
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (f.retryAfterSeconds !== undefined) headers['Retry-After'] = String(f.retryAfterSeconds);
     res.writeHead(f.status, headers);
+    if (this.#hangingErrors > 0 && f.status >= 500) {
+      this.#hangingErrors--;
+      // The start of a Status object, and then nothing: the body never ends.
+      res.write('{"kind":"Status","apiVersion":"v1","status":"Failure","message":"');
+      return;
+    }
     const body = status(f.status, f.reason ?? reasons[f.status] ?? 'Unknown', f.message ?? `fake failure ${f.status}`);
     if (f.details) body.details = f.details;
     res.end(JSON.stringify(body));
@@ -451,6 +503,12 @@ export class FakeApiServer extends EventEmitter {
     }
     const scripted = this.#failures.shift();
     if (scripted) return this.#fail(req, url, res, scripted);
+    const raw = this.#rawAnswers.shift();
+    if (raw) {
+      this.#record(req, url, raw.status);
+      res.writeHead(raw.status, { 'Content-Type': 'text/html' });
+      return void res.end(raw.body);
+    }
 
     if (name) {
       const pod = this.#pods.get(`${namespace}/${name}`);

@@ -16,7 +16,7 @@ function pod(containers: Json[], extra: { annotations?: Record<string, string>; 
 }
 
 test('Istio, Linkerd, Cloud SQL Auth Proxy v2, Vault Agent: the action, and enabled, disabled or unknown', () => {
-  const found = (p: Pod): [string, string, string][] => recognise(p, 'main').map((k) => [k.container, k.url, k.endpoint]);
+  const found = (p: Pod): [string, string | undefined, string][] => recognise(p, 'main').map((k) => [k.container, k.url, k.endpoint]);
   assert.deepEqual(found(pod([{ name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.24.0' }])), [['istio-proxy', 'http://127.0.0.1:15020/quitquitquit', 'enabled']]);
   const linkerd = (value?: string): Json => ({ name: 'linkerd-proxy', image: 'cr.l5d.io/linkerd/proxy:edge-24.11.8', env: value === undefined ? [] : [{ name: 'LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED', value }] });
   assert.deepEqual(found(pod([linkerd('true')])), [['linkerd-proxy', 'http://127.0.0.1:4191/shutdown', 'enabled']]);

@@ -165,9 +165,11 @@ test('exits: terminated, or moved through a restart since shutdown began', () =>
 
 test('deletion and grace period', () => {
   const pod = makePod({ name: 'p', containers: ['main'], grace: 7 }) as Pod;
-  assert.equal(gracePeriodMs(pod), 7000);
+  assert.deepEqual(gracePeriodMs(pod), { ms: 7000, clamped: false });
   delete pod.spec!.terminationGracePeriodSeconds;
-  assert.equal(gracePeriodMs(pod), 30_000);
+  assert.deepEqual(gracePeriodMs(pod), { ms: 30_000, clamped: false });
+  pod.spec!.terminationGracePeriodSeconds = 3_000_000;
+  assert.deepEqual(gracePeriodMs(pod), { ms: 2_147_483_647, clamped: true }, 'what a timer holds, and said so');
   assert.equal(isDeleting(pod), false);
   pod.metadata!.deletionTimestamp = '2026-11-20T10:00:30Z';
   assert.equal(isDeleting(pod), true);

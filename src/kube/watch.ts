@@ -32,11 +32,19 @@
 //   covers the end's trip back through a slow proxy and the server's timer slack: the
 //   server's clock starts before it sends the headers, and ours after we receive them.
 // - a list that has not shown the Pod within 10 s means the name is wrong: say so once.
-import { StringDecoder } from 'node:string_decoder';
+// - a line (one event) longer than the Pod document cap (limits.ts) is a broken stream:
+//   retried with back-off like any other.
+//
+// What a stream says passes kube/decode.ts before anyone reads it. Events proa cannot
+// use (an unknown type, an object that is not a Pod) are logged once and skipped; a
+// line that is not JSON means the stream itself is broken, and it is retried.
 import type { Sourced } from '../cli.ts';
 import type { Logger } from '../log.ts';
 import type { Pod } from '../pod.ts';
+import { maxPodDocumentBytes, timerMs } from '../limits.ts';
 import { ApiError, type ApiClient } from './client.ts';
+import { decodePod } from './decode.ts';
+import { Lines } from './lines.ts';
 import { describeProblem } from './problems.ts';
 
 /**
@@ -60,10 +68,7 @@ const healthyAfterMs = 1000;
 const deadMarginMs = 5_000;
 const notFoundAfterMs = 10_000;
 
-interface WatchEnvelope {
-  type?: unknown;
-  object?: { metadata?: { resourceVersion?: unknown }; code?: unknown; reason?: unknown; message?: unknown };
-}
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 class StreamProblem extends Error {
   override name = 'StreamProblem';
@@ -95,6 +100,9 @@ export class PodWatch {
   #podMissing: string | undefined;
   #notFoundTimer: NodeJS.Timeout | undefined;
   #done: Promise<void> | undefined;
+  /** What the API sent that proa could not use, each logged once. */
+  #oddities = new Set<string>();
+  #badFields = new Set<string>();
 
   constructor(client: ApiClient, target: WatchTarget, log: Logger, onEvent: (event: WatchEvent) => void) {
     this.#client = client;
@@ -154,27 +162,31 @@ export class PodWatch {
       const healthy = setTimeout(() => this.#healthy(), healthyAfterMs);
       const deadMs = this.#target.timeoutSeconds * 1000 + deadMarginMs;
       const dead = setTimeout(() => res.destroy(new StreamProblem(
-        `watch not ended by the server ${deadMs / 1000}s after it opened (timeoutSeconds ${this.#target.timeoutSeconds}); connection presumed dead`)), deadMs);
+        `watch not ended by the server ${deadMs / 1000}s after it opened (timeoutSeconds ${this.#target.timeoutSeconds}); connection presumed dead`)), timerMs(deadMs));
       try {
-        const decoder = new StringDecoder('utf8');
-        let buffered = '';
+        const lines = new Lines(maxPodDocumentBytes);
         const handleLine = (line: string): State | undefined => {
           if (line.trim() === '') return undefined;
-          let event: WatchEnvelope;
+          let event: unknown;
           try {
-            event = JSON.parse(line) as WatchEnvelope;
+            event = JSON.parse(line);
           } catch {
             throw new StreamProblem(`watch stream sent a line that is not JSON (${line.length} bytes)`);
           }
-          const version = event.object?.metadata?.resourceVersion;
+          if (!isObj(event)) return this.#odd(`watch stream sent an event that is not an object (${event === null ? 'null' : typeof event}); skipped`);
+          const object = isObj(event.object) ? event.object : undefined;
+          const metadata = object && isObj(object.metadata) ? object.metadata : undefined;
+          const version = metadata?.resourceVersion;
           switch (event.type) {
             case 'ADDED':
             case 'MODIFIED':
             case 'DELETED': {
+              if (!object) return this.#odd(`watch stream sent a ${event.type} event without an object; skipped`);
               if (typeof version === 'string') lastRv = version;
               this.#seen();
               this.#resolved();
-              const pod = event.object as Pod;
+              const { pod, problems } = decodePod(object);
+              this.#fieldProblems(problems);
               this.#onEvent(event.type === 'DELETED' ? { type: 'deleted', pod } : { type: 'pod', pod });
               return undefined;
             }
@@ -183,25 +195,21 @@ export class PodWatch {
               if (typeof version === 'string') lastRv = version;
               return undefined;
             case 'ERROR': {
-              const code = event.object?.code;
-              const reason = event.object?.reason;
+              const code = object?.code;
+              const reason = object?.reason;
               if (code === 410 || reason === 'Expired' || reason === 'Gone') {
                 this.#log.info('watch resourceVersion expired (410); starting over from the current state', { resourceVersion: lastRv });
                 return { kind: 'list' };
               }
-              const message = typeof event.object?.message === 'string' ? event.object.message : 'no message';
-              throw new StreamProblem(`watch stream sent an ERROR event (code ${String(code)}): ${message}`);
+              const message = typeof object?.message === 'string' ? object.message.slice(0, 1024) : 'no message';
+              throw new StreamProblem(`watch stream sent an ERROR event (code ${typeof code === 'number' ? code : 'none'}): ${message}`);
             }
             default:
-              throw new StreamProblem(`watch stream sent an event of unknown type ${JSON.stringify(event.type)}`);
+              return this.#odd(`watch stream sent an event of unknown type ${JSON.stringify(String(event.type).slice(0, 64))}; skipped`);
           }
         };
         for await (const chunk of res as AsyncIterable<Buffer>) {
-          buffered += decoder.write(chunk);
-          let nl: number;
-          while ((nl = buffered.indexOf('\n')) >= 0) {
-            const line = buffered.slice(0, nl);
-            buffered = buffered.slice(nl + 1);
+          for (const line of lines.push(chunk)) {
             const verdict = handleLine(line);
             if (verdict) {
               res.destroy();
@@ -209,9 +217,9 @@ export class PodWatch {
             }
           }
           // A partial line left over means the rest of an event is on its way: decide after it.
-          if (buffered === '') this.#onEvent({ type: 'caught-up' });
+          if (!lines.partial) this.#onEvent({ type: 'caught-up' });
         }
-        const verdict = handleLine(buffered + decoder.end());
+        const verdict = handleLine(lines.end());
         if (verdict) return verdict;
         const lived = performance.now() - opened;
         if (lived < healthyAfterMs) throw new StreamProblem(`watch stream ended after ${Math.round(lived)}ms`);
@@ -234,6 +242,28 @@ export class PodWatch {
     } finally {
       this.#stop.signal.removeEventListener('abort', abortStream);
     }
+  }
+
+  /** Fields of the wrong type: each logged when first seen, and once when a Pod reads cleanly again. */
+  #fieldProblems(problems: string[]): void {
+    for (const p of problems) {
+      if (this.#badFields.has(p)) continue;
+      this.#badFields.add(p);
+      this.#log.warn('the Pod from the API has a field proa cannot read; taken as unknown', { field: p });
+    }
+    if (problems.length === 0 && this.#badFields.size > 0) {
+      this.#log.info('the Pod from the API reads cleanly again', { resolved: [...this.#badFields] });
+      this.#badFields.clear();
+    }
+  }
+
+  /** Something the API sent that proa cannot use: logged the first time, skipped always. */
+  #odd(what: string): undefined {
+    if (!this.#oddities.has(what)) {
+      this.#oddities.add(what);
+      this.#log.warn(what);
+    }
+    return undefined;
   }
 
   #backoff(err: unknown): number {

@@ -1,0 +1,197 @@
+// The one boundary for the API's data: a watch event's object or a GET's body becomes a
+// typed Pod here, and nothing past this module trusts a field's type. Each field proa
+// reads is checked; one of the wrong type is left out (read as unknown: not ready, not
+// exited, no status) and named in a problem, which the caller logs once. Nothing here
+// throws, and nothing of the input is kept but the checked fields, so a hostile
+// document (nested 200,000 levels deep, a string where a list belongs) costs no more
+// than its size, which the reader has already bounded (limits.ts).
+import { maxLoggedStringChars } from '../limits.ts';
+import type { ContainerSpec, ContainerState, ContainerStatus, Pod, Terminated } from '../pod.ts';
+
+export interface Decoded {
+  pod: Pod;
+  /** `path: expected T, got U`, one per field of the wrong type. */
+  problems: string[];
+}
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function kind(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `${typeof v}`;
+}
+
+class Reader {
+  readonly problems: string[] = [];
+
+  #wrong(path: string, expected: string, v: unknown): undefined {
+    this.problems.push(`${path}: expected ${expected}, got ${kind(v)}`);
+    return undefined;
+  }
+
+  obj(o: Obj | undefined, key: string, path: string): Obj | undefined {
+    const v = o?.[key];
+    if (v === undefined || v === null) return undefined;
+    return isObj(v) ? v : this.#wrong(`${path}.${key}`, 'an object', v);
+  }
+
+  str(o: Obj | undefined, key: string, path: string, cut = false): string | undefined {
+    const v = o?.[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') return this.#wrong(`${path}.${key}`, 'a string', v);
+    return cut && v.length > maxLoggedStringChars ? `${v.slice(0, maxLoggedStringChars)}... (${v.length} characters)` : v;
+  }
+
+  bool(o: Obj | undefined, key: string, path: string): boolean | undefined {
+    const v = o?.[key];
+    if (v === undefined || v === null) return undefined;
+    return typeof v === 'boolean' ? v : this.#wrong(`${path}.${key}`, 'a boolean', v);
+  }
+
+  int(o: Obj | undefined, key: string, path: string): number | undefined {
+    const v = o?.[key];
+    if (v === undefined || v === null) return undefined;
+    return typeof v === 'number' && Number.isSafeInteger(v) ? v : this.#wrong(`${path}.${key}`, 'an integer', v);
+  }
+
+  /** A list of objects; an element that is not one is left out and named. */
+  list(o: Obj | undefined, key: string, path: string): { item: Obj; at: string }[] | undefined {
+    const v = o?.[key];
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v)) return this.#wrong(`${path}.${key}`, 'an array', v);
+    const out: { item: Obj; at: string }[] = [];
+    v.forEach((item, i) => {
+      const name = isObj(item) && typeof item.name === 'string' ? item.name.slice(0, 64) : String(i);
+      if (isObj(item)) out.push({ item, at: `${path}.${key}[${name}]` });
+      else this.#wrong(`${path}.${key}[${i}]`, 'an object', item);
+    });
+    return out;
+  }
+
+  strings(o: Obj | undefined, key: string, path: string): string[] | undefined {
+    const v = o?.[key];
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) return this.#wrong(`${path}.${key}`, 'an array of strings', v);
+    return v as string[];
+  }
+
+  stringMap(o: Obj | undefined, key: string, path: string): Record<string, string> | undefined {
+    const m = this.obj(o, key, path);
+    if (!m) return undefined;
+    const out: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const [k, v] of Object.entries(m)) {
+      if (typeof v === 'string') out[k] = v;
+      else this.#wrong(`${path}.${key}[${k}]`, 'a string', v);
+    }
+    return out;
+  }
+}
+
+/** A container in the spec; one without a string name is not a container proa can use. */
+function container(r: Reader, c: Obj, at: string): ContainerSpec | undefined {
+  const name = r.str(c, 'name', at);
+  if (name === undefined) {
+    r.problems.push(`${at}.name: a container without a name is left out`);
+    return undefined;
+  }
+  const env = r.list(c, 'env', at)?.flatMap(({ item, at: e }) => {
+    const n = r.str(item, 'name', e);
+    return n === undefined ? [] : [{ name: n, value: r.str(item, 'value', e) }];
+  });
+  // Probes are only tested for presence; their inside is the kubelet's business.
+  const probe = (key: string): object | undefined => (r.obj(c, key, at) ? {} : undefined);
+  return {
+    name,
+    restartPolicy: r.str(c, 'restartPolicy', at),
+    readinessProbe: probe('readinessProbe'),
+    startupProbe: probe('startupProbe'),
+    image: r.str(c, 'image', at),
+    command: r.strings(c, 'command', at),
+    args: r.strings(c, 'args', at),
+    env,
+  };
+}
+
+function containers(r: Reader, spec: Obj | undefined, key: string): ContainerSpec[] | undefined {
+  return r.list(spec, key, 'spec')?.flatMap(({ item, at }) => container(r, item, at) ?? []);
+}
+
+function terminated(r: Reader, t: Obj | undefined, at: string): Terminated | undefined {
+  if (!t) return undefined;
+  const exitCode = r.int(t, 'exitCode', at);
+  // A termination without its exit code cannot be judged: unknown, not exited.
+  if (exitCode === undefined) {
+    if (t.exitCode === undefined) r.problems.push(`${at}.exitCode: missing`);
+    return undefined;
+  }
+  return {
+    exitCode,
+    signal: r.int(t, 'signal', at),
+    reason: r.str(t, 'reason', at, true),
+    finishedAt: r.str(t, 'finishedAt', at),
+    containerID: r.str(t, 'containerID', at),
+  };
+}
+
+function state(r: Reader, s: Obj | undefined, at: string): ContainerState | undefined {
+  if (!s) return undefined;
+  const waiting = r.obj(s, 'waiting', at);
+  const running = r.obj(s, 'running', at);
+  return {
+    waiting: waiting && { reason: r.str(waiting, 'reason', `${at}.waiting`, true), message: r.str(waiting, 'message', `${at}.waiting`, true) },
+    running: running && { startedAt: r.str(running, 'startedAt', `${at}.running`) },
+    terminated: terminated(r, r.obj(s, 'terminated', at), `${at}.terminated`),
+  };
+}
+
+function statuses(r: Reader, status: Obj | undefined, key: string): ContainerStatus[] | undefined {
+  return r.list(status, key, 'status')?.flatMap(({ item, at }) => {
+    const name = r.str(item, 'name', at);
+    if (name === undefined) return [];
+    return [{
+      name,
+      ready: r.bool(item, 'ready', at),
+      started: r.bool(item, 'started', at),
+      restartCount: r.int(item, 'restartCount', at),
+      containerID: r.str(item, 'containerID', at),
+      state: state(r, r.obj(item, 'state', at), `${at}.state`),
+      lastState: state(r, r.obj(item, 'lastState', at), `${at}.lastState`),
+    }];
+  });
+}
+
+/** Any JSON value into a Pod and the problems found; never throws. */
+export function decodePod(value: unknown): Decoded {
+  const r = new Reader();
+  if (!isObj(value)) {
+    r.problems.push(`the Pod: expected an object, got ${kind(value)}`);
+    return { pod: {}, problems: r.problems };
+  }
+  const metadata = r.obj(value, 'metadata', 'the Pod');
+  const spec = r.obj(value, 'spec', 'the Pod');
+  const status = r.obj(value, 'status', 'the Pod');
+  const pod: Pod = {
+    metadata: metadata && {
+      name: r.str(metadata, 'name', 'metadata'),
+      namespace: r.str(metadata, 'namespace', 'metadata'),
+      uid: r.str(metadata, 'uid', 'metadata'),
+      resourceVersion: r.str(metadata, 'resourceVersion', 'metadata'),
+      deletionTimestamp: r.str(metadata, 'deletionTimestamp', 'metadata'),
+      annotations: r.stringMap(metadata, 'annotations', 'metadata'),
+    },
+    spec: spec && {
+      containers: containers(r, spec, 'containers'),
+      initContainers: containers(r, spec, 'initContainers'),
+      restartPolicy: r.str(spec, 'restartPolicy', 'spec'),
+      terminationGracePeriodSeconds: r.int(spec, 'terminationGracePeriodSeconds', 'spec'),
+      hostPID: r.bool(spec, 'hostPID', 'spec'),
+    },
+    status: status && {
+      phase: r.str(status, 'phase', 'status'),
+      containerStatuses: statuses(r, status, 'containerStatuses'),
+      initContainerStatuses: statuses(r, status, 'initContainerStatuses'),
+    },
+  };
+  return { pod, problems: r.problems };
+}
