@@ -5,7 +5,8 @@
 // (kube/decode.ts), and an answer proa cannot read is a finding, never a crash.
 import { readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
-import { configOf, defaultServiceAccountDir, type Config } from './cli.ts';
+import { configOf, type Config } from './cli.ts';
+import { defaultServiceAccountDir } from './options.ts';
 import { listProcesses } from './kill.ts';
 import { loopbackLookup } from './requests.ts';
 import { hasAction, portOf, recognise } from './known.ts';

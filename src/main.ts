@@ -3,7 +3,8 @@
 // in proa included: the safety net below catches what the lifecycle did not.
 import './inspector.ts';
 import { writeSync } from 'node:fs';
-import { parseCli, usage, UsageError, type Config } from './cli.ts';
+import { parseCli, UsageError, type Config } from './cli.ts';
+import { usage } from './options.ts';
 import { createLogger, type Logger } from './log.ts';
 import { runCommand, Signals, signalNumber, type CommandResult } from './supervise.ts';
 import { hostPidNamespace } from './kill.ts';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCli, parseDuration, parseSignal, UsageError, envName, type Config } from '../src/cli.ts';
+import { parseCli, parseDuration, parseSignal, UsageError, type Config } from '../src/cli.ts';
+import { envName } from '../src/options.ts';
 import { levelFromRustLog } from '../src/log.ts';
 
 function config(argv: string[], env: NodeJS.ProcessEnv = {}): Config {

@@ -19,7 +19,8 @@ import { describe, exitBaseline, exits, plan, readiness, statusOf, type Pod } fr
 import { whatBlocks, reminderMessage } from '../src/reminders.ts';
 import { recognise } from '../src/known.ts';
 import { autoActions } from '../src/auto.ts';
-import { parseCli, UsageError, options, envName, type Config } from '../src/cli.ts';
+import { parseCli, UsageError, type Config } from '../src/cli.ts';
+import { options, envName } from '../src/options.ts';
 import { createLogger } from '../src/log.ts';
 import { binary, root, Run } from './proa.ts';
 

@@ -35,15 +35,15 @@
 // - a line (one event) longer than the Pod document cap (limits.ts) is a broken stream:
 //   retried with back-off like any other.
 //
-// What a stream says passes kube/decode.ts before anyone reads it. Events proa cannot
-// use (an unknown type, an object that is not a Pod) are logged once and skipped; a
-// line that is not JSON means the stream itself is broken, and it is retried.
+// What a line means is kube/events.ts' to say (its Pods through kube/decode.ts). Events
+// proa cannot use (an unknown type, an object that is not a Pod) are logged once and
+// skipped; a line that is not JSON means the stream itself is broken, and it is retried.
 import type { Sourced } from '../cli.ts';
 import type { Logger } from '../log.ts';
 import type { Pod } from '../pod.ts';
 import { maxPodDocumentBytes, timerMs } from '../limits.ts';
 import { ApiError, type ApiClient } from './client.ts';
-import { decodePod } from './decode.ts';
+import { parseEvent } from './events.ts';
 import { Lines } from './lines.ts';
 import { describeProblem } from './problems.ts';
 
@@ -68,7 +68,6 @@ const healthyAfterMs = 1000;
 const deadMarginMs = 5_000;
 const notFoundAfterMs = 10_000;
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 class StreamProblem extends Error {
   override name = 'StreamProblem';
@@ -166,46 +165,30 @@ export class PodWatch {
       try {
         const lines = new Lines(maxPodDocumentBytes);
         const handleLine = (line: string): State | undefined => {
-          if (line.trim() === '') return undefined;
-          let event: unknown;
-          try {
-            event = JSON.parse(line);
-          } catch {
-            throw new StreamProblem(`watch stream sent a line that is not JSON (${line.length} bytes)`);
-          }
-          if (!isObj(event)) return this.#odd(`watch stream sent an event that is not an object (${event === null ? 'null' : typeof event}); skipped`);
-          const object = isObj(event.object) ? event.object : undefined;
-          const metadata = object && isObj(object.metadata) ? object.metadata : undefined;
-          const version = metadata?.resourceVersion;
-          switch (event.type) {
-            case 'ADDED':
-            case 'MODIFIED':
-            case 'DELETED': {
-              if (!object) return this.#odd(`watch stream sent a ${event.type} event without an object; skipped`);
-              if (typeof version === 'string') lastRv = version;
+          const e = parseEvent(line);
+          switch (e.kind) {
+            case 'pod':
+            case 'deleted':
+              if (e.rv !== undefined) lastRv = e.rv;
               this.#seen();
               this.#resolved();
-              const { pod, problems } = decodePod(object);
-              this.#fieldProblems(problems);
-              this.#onEvent(event.type === 'DELETED' ? { type: 'deleted', pod } : { type: 'pod', pod });
+              this.#fieldProblems(e.problems);
+              this.#onEvent({ type: e.kind, pod: e.pod });
               return undefined;
-            }
-            case 'BOOKMARK':
-              // Only the version is meaningful; the object is not a usable Pod.
-              if (typeof version === 'string') lastRv = version;
+            case 'bookmark':
+              if (e.rv !== undefined) lastRv = e.rv;
               return undefined;
-            case 'ERROR': {
-              const code = object?.code;
-              const reason = object?.reason;
-              if (code === 410 || reason === 'Expired' || reason === 'Gone') {
-                this.#log.info('watch resourceVersion expired (410); starting over from the current state', { resourceVersion: lastRv });
-                return { kind: 'list' };
-              }
-              const message = typeof object?.message === 'string' ? object.message.slice(0, 1024) : 'no message';
-              throw new StreamProblem(`watch stream sent an ERROR event (code ${typeof code === 'number' ? code : 'none'}): ${message}`);
-            }
-            default:
-              return this.#odd(`watch stream sent an event of unknown type ${JSON.stringify(String(event.type).slice(0, 64))}; skipped`);
+            case 'expired':
+              this.#log.info('watch resourceVersion expired (410); starting over from the current state', { resourceVersion: lastRv });
+              return { kind: 'list' };
+            case 'error':
+              throw new StreamProblem(e.message);
+            case 'broken':
+              throw new StreamProblem(e.why);
+            case 'odd':
+              return this.#odd(e.why);
+            case 'blank':
+              return undefined;
           }
         };
         for await (const chunk of res as AsyncIterable<Buffer>) {
