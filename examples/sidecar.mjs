@@ -10,6 +10,7 @@ let failures = Number(process.env.SHUTDOWN_FAILS ?? 0);
 console.log(`Sleeping ${startupSeconds}s to simulate a slow sidecar startup.`);
 setTimeout(() => {
   const server = createServer((req, res) => {
+    res.on('error', () => {});
     if (req.url === '/shutdown' && failures > 0) {
       failures--;
       console.log('Received /shutdown; not ready to stop yet (503).');

@@ -13,6 +13,35 @@ export class UsageError extends Error {
 const seeHelp = " (see 'proa --help')";
 
 /** One line, credentials in any URL it quotes removed. */
+/** Edit distance, for did-you-mean: insertions, deletions, substitutions and swaps of neighbours. */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The one candidate within two edits of `word` (the closest), if any. */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  if (word.length > 64) return undefined;
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const dist = distance(word.toLowerCase(), c.toLowerCase());
+    if (dist > 0 && dist < bestDistance) {
+      best = c;
+      bestDistance = dist;
+    }
+  }
+  return best;
+}
+
 export function fail(message: string): never {
   throw new UsageError(redact(`proa: ${message}${seeHelp}`).replace(/[\r\n]+/g, ' '));
 }
@@ -47,6 +76,10 @@ export function splitArgv(argv: readonly string[], lenient = false): Split {
     if (spec.kind === 'list' && prev) prev.values.push(value);
     else raw.set(spec.long, { values: [value], where });
   };
+  // --help and --version end the command line: anything after them is a mistake to name.
+  const nothingAfter = (flag: string, i: number): void => {
+    if (i + 1 < argv.length) problem(`${flag} takes nothing after it (got "${argv[i + 1]}")`);
+  };
   const takeValue = (spec: OptionSpec, inline: string | undefined, i: number): [string, number] => {
     if (inline !== undefined) return [inline, i];
     const next = argv[i + 1];
@@ -68,11 +101,15 @@ export function splitArgv(argv: readonly string[], lenient = false): Split {
       const eq = arg.indexOf('=');
       const name = arg.slice(2, eq < 0 ? undefined : eq);
       const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-      if (name === 'help') { out.help = true; continue; }
-      if (name === 'version') { out.version = true; continue; }
+      if (name === 'help' || name === 'version') {
+        out[name] = true;
+        nothingAfter(`--${name}`, i);
+        continue;
+      }
       const spec = options.find((o) => o.long === name);
       if (!spec) {
-        problem(`unknown option '--${name}'`);
+        const near = nearest(name, [...options.map((o) => o.long), 'help', 'version']);
+        problem(`unknown option '--${name}'${near ? `; did you mean --${near}?` : ''}`);
         continue;
       }
       if (spec.kind === 'switch') {
@@ -89,8 +126,11 @@ export function splitArgv(argv: readonly string[], lenient = false): Split {
       // A cluster of short options: -Kg URL, -gURL.
       for (let j = 1; j < arg.length; j++) {
         const c = arg[j]!;
-        if (c === 'h') { out.help = true; continue; }
-        if (c === 'V') { out.version = true; continue; }
+        if (c === 'h' || c === 'V') {
+          out[c === 'h' ? 'help' : 'version'] = true;
+          if (j === arg.length - 1) nothingAfter(`-${c}`, i);
+          continue;
+        }
         const spec = options.find((o) => o.short === c);
         if (!spec) {
           problem(`unknown option '-${c}'`);
@@ -113,6 +153,22 @@ export function splitArgv(argv: readonly string[], lenient = false): Split {
 }
 
 /** The environment's values for options not given as flags. An empty variable is unset. */
+/** The variables proa reads besides the options' twins. */
+const environmentOnly = ['PROA_DISABLED', 'PROA_LOG', 'PROA_SERVICEACCOUNT_DIR'];
+
+/**
+ * A PROA_* variable proa does not know, one or two letters away from one it does: most
+ * likely a typo that leaves an option unset. Others are left alone (images set
+ * PROA_VERSION and the like for their own reasons).
+ */
+export function envTypos(env: NodeJS.ProcessEnv): string[] {
+  const known = [...options.map((o) => envName(o.long)), ...environmentOnly];
+  return Object.keys(env).filter((k) => k.startsWith('PROA_') && !known.includes(k)).sort().flatMap((k) => {
+    const near = nearest(k, known);
+    return near ? [`environment variable ${k} is not one of proa's and is ignored; did you mean ${near}?`] : [];
+  });
+}
+
 export function mergeEnv(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv): void {
   for (const spec of options) {
     if (raw.has(spec.long)) continue;

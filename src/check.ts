@@ -137,7 +137,8 @@ export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv):
 async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Promise<void> {
   const id = resolveIdentity(config, useEnv);
   const detected = config.container ? undefined : detectContainer();
-  r.add('identity', 'ok', `Pod ${id.pod.value} (from ${id.pod.source}), namespace ${id.namespace.value} (from ${id.namespace.source})`);
+  const from = (s: string): string => (s.startsWith('no ') ? s : `from ${s}`);
+  r.add('identity', 'ok', `Pod ${id.pod.value} (${from(id.pod.source)}), namespace ${id.namespace.value} (${from(id.namespace.source)})`);
   if (id.pod.source === 'hostname' && id.pod.value.length === 63) {
     r.add('identity', 'warn', 'the Pod name comes from a 63-character hostname, where the kubelet cuts longer names: pass POD_NAME through the downward API');
   }

@@ -6,7 +6,7 @@ import { maxDurationText } from './limits.ts';
 import { credentialProblem } from './urls.ts';
 import { parseDuration, parseSignal, parseSwitch, type KillSignal } from './values.ts';
 import { defaultServiceAccountDir } from './options.ts';
-import { fail, mergeEnv, splitArgv, UsageError, type RawValue } from './argv.ts';
+import { envTypos, fail, mergeEnv, splitArgv, UsageError, type RawValue } from './argv.ts';
 
 export { parseDuration, parseSignal, UsageError, type KillSignal };
 
@@ -44,6 +44,8 @@ export interface Config {
   serviceAccountDir: string;
   /** Pass proa's own PROA_* variables on to the command (they may hold credentialed URLs). */
   keepProaEnv: boolean;
+  /** PROA_* variables that look like misspelt ones, to warn about once proa logs. */
+  envWarnings: string[];
 }
 
 export type Invocation =
@@ -220,6 +222,7 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     logLevel,
     serviceAccountDir: env.PROA_SERVICEACCOUNT_DIR || defaultServiceAccountDir,
     keepProaEnv: on('keep-proa-env'),
+    envWarnings: envTypos(env),
   };
   const both = config.waitFor.find((n) => config.ignore.includes(n));
   if (both) fail(`container "${both}" is both in --wait-for and --ignore; name it in one of them`);

@@ -44,6 +44,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   safetyNet(run, progress);
   log.info('proa starting', { version: versionLine(), command: config.command });
   warnNonLocal(config, log);
+  for (const w of config.envWarnings) log.warn(w);
   try {
     if (!config.noWait) {
       run.sidecars = await connect(config, env, log);

@@ -325,13 +325,17 @@ test('shutdown requests over plain HTTP: path and query, Host, the URL\'s creden
 test('shutdown requests over plain HTTP: an answer that arrives a byte at a time counts; one that is not HTTP is retried', async () => {
   const answers: string[] = [];
   const server = createNetServer((socket) => {
+    // proa hangs up once it has the headers, while the rest still drips: that reset is
+    // expected, and must not surface as an uncaught ECONNRESET here.
+    socket.on('error', () => {});
     socket.once('data', () => {
       const text = answers.shift() ?? 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
       let i = 0;
       const drip = setInterval(() => {
-        if (i < text.length) socket.write(text[i++]!);
+        if (i < text.length && !socket.destroyed) socket.write(text[i++]!);
         else { clearInterval(drip); socket.end(); }
       }, 1);
+      socket.once('close', () => clearInterval(drip));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -344,4 +348,11 @@ test('shutdown requests over plain HTTP: an answer that arrives a byte at a time
   assert.equal(ok?.status, 200);
   assert.equal(ok?.attempts, 2);
   server.close();
+});
+
+test('a PROA_* variable one letter from a real one: one warning naming the likely one; the run goes on', async () => {
+  const run = proa(['--no-wait', '--', 'true'], { PROA_SHUTDOWN_TIMOUT: '0', PROA_VERSION: '9' });
+  assert.equal((await run.exited).code, 0, run.dump());
+  const warned = run.lines.filter((l) => l.level === 'warn' && /is not one of proa's/.test(l.msg));
+  assert.deepEqual(warned.map((l) => l.msg), ["environment variable PROA_SHUTDOWN_TIMOUT is not one of proa's and is ignored; did you mean PROA_SHUTDOWN_TIMEOUT?"]);
 });

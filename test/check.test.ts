@@ -136,3 +136,11 @@ test('proa check without options takes those of the proa that runs as PID 1, and
   assert.match(run.stdout, /GET http:\/\/127\.0\.0\.1:1\/from-pid-one/);
   assert.match(run.stdout, /Pod job-x \(from POD_NAME\)/, 'PID 1\'s environment, not its own (which has no POD_NAME)');
 });
+
+test('proa check outside a cluster: the identity says where each name came from, and why the API cannot be used', async () => {
+  const run = proa(['check'], { PROA_SERVICEACCOUNT_DIR: join(tempDir(), 'none'), POD_NAME: 'p1' });
+  assert.equal((await run.exited).code, 1, run.stdout + run.dump());
+  assert.match(run.stdout, /ok +Pod p1 \(from POD_NAME\), namespace default \(no --namespace, POD_NAMESPACE or \S+\/none\/namespace: the default\)/, run.stdout);
+  assert.doesNotMatch(run.stdout, /\(from default \(no/);
+  assert.match(run.stdout, /fail +cannot use the Kubernetes API: KUBERNETES_SERVICE_HOST is not set/);
+});

@@ -148,13 +148,33 @@ test('limits: durations up to 2147483647ms; URL credentials judged at start and 
   assert.equal(config(['true']).keepProaEnv, false);
 });
 
+test('a misspelt option gets a did-you-mean; --help and --version take nothing after them', () => {
+  assert.match(usageError(['--shutdwon-http-get', 'http://127.0.0.1:1/', 'true']), /unknown option '--shutdwon-http-get'; did you mean --shutdown-http-get\?/);
+  assert.match(usageError(['--no-wiat', 'true']), /did you mean --no-wait\?/);
+  assert.match(usageError(['--helpp']), /did you mean --help\?/);
+  assert.doesNotMatch(usageError(['--frobnicate', 'true']), /did you mean/);
+  assert.match(usageError(['--help', 'me']), /--help takes nothing after it \(got "me"\)/);
+  assert.match(usageError(['-V', 'x']), /-V takes nothing after it \(got "x"\)/);
+  assert.match(usageError(['check', '--version', '--no-wait']), /--version takes nothing after it \(got "--no-wait"\)/);
+  assert.equal(parseCli(['--help'], {}).kind, 'help');
+});
+
+test('a PROA_* variable one or two letters from a real one is named with the likely one; others are left alone', () => {
+  const c = config(['true'], { PROA_SHUTDOWN_HTPP_GET: 'http://127.0.0.1:1/', PROA_NOWAIT: '1', PROA_VERSION: '1.2.3', PROA_LOG: 'info' });
+  assert.deepEqual(c.envWarnings, [
+    "environment variable PROA_NOWAIT is not one of proa's and is ignored; did you mean PROA_NO_WAIT?",
+    "environment variable PROA_SHUTDOWN_HTPP_GET is not one of proa's and is ignored; did you mean PROA_SHUTDOWN_HTTP_GET?",
+  ]);
+  assert.deepEqual(c.httpGet, [], 'still ignored');
+});
+
 test('--shutdown-timeout 0 means do not wait', () => {
   assert.equal(config(['--shutdown-timeout', '0', 'true']).shutdownTimeoutMs, 0);
 });
 
 test('help and version win; PROA_DISABLED short-circuits the rest', () => {
   assert.equal(parseCli(['--help'], {}).kind, 'help');
-  assert.equal(parseCli(['-V', 'x'], {}).kind, 'version');
+  assert.equal(parseCli(['-g', 'http://127.0.0.1:1/', '-V'], {}).kind, 'version');
   assert.deepEqual(parseCli(['--shutdown-http-timeout', 'bogus', 'cmd', 'a'], { PROA_DISABLED: '1' }),
     { kind: 'disabled', command: 'cmd', args: ['a'], logFormat: 'json', logLevel: 'info', keepProaEnv: false });
   assert.equal(parseCli(['true'], { PROA_DISABLED: 'no' }).kind, 'run');

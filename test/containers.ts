@@ -22,6 +22,8 @@ export interface Exit {
 /** A running container process, however it was started. */
 export interface Proc {
   pid: number | undefined;
+  /** Resolves once `pid` is known (at once, but in a shared PID namespace). */
+  started: Promise<void>;
   kill(signal: NodeJS.Signals): void;
   exited: Promise<Exit>;
 }
@@ -51,6 +53,22 @@ interface Sandbox {
   proc: ChildProcess;
   send: (m: Json) => void;
   handlers: Map<string, (m: Json) => void>;
+}
+
+/**
+ * A stream's lines as they come, the text after a chunk's last newline included at once:
+ * the container's output stays in the order it was written, also when a program ends
+ * without a newline (curl's answer) just before another container's event. The cost: a
+ * line a program writes in two pieces shows as two lines.
+ */
+function inOrder(stream: NodeJS.ReadableStream, line: (text: string) => void): void {
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const parts = chunk.split('\n');
+    const last = parts.pop()!;
+    for (const p of parts) line(p);
+    if (last !== '') line(last);
+  });
 }
 
 export class ContainerProcesses {
@@ -101,15 +119,14 @@ export class ContainerProcesses {
     }
     if (this.#pod.net) [command, ...args] = [...this.#pod.net.enter(), command, ...args];
     const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    for (const stream of ['stdout', 'stderr'] as const) {
-      createInterface({ input: child[stream]! }).on('line', (line) => this.#pod.output(name, stream, line));
-    }
+    for (const stream of ['stdout', 'stderr'] as const) inOrder(child[stream]!, (line) => this.#pod.output(name, stream, line));
     const exited = new Promise<Exit>((resolve) => {
       child.once('error', () => resolve({ code: 127, signal: null }));
       child.once('exit', (code, signal) => resolve({ code, signal }));
     });
     return {
       pid: child.pid,
+      started: Promise.resolve(),
       kill: (signal) => {
         try {
           child.kill(signal);
@@ -141,9 +158,15 @@ export class ContainerProcesses {
     const id = `${name}#${++this.#started}`;
     let resolveExit!: (e: Exit) => void;
     const exited = new Promise<Exit>((resolve) => (resolveExit = resolve));
-    const proc: Proc = { pid: undefined, kill: (signal) => sb.send({ op: 'kill', id, signal }), exited };
+    let resolveStarted!: () => void;
+    const started = new Promise<void>((resolve) => (resolveStarted = resolve));
+    void exited.then(resolveStarted);
+    const proc: Proc = { pid: undefined, started, kill: (signal) => sb.send({ op: 'kill', id, signal }), exited };
     sb.handlers.set(id, (msg) => {
-      if (msg.event === 'started') proc.pid = msg.pid;
+      if (msg.event === 'started') {
+        proc.pid = msg.pid;
+        resolveStarted();
+      }
       else if (msg.event === 'output') {
         for (const line of Buffer.from(msg.data, 'base64').toString().split('\n').filter((l) => l !== '')) {
           this.#pod.output(name, msg.stream, line);

@@ -1,9 +1,13 @@
 // `npm run demo`: the seed scenario (examples/demo-job.yaml, mirroring examples/job.yaml)
 // played by the Pod simulator with the built binary as the main container's entrypoint.
-// `npm run demo -- [path/to/manifest.yaml] [--apiserver=fake|real]`: another manifest
-// (a path from where you stand; every file in examples/ plays, with the sidecars their
-// webhooks inject), and the API server to play it on: the fake (default) or the real
-// kube-apiserver and etcd (after `npm run kube:build`).
+// `npm run demo -- [path/to/manifest.yaml] [--apiserver=fake|real] [--supply-rbac]
+// [--exec CONTAINER -- COMMAND...]`: another manifest (a path from where you stand; every
+// file in examples/ plays, with the sidecars their webhooks inject); the API server to
+// play it on: the fake (default) or the real kube-apiserver and etcd (after `npm run
+// kube:build`); the README's Role for a manifest that grants proa none (without the
+// flag proa is refused, as in a cluster); and a command run in a container once it has
+// started and written its first line, as `kubectl exec POD -c CONTAINER -- COMMAND`
+// would (`--exec main -- proa check`).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,14 +16,26 @@ import { freePort } from './e2e.ts';
 import { Simulator } from './simulator.ts';
 import { root } from './proa.ts';
 import { render } from './timeline.ts';
-import { runtime } from './images.ts';
+import { execArgv, runtime } from './images.ts';
+import { podFromManifest } from './manifest.ts';
 import { podNetworksAvailable } from './pod-network.ts';
 import { admit } from './webhooks.ts';
 import { ControlPlane, kubeBinariesBuilt, kubeBinDir } from './real-apiserver.ts';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { apiserver: { type: 'string', default: 'fake' } } });
+// Everything after `--` is the command --exec runs.
+const args = process.argv.slice(2);
+const dashes = args.indexOf('--');
+const execCommand = dashes < 0 ? [] : args.slice(dashes + 1);
+const { values, positionals } = parseArgs({
+  args: dashes < 0 ? args : args.slice(0, dashes), allowPositionals: true,
+  options: { apiserver: { type: 'string', default: 'fake' }, 'supply-rbac': { type: 'boolean', default: false }, exec: { type: 'string' } },
+});
 if (values.apiserver !== 'fake' && values.apiserver !== 'real') {
   console.error(`--apiserver: "${values.apiserver}" is not an API server; expected fake or real`);
+  process.exit(2);
+}
+if ((values.exec === undefined) !== (execCommand.length === 0)) {
+  console.error('--exec CONTAINER goes with a command after --: npm run demo -- FILE --exec main -- proa check');
   process.exit(2);
 }
 // What the demo needs beyond npm, said up front rather than as a stack trace later.
@@ -37,6 +53,20 @@ const manifest = positionals[0] ? resolve(process.env.INIT_CWD ?? process.cwd(),
 const network = podNetworksAvailable() ? 'pod' : 'host';
 const text = readFileSync(manifest, 'utf8');
 const played = positionals[0] || network === 'pod' ? text : text.replaceAll('18080', String(await freePort()));
+let rbac: false | undefined;
+try {
+  if (podFromManifest(played).rbac.length === 0) {
+    if (values['supply-rbac']) console.log("The manifest grants proa no Role: the README's Role and RoleBinding are applied (--supply-rbac).");
+    else {
+      console.log('The manifest grants proa no Role and RoleBinding: proa will be refused (403), as in a cluster. ' +
+        "--supply-rbac applies the README's.");
+      rbac = false;
+    }
+  }
+} catch (err) {
+  console.error(`${manifest}: ${(err as Error).message}`);
+  process.exit(2);
+}
 let plane: ControlPlane | undefined;
 if (values.apiserver === 'real') {
   if (!kubeBinariesBuilt()) {
@@ -50,21 +80,42 @@ if (values.apiserver === 'real') {
 console.log(`Simulating ${manifest} on the ${values.apiserver} API server\n`);
 const timelineFile = join(root, 'dist', 'demo-timeline.jsonl');
 // The examples' webhooks inject their sidecars, and their images run stand-ins.
+// A Job that never ends must not look like a hung demo: after 30 s without a new line,
+// say so, and again every 30 s.
+let quiet: NodeJS.Timeout | undefined;
+const quietMs = Number(process.env.PROA_DEMO_QUIET_MS ?? 30_000);
+const hint = (): void => {
+  clearTimeout(quiet);
+  quiet = setTimeout(() => {
+    console.log(`${' '.repeat(11)}(nothing new for ${quietMs / 1000}s: the Pod is still running. Ctrl-C deletes it, as kubectl delete pod would)`);
+    hint();
+  }, quietMs);
+  quiet.unref();
+};
 const sim = await Simulator.start(played, {
   api: values.apiserver,
   network,
   admission: admit,
   runtime,
   timelineFile,
+  ...(rbac === false ? { rbac } : {}),
+  ...(values.exec ? { ownPidNamespace: [values.exec] } : {}),
   echo: (e) => {
     const line = render(e);
     if (line) console.log(line);
+    hint();
   },
 });
+if (values.exec) {
+  const container = values.exec;
+  void sim.waitFor((e) => e.type === 'log' && e.container === container).then(() => sim.exec(container, execArgv(execCommand), execCommand))
+    .catch((err: Error) => console.error(`--exec ${container}: ${err.message}`));
+}
 const stop = (): void => sim.delete();
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
 const outcome = await sim.finished;
+clearTimeout(quiet);
 await sim.stop();
 await plane?.stop();
 const codes = Object.entries(outcome.exitCodes).map(([k, v]) => `${k}=${v ?? 'none'}`).join(', ');

@@ -467,6 +467,9 @@ export class FakeApiServer extends EventEmitter {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
+    // A client gone mid-answer (proa exiting, a watch cut) is no error for the server.
+    req.on('error', () => {});
+    res.on('error', () => {});
     const url = new URL(req.url ?? '/', 'https://fake');
     const auth = req.headers.authorization;
     const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;

@@ -47,7 +47,10 @@ function readyPod(name: string, extra: (p: Json) => void = () => {}): Json {
 test('SIGUSR1 during `proa check` opens no inspector (the listener is in force from the first statement)', async (t) => {
   // An API server that accepts and never answers: check waits on it.
   const held: Socket[] = [];
-  const silent = createServer((s) => held.push(s));
+  const silent = createServer((s) => {
+    s.on('error', () => {});
+    held.push(s);
+  });
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   t.after(() => silent.close());
   const connected = new Promise<void>((resolve) => silent.once('connection', () => resolve()));

@@ -43,6 +43,11 @@ function named(name: string): string {
 const standin = (program: string, script: string, args: string[]): string[] =>
   [named(program), join(root, 'test', 'standins', script), ...args];
 
+/** What `kubectl exec` runs in a container of an example: proa by its name or paths in the image is the built binary. */
+export function execArgv(argv: string[]): string[] {
+  return argv[0] === 'proa' || (argv[0] !== undefined && proaPaths.has(argv[0])) ? [binary, ...argv.slice(1)] : argv;
+}
+
 /** The argv to run for a container of an example (its command and args as written, or empty for the image's entrypoint). */
 export function runtime(container: Json, argv: string[]): string[] {
   if (argv[0] !== undefined && proaPaths.has(argv[0])) return [binary, ...argv.slice(1)];

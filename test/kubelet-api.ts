@@ -72,8 +72,19 @@ class FakeKubeletApi extends EventEmitter implements KubeletApi {
     return new FakeKubeletApi(await FakeApiServer.start({ bookmarkIntervalMs: 60_000 }), namespace);
   }
 
-  async createPod(pod: Json): Promise<Json> {
+  /**
+   * As on the real server, the Pod's service account may do on pods what `rbac` grants:
+   * nothing (false), what its Roles' rules for pods name, or (undefined) what the
+   * README's Role grants.
+   */
+  async createPod(pod: Json, opts: { rbac?: false | Json[] } = {}): Promise<Json> {
     this.#name = pod.metadata.name;
+    if (opts.rbac !== undefined) {
+      const granted = new Set((opts.rbac || []).filter((d) => d.kind === 'Role').flatMap((d) => (d.rules ?? []) as Json[])
+        .filter((r) => (r.apiGroups ?? []).includes('') && ((r.resources ?? []).includes('pods') || (r.resources ?? []).includes('*')))
+        .flatMap((r) => (r.verbs ?? []) as string[]));
+      this.fake.forbid(...['get', 'list', 'watch'].filter((v) => !granted.has(v) && !granted.has('*')));
+    }
     return this.fake.putPod({ ...pod, metadata: { ...pod.metadata, namespace: this.namespace } });
   }
 

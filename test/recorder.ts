@@ -20,6 +20,9 @@ export class Recorder extends EventEmitter {
   constructor() {
     super();
     this.#server = createServer((req, res) => {
+      // A client that hangs up mid-request (proa's timeout, a stopped test) is no error here.
+      req.on('error', () => {});
+      res.on('error', () => {});
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {

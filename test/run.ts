@@ -1,13 +1,16 @@
 // `npm test`'s runner: starts one real API server for the whole run when its binaries
 // are built (npm run kube:build), hands its address to every test file in
-// PROA_REAL_API, runs the suite with Node's test runner, and stops it. Without the
-// binaries everything else runs, and it says once that the real-API-server tier did not
-// (PROA_REQUIRE_REAL_API=1, as CI sets, makes that a failure).
+// PROA_REAL_API, runs the suite with Node's test runner, and stops it. A tier that
+// cannot run here (the real API server without its binaries, the portable folder
+// without npm run dist) is said once at the start and once at the end, where it is
+// seen; everything else runs (PROA_REQUIRE_REAL_API=1 and PROA_REQUIRE_DIST=1, as CI
+// sets, make a missing tier a failure).
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './proa.ts';
 import { ControlPlane, kubeBinariesBuilt, kubeBinDir, kubeVersion } from './real-apiserver.ts';
+import { portableMissing } from './tiers.ts';
 
 // Arguments: test files (default: every test/*.test.ts) and the test runner's own flags.
 const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
@@ -25,15 +28,20 @@ if (kubeBinariesBuilt()) {
   console.error(`the real-API-server tier cannot run: no kube-apiserver and etcd in ${kubeBinDir()}; run npm run kube:build`);
   process.exit(1);
 }
+const notRun: string[] = [];
+if (!plane) {
+  notRun.push(`NOTE: the real-API-server tier was NOT run: no kube-apiserver ${kubeVersion} and etcd in ${kubeBinDir()}. ` +
+    'Build them with `npm run kube:build` (needs Go), then run npm test again; everything else ran against the fake API server.');
+}
+const portable = portableMissing();
+if (portable) notRun.push(`NOTE: the portable-folder tier (test/portable.test.ts) was NOT run: ${portable}.`);
+for (const note of notRun) console.log(note);
 const child = spawn(process.execPath, ['--test', '--test-concurrency=4', '--test-timeout=300000', ...flags, ...files], { stdio: 'inherit', env, cwd: root });
 const stop = (): void => void child.kill('SIGINT');
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
 const code = await new Promise<number>((resolve) => child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
 await plane?.stop();
-// Said once, last, where it is seen.
-if (!plane) {
-  console.log(`\nNOTE: the real-API-server tier was NOT run: no kube-apiserver ${kubeVersion} and etcd in ${kubeBinDir()}. ` +
-    'Build them with `npm run kube:build` (needs Go), then run npm test again; everything else ran against the fake API server.');
-}
+// Said again, last, where it is seen.
+if (notRun.length > 0) console.log(`\n${notRun.join('\n')}`);
 process.exit(code);

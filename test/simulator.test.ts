@@ -2,6 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { podFromManifest } from './manifest.ts';
+import { Simulator } from './simulator.ts';
+import { binary } from './proa.ts';
+import type { Json } from './fake-apiserver.ts';
 
 test('a CronJob plays one run of its jobTemplate; the Job controller\'s fields are named as not simulated', () => {
   const { pod, notes } = podFromManifest(`
@@ -25,9 +28,115 @@ spec:
   assert.ok(pod.metadata.ownerReferences[0].uid, 'an owner reference carries a uid, as strict clients require');
   assert.ok(notes.some((n) => /CronJob nightly: one run of its jobTemplate/.test(n)));
   assert.ok(notes.includes('Job spec.backoffLimit: not simulated (no Job controller: one Pod runs once)'));
-  assert.ok(notes.includes('Job spec.activeDeadlineSeconds: not simulated (no Job controller: one Pod runs once)'));
+  assert.ok(!notes.some((n) => /activeDeadlineSeconds/.test(n)), 'the Job\'s deadline is played');
 });
 
 test('a manifest without a Pod, Job or CronJob is refused with one line', () => {
   assert.throws(() => podFromManifest('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n'), /the manifest has no Pod, Job or CronJob/);
+});
+
+test('a manifest with a duplicate key is refused, as kubectl refuses it', () => {
+  assert.throws(() => podFromManifest('apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers: []\n  containers: []\n'), /not valid YAML: Map keys must be unique/);
+});
+
+test('a Job\'s activeDeadlineSeconds is played (the Job controller deletes the Pod); the Pod\'s by the kubelet (DeadlineExceeded)', async (t) => {
+  const job = await Simulator.start(`
+apiVersion: batch/v1
+kind: Job
+metadata: {name: deadline}
+spec:
+  activeDeadlineSeconds: 1
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 1
+      containers: [{name: main, image: app, command: ["sleep", "300"]}]
+`);
+  t.after(() => job.stop());
+  const jobOutcome = await job.finished;
+  assert.equal(jobOutcome.deleted, true);
+  assert.ok(job.timeline.some((e) => e.type === 'note' && /Job's activeDeadlineSeconds \(1s\) passed/.test(String(e.note))));
+  const pod = await Simulator.start({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pod-deadline' },
+    spec: { restartPolicy: 'Always', activeDeadlineSeconds: 1, terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: 'app', command: ['sleep', '300'] }] },
+  });
+  t.after(() => pod.stop());
+  const outcome = await pod.finished;
+  assert.equal(outcome.phase, 'Failed');
+  assert.equal(outcome.restarts.main, 0, 'not restarted after the deadline');
+  assert.ok(pod.timeline.some((e) => e.type === 'note' && /the Pod's activeDeadlineSeconds \(1s\) passed/.test(String(e.note))));
+});
+
+test('a configMap volume whose ConfigMap is missing keeps every container from starting, said once', async (t) => {
+  const sim = await Simulator.start(`
+apiVersion: v1
+kind: Pod
+metadata: {name: no-cm}
+spec:
+  containers: [{name: main, image: app, command: ["true"], volumeMounts: [{name: cfg, mountPath: /cfg}]}]
+  volumes: [{name: cfg, configMap: {name: absent}}, {name: opt, configMap: {name: absent-too, optional: true}}]
+`);
+  t.after(() => sim.stop());
+  const notes = sim.timeline.filter((e) => e.type === 'note' && /MountVolume\.SetUp failed/.test(String(e.note)));
+  assert.equal(notes.length, 1);
+  assert.match(String(notes[0]!.note), /volume "cfg": configmap "absent" not found/);
+  assert.doesNotMatch(String(notes[0]!.note), /absent-too/, 'an optional one is no obstacle');
+  assert.ok(!sim.timeline.some((e) => e.type === 'container-start' || e.type === 'unsupported'));
+});
+
+test('the kubelet\'s crash back-off (10 s doubling) unless a run asks for a faster one, and says so', async (t) => {
+  const pod = (name: string): Json => ({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name },
+    spec: { restartPolicy: 'Always', containers: [{ name: 'crash', image: 'app', command: ['sh', '-c', 'exit 1'] }] },
+  });
+  const kubelet = await Simulator.start(pod('backoff'));
+  t.after(() => kubelet.stop());
+  const status = await kubelet.waitFor((e) => e.type === 'status' && e.container === 'crash' && e.restartCount === 1);
+  assert.equal(status.state, 'waiting CrashLoopBackOff');
+  assert.match(String(status.message), /^back-off 10000ms restarting container=crash/);
+  assert.ok(!kubelet.timeline.some((e) => e.type === 'note' && /crash back-off/.test(String(e.note))));
+  const fast = await Simulator.start(pod('fast'), { backoffBaseMs: 200 });
+  t.after(() => fast.stop());
+  await fast.waitFor((e) => e.type === 'container-restart');
+  assert.ok(fast.timeline.some((e) => e.type === 'note' && /crash back-off 200 ms doubling to 6000 ms, as this run asked/.test(String(e.note))));
+});
+
+test('a container\'s last output without a newline is shown when written, not when its stream closes; probe results only when they change', async (t) => {
+  const sim = await Simulator.start({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'order' },
+    spec: {
+      restartPolicy: 'Never',
+      containers: [
+        { name: 'writer', image: 'app', command: ['sh', '-c', 'printf "no newline"; exec sleep 1.5'] },
+        { name: 'probed', image: 'app', command: ['sleep', '1.5'], readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1 } },
+      ],
+    },
+  });
+  t.after(() => sim.stop());
+  await sim.waitFor((e) => e.type === 'log' && e.container === 'writer' && e.line === 'no newline');
+  assert.ok(!sim.timeline.some((e) => e.type === 'container-exit' && e.container === 'writer'), 'shown while the writer still runs');
+  await sim.finished;
+  assert.equal(sim.timeline.filter((e) => e.type === 'probe' && e.container === 'probed').length, 1, 'one passed probe, not one a second');
+});
+
+test('shareProcessNamespace: each container-start names its PID', async (t) => {
+  const sim = await Simulator.start({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'shared' },
+    spec: { restartPolicy: 'Never', shareProcessNamespace: true, containers: [{ name: 'main', image: 'app', command: ['true'] }] },
+  });
+  t.after(() => sim.stop());
+  await sim.finished;
+  const start = sim.timeline.find((e) => e.type === 'container-start');
+  assert.equal(typeof start?.pid, 'number', JSON.stringify(start));
+});
+
+test('RBAC as the manifest grants it, on the fake API server too: none means proa is refused', async (t) => {
+  const sim = await Simulator.start({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'no-rbac' },
+    spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'app', command: [binary, '--ready-timeout', '1s', '--shutdown-timeout', '0', '--', 'true'],
+      env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }] }, { name: 'side', image: 'app', command: ['sleep', '30'] }] },
+  }, { rbac: false });
+  t.after(() => sim.stop());
+  await sim.waitFor((e) => e.type === 'container-exit' && e.container === 'main');
+  assert.ok(sim.logs('main').some((l) => /^forbidden \(cannot watch\)/.test(String(l.msg))), JSON.stringify(sim.logs('main')));
 });

@@ -11,14 +11,23 @@
 // - a container without a readiness probe is ready once running (and started, with a
 //   startup probe); readiness and startup probes follow initialDelaySeconds,
 //   periodSeconds, timeoutSeconds, successThreshold and failureThreshold.
-// - restarts: Always, or OnFailure after a non-zero exit, with back-off (scaled down
-//   from the kubelet's 10 s doubling to 5 min: here `backoffBaseMs` doubling to 10 s).
+// - restarts: Always, or OnFailure after a non-zero exit, with the kubelet's back-off:
+//   10 s doubling to 5 min (a test may ask for a faster one, `backoffBaseMs`, doubling
+//   to 30 times it; the timeline says so).
+// - a volume naming a ConfigMap that does not exist (and is not optional) keeps every
+//   container from starting: the Pod stays Pending, its containers ContainerCreating.
+// - spec.activeDeadlineSeconds: once it passes, the kubelet stops every container and the
+//   Pod fails (reason DeadlineExceeded); a Job's activeDeadlineSeconds has the Job
+//   controller delete the Pod (graceful deletion), as the Job fails.
+// - probe results are recorded when they change, not at every period.
 // - exit codes: the process's, or 128 + N when it died of signal N (what containerd records).
 // - deletion: deletionTimestamp first, TERM to every container, KILL after the grace
 //   period, DELETED once every container has stopped.
 // - every status change is a new resourceVersion (a MODIFIED event).
 import { EventEmitter } from 'node:events';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -71,8 +80,11 @@ export interface SimOptions {
    * and args as written (empty when the image's entrypoint is meant). Default: as written.
    */
   runtime?: (container: Json, argv: string[]) => string[];
-  /** The RBAC documents to apply on the real API server (default: the manifest's Role and RoleBinding, else the README's). */
-  rbac?: Json[];
+  /**
+   * What the Pod's service account may do, on either API server: these Role and
+   * RoleBinding documents, or nothing (false). Default: the manifest's, else the README's.
+   */
+  rbac?: false | Json[];
   /** The API server's mutating admission webhooks: they change the Pod before it is created and say what they injected. */
   admission?: (pod: Json) => string[];
 }
@@ -109,7 +121,10 @@ const supportedContainer = new Set(['name', 'image', 'imagePullPolicy', 'command
   'ports', 'resources', 'terminationMessagePath', 'terminationMessagePolicy', 'restartPolicy', 'workingDir', 'volumeMounts']);
 const supportedPod = new Set(['containers', 'initContainers', 'restartPolicy', 'terminationGracePeriodSeconds', 'shareProcessNamespace',
   'serviceAccountName', 'serviceAccount', 'dnsPolicy', 'schedulerName', 'enableServiceLinks', 'priority', 'securityContext',
-  'automountServiceAccountToken', 'volumes']);
+  'automountServiceAccountToken', 'volumes', 'activeDeadlineSeconds']);
+
+/** The kubelet's crash back-off: 10 s, doubling, at most 5 minutes. */
+const kubeletBackoffMs = 10_000;
 
 const kubeletSyncMs = 100;
 
@@ -133,6 +148,10 @@ export class Simulator extends EventEmitter {
   #net: PodNetwork | undefined;
   #processes!: ContainerProcesses;
   #volumes = new Map<string, string>();
+  /** Why no container may start (a volume that cannot be mounted), if any. */
+  #blocked: string | undefined;
+  #deadline: NodeJS.Timeout | undefined;
+  #deadlineExceeded = false;
 
   private constructor(api: KubeletApi, pod: Json, opts: SimOptions) {
     super();
@@ -161,15 +180,24 @@ export class Simulator extends EventEmitter {
 
   /** Creates the Pod in the API server and starts running it. */
   static async start(manifest: Json | string, opts: SimOptions = {}): Promise<Simulator> {
-    const { pod, notes, configMaps, rbac } = typeof manifest === 'string' ? podFromManifest(manifest)
-      : { pod: structuredClone(manifest), notes: [], configMaps: [], rbac: [] };
+    const { pod, notes, configMaps, rbac, jobDeadlineSeconds } = typeof manifest === 'string' ? podFromManifest(manifest)
+      : { pod: structuredClone(manifest), notes: [], configMaps: [], rbac: [], jobDeadlineSeconds: undefined };
     for (const injected of opts.admission?.(pod) ?? []) notes.push(`admission webhook: injected ${injected}`);
     const api = await kubeletApi(opts.api ?? 'fake', pod.metadata.namespace ?? 'default');
     if (opts.timelineFile) writeFileSync(opts.timelineFile, '');
     const sim = new Simulator(api, pod, opts);
     for (const n of notes) sim.#record('note', { note: n });
     sim.#checkSupported();
-    sim.#volumes = materialise(pod, configMaps, (field) => sim.#unsupported(field));
+    const volumes = materialise(pod, configMaps, (field) => sim.#unsupported(field));
+    sim.#volumes = volumes.dirs;
+    if (volumes.unmountable.length > 0) {
+      sim.#blocked = volumes.unmountable.join('; ');
+      sim.#record('note', { note: `kubelet: MountVolume.SetUp failed: ${sim.#blocked}. A cluster keeps the Pod Pending, ` +
+        'its containers in ContainerCreating, until the ConfigMap exists: none is started (kubectl describe pod shows FailedMount)' });
+    }
+    if (opts.backoffBaseMs !== undefined) {
+      sim.#record('note', { note: `crash back-off ${opts.backoffBaseMs} ms doubling to ${opts.backoffBaseMs * 30} ms, as this run asked (the kubelet's: 10 s doubling to 5 min)` });
+    }
     pod.spec.restartPolicy ??= 'Always';
     pod.spec.terminationGracePeriodSeconds ??= 30;
     pod.status = { phase: 'Pending', startTime: now() };
@@ -202,8 +230,30 @@ export class Simulator extends EventEmitter {
       const pid = await sim.#processes.shareProcessNamespace();
       sim.#record('sandbox-start', { pid, note: 'shareProcessNamespace: one PID namespace for the Pod' });
     }
+    sim.#playDeadlines(pod.spec.activeDeadlineSeconds, jobDeadlineSeconds);
     void sim.#run();
     return sim;
+  }
+
+  /** spec.activeDeadlineSeconds (the kubelet's) and the Job's (the Job controller's), from the Pod's start. */
+  #playDeadlines(podSeconds: unknown, jobSeconds: number | undefined): void {
+    const pod = typeof podSeconds === 'number' && podSeconds > 0 ? podSeconds : undefined;
+    const first = [pod, jobSeconds].filter((s): s is number => s !== undefined).sort((a, b) => a - b)[0];
+    if (first === undefined) return;
+    this.#deadline = setTimeout(() => {
+      if (this.#done) return;
+      if (first === pod) {
+        this.#record('note', { note: `kubelet: the Pod's activeDeadlineSeconds (${pod}s) passed: stopping every container; the Pod fails (DeadlineExceeded)` });
+        this.#deadlineExceeded = true;
+        for (const c of this.#ctrs) for (const t of c.timers) clearTimeout(t);
+        for (const c of this.#ctrs) this.#terminate(c);
+        this.#checkDone();
+      } else {
+        this.#record('note', { note: `Job controller: the Job's activeDeadlineSeconds (${jobSeconds}s) passed: the Job fails (DeadlineExceeded) and its Pod is deleted` });
+        this.delete();
+      }
+    }, first * 1000);
+    this.#deadline.unref();
   }
 
   #record(type: string, fields: Record<string, unknown> = {}): TimelineEvent {
@@ -254,7 +304,8 @@ export class Simulator extends EventEmitter {
 
   #unsupported(field: string): void {
     this.#record('unsupported', { field });
-    process.stderr.write(`simulator: ${field} is not supported and is ignored\n`);
+    // Once: the echo shows it where there is one.
+    if (!this.#opts.echo) process.stderr.write(`simulator: ${field} is not supported and is ignored\n`);
   }
 
   // --- status ---------------------------------------------------------------------
@@ -299,13 +350,14 @@ export class Simulator extends EventEmitter {
     c.status.started = c.started;
     const s = c.status.state;
     const state = s.running ? (c.ready ? 'ready' : 'running') : s.terminated ? `terminated ${s.terminated.exitCode}` : `waiting ${s.waiting?.reason}`;
-    this.#record('status', { container: c.spec.name, state, ready: c.ready, started: c.started, restartCount: c.status.restartCount });
+    this.#record('status', { container: c.spec.name, state, ready: c.ready, started: c.started, restartCount: c.status.restartCount, message: s.waiting?.message });
     this.#writeStatus();
   }
 
   // --- lifecycle -----------------------------------------------------------------------
 
   async #run(): Promise<void> {
+    if (this.#blocked) return;
     for (const c of this.#ctrs.filter((x) => x.kind !== 'regular')) {
       if (this.#deleting) return;
       if (c.kind === 'native') {
@@ -354,7 +406,7 @@ export class Simulator extends EventEmitter {
   }
 
   #start(c: Ctr): void {
-    if (this.#deleting || this.#done) return;
+    if (this.#deleting || this.#done || this.#deadlineExceeded) return;
     const env = this.#env(c);
     c.env = env;
     const written = [...(c.spec.command ?? []), ...(c.spec.args ?? [])].map((a: string) => expand(a, env));
@@ -372,7 +424,9 @@ export class Simulator extends EventEmitter {
     c.proc = proc;
     c.status.state = { running: { startedAt: now() } };
     c.status.containerID = `containerd://${id}`;
-    this.#record('container-start', { container: c.spec.name, pid: proc.pid, argv });
+    // In a shared PID namespace the PID is known once the sandbox has started it.
+    if (proc.pid !== undefined) this.#record('container-start', { container: c.spec.name, pid: proc.pid, argv });
+    else void proc.started.then(() => this.#record('container-start', { container: c.spec.name, pid: proc.pid, argv }));
     if (!c.spec.startupProbe) this.#markStarted(c);
     else this.#statusChanged(c);
     this.#probe(c, 'startup');
@@ -397,11 +451,13 @@ export class Simulator extends EventEmitter {
     const failures = probe.failureThreshold ?? 3;
     let ok = 0;
     let bad = 0;
+    let last: string | undefined;
     const tick = async (): Promise<void> => {
       if (gen !== c.generation || !c.status.state.running || this.#done) return;
       const { pass, detail } = await runProbe(probe, { spec: c.spec, env: c.env, net: this.#net });
       if (gen !== c.generation || !c.status.state.running) return;
-      this.#record('probe', { container: c.spec.name, probe: which, ok: pass, detail });
+      if (`${pass} ${detail}` !== last) this.#record('probe', { container: c.spec.name, probe: which, ok: pass, detail });
+      last = `${pass} ${detail}`;
       if (pass) { ok++; bad = 0; } else { bad++; ok = 0; }
       if (which === 'startup') {
         if (pass && ok >= 1) return this.#markStarted(c); // startup probes need one success
@@ -438,7 +494,7 @@ export class Simulator extends EventEmitter {
     c.ready = false;
     const policy = this.#pod.spec.restartPolicy as string;
     const failed = exitCode !== 0;
-    const restart = !this.#deleting && !this.#done && (
+    const restart = !this.#deleting && !this.#done && !this.#deadlineExceeded && (
       c.kind === 'native' ? !this.#stoppingSidecars
         : c.kind === 'init' ? failed && policy !== 'Never'
           : policy === 'Always' || (policy === 'OnFailure' && failed));
@@ -453,7 +509,8 @@ export class Simulator extends EventEmitter {
       return;
     }
     c.status.lastState = { terminated };
-    const delay = Math.min(10_000, (this.#opts.backoffBaseMs ?? 1000) * 2 ** c.status.restartCount);
+    const base = this.#opts.backoffBaseMs ?? kubeletBackoffMs;
+    const delay = Math.min(base * 30, base * 2 ** c.status.restartCount);
     c.status.restartCount++;
     c.status.state = { waiting: { reason: failed ? 'CrashLoopBackOff' : 'Completed', message: `back-off ${delay}ms restarting container=${c.spec.name} pod=${this.name}_${this.namespace}` } };
     this.#statusChanged(c);
@@ -468,6 +525,14 @@ export class Simulator extends EventEmitter {
   /** All regular containers ended for good: stop native sidecars, then settle the phase. */
   #checkDone(): void {
     const regular = this.#ctrs.filter((c) => c.kind === 'regular');
+    if (this.#deadlineExceeded) {
+      if (this.#ctrs.every((c) => !c.proc)) {
+        this.#pod.status.reason = 'DeadlineExceeded';
+        this.#pod.status.message = `Pod was active on the node longer than the specified deadline`;
+        this.#complete('Failed');
+      }
+      return;
+    }
     if (this.#deleting) {
       if (this.#ctrs.every((c) => !c.proc)) void this.#finishDeletion();
       else if (regular.every((c) => !c.proc)) this.#stopNative();
@@ -549,6 +614,33 @@ export class Simulator extends EventEmitter {
     this.#finish(this.#outcome(true));
   }
 
+  /**
+   * `kubectl exec POD -c NAME -- argv`: runs `argv` in the container's namespaces (mount,
+   * UTS, network, and its PID namespace, where it has one) with its environment; its
+   * output lines go into the timeline as the container's `exec` lines.
+   */
+  async exec(name: string, argv: string[], shown: string[] = argv): Promise<Exit> {
+    const c = this.#ctrs.find((x) => x.spec.name === name);
+    if (!c?.proc) throw new Error(`container ${name} is not running`);
+    await c.proc.started;
+    let target = c.proc.pid!;
+    if (this.#opts.ownPidNamespace?.includes(name)) {
+      // `unshare --fork` holds the namespace; the container's PID 1 is its child.
+      target = Number(readFileSync(`/proc/${target}/task/${target}/children`, 'utf8').trim().split(/\s+/)[0]);
+    }
+    this.#record('exec', { container: name, argv: shown });
+    const child = spawn('nsenter', ['-t', String(target), '-m', '-u', '-n', '-p', '--', ...argv], { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      createInterface({ input: child[stream] }).on('line', (line) => this.#record('exec-output', { container: name, stream, line }));
+    }
+    const exit = await new Promise<Exit>((resolve) => {
+      child.once('error', () => resolve({ code: 127, signal: null }));
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    this.#record('exec-exit', { container: name, exitCode: exit.code, signal: exit.signal ?? undefined });
+    return exit;
+  }
+
   /** The fake API server under this Pod, for fault injection; the real back end has none. */
   get fake(): FakeApiServer {
     if (!this.api.fake) throw new Error('this simulation runs on the real API server: no fault injection');
@@ -559,6 +651,7 @@ export class Simulator extends EventEmitter {
   async stop(): Promise<void> {
     this.#done = true;
     clearInterval(this.#rotation);
+    clearTimeout(this.#deadline);
     for (const c of this.#ctrs) {
       for (const t of c.timers) clearTimeout(t);
       c.proc?.kill('SIGKILL');

@@ -38,6 +38,9 @@ export function render(e: TimelineEvent): string | undefined {
       const rv = q.resourceVersion ? ` from resourceVersion ${q.resourceVersion}` : '';
       return `${t}  ${who('api server')}${e.method} ${e.path}${q.watch ? ` (watch${rv})` : ''} -> ${e.answer}`;
     }
+    case 'exec': return `${t}  ${who('kubectl exec')}-c ${e.container} -- ${(e.argv as string[]).join(' ')}`;
+    case 'exec-output': return `${t}  ${who(`exec ${e.container}`)}${e.line}`;
+    case 'exec-exit': return `${t}  ${who('kubectl exec')}exited with code ${e.exitCode}${e.signal ? ` (${e.signal})` : ''}`;
     case 'unsupported': return `${t}  ${who('simulator')}not supported, ignored: ${e.field}`;
     case 'note': return `${t}  ${who('simulator')}${e.note}`;
     case 'sandbox-start': return `${t}  ${who('kubelet')}${e.note}`;

@@ -9,15 +9,20 @@ import { join } from 'node:path';
 import type { Json } from './fake-apiserver.ts';
 import { tempDir } from './proa.ts';
 
-/** Each volume's directory, by volume name; `unsupported` gets what cannot be played. */
-export function materialise(pod: Json, configMaps: Json[], unsupported: (field: string) => void): Map<string, string> {
+/**
+ * Each volume's directory, by volume name; `unmountable`: the volumes a kubelet could not
+ * mount (a ConfigMap that does not exist, not marked optional), which keep the Pod's
+ * containers from starting; `unsupported` gets what cannot be played.
+ */
+export function materialise(pod: Json, configMaps: Json[], unsupported: (field: string) => void): { dirs: Map<string, string>; unmountable: string[] } {
   const dirs = new Map<string, string>();
+  const unmountable: string[] = [];
   for (const v of (pod.spec.volumes ?? []) as Json[]) {
     const dir = tempDir(`proa-sim-volume-${v.name}-`);
     if (v.configMap) {
       const cm = configMaps.find((m) => m.metadata?.name === v.configMap.name);
       if (!cm) {
-        unsupported(`volumes[${v.name}]: ConfigMap ${v.configMap.name} is not in the manifest (the volume is empty)`);
+        if (v.configMap.optional !== true) unmountable.push(`volume "${v.name}": configmap "${v.configMap.name}" not found`);
       } else {
         if (v.configMap.items) unsupported(`volumes[${v.name}].configMap.items (every key is written)`);
         for (const [key, value] of Object.entries((cm.data ?? {}) as Record<string, string>)) writeFileSync(join(dir, key), value);
@@ -28,7 +33,7 @@ export function materialise(pod: Json, configMaps: Json[], unsupported: (field: 
     mkdirSync(dir, { recursive: true });
     dirs.set(v.name, dir);
   }
-  return dirs;
+  return { dirs, unmountable };
 }
 
 /** A container's argv with paths under its volumes' mountPaths pointing into the volumes' directories. */

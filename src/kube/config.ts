@@ -58,7 +58,7 @@ export function resolveIdentity(config: Config, env: NodeJS.ProcessEnv, host = h
     try {
       namespace = { value: readFileSync(file, 'utf8').trim(), source: file };
     } catch {
-      namespace = { value: 'default', source: `default (no ${file})` };
+      namespace = { value: 'default', source: `no --namespace, POD_NAMESPACE or ${file}: the default` };
     }
   }
   return { pod, namespace };

@@ -18,6 +18,7 @@ process.on('SIGTERM', () => process.exit(0));
 setTimeout(() => {
   const since = Date.now();
   const server = createServer((req, res) => {
+    res.on('error', () => {});
     if (req.url === '/ready') {
       const down = neverReady || (flap > 0 && Math.floor((Date.now() - since) / (flap * 1000)) % 2 === 1);
       res.writeHead(down ? 503 : 200).end();

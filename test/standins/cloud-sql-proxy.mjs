@@ -21,7 +21,7 @@ if (instances.length === 0) {
   process.exit(1);
 }
 const dbPort = Number(flags.get('port') ?? flags.get('p') ?? 5432);
-createServer((s) => s.end()).listen(dbPort, flags.get('address') ?? '127.0.0.1', () => console.log(`cloud-sql-proxy: listening on ${dbPort} for ${instances[0]}`));
+createServer((s) => s.on('error', () => {}).end()).listen(dbPort, flags.get('address') ?? '127.0.0.1', () => console.log(`cloud-sql-proxy: listening on ${dbPort} for ${instances[0]}`));
 if (on('health-check')) {
   const host = flags.get('http-address') ?? 'localhost';
   serve('cloud-sql-proxy', host === 'localhost' ? '127.0.0.1' : host, Number(flags.get('http-port') ?? 9090), {

@@ -4,6 +4,8 @@ import { createServer } from 'node:http';
 /** Serves `routes` ("METHOD /path" → handler) on host:port; anything else is 404, a known path with another method 405. */
 export function serve(name, host, port, routes) {
   const server = createServer((req, res) => {
+    req.on('error', () => {});
+    res.on('error', () => {});
     const path = (req.url ?? '/').split('?')[0];
     console.log(`${name}: ${req.method} ${path} on :${port}`);
     const handler = routes[`${req.method} ${path}`];
