@@ -1,0 +1,39 @@
+// The README as a reader meets it: what they want first comes first, the two set-up
+// commands are there as they are, every link leads somewhere, and what it says of the
+// project (version, license) is so.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { proa, root } from './proa.ts';
+
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+test('the README: putting proa in an image and the first Job within its first 100 lines; the two set-up commands', () => {
+  const first = readme.split('\n').slice(0, 100).join('\n');
+  assert.match(first, /^## Put proa in your image$/m);
+  assert.match(first, /^## Your first Job$/m);
+  assert.match(first, /^docker build -t proa \.$/m);
+  const commands = readme.split('\n').filter((l) => /^npm ci && npm (run \w+|test)\b/.test(l));
+  assert.deepEqual(commands.map((l) => l.replace(/\s+#.*$/, '')), ['npm ci && npm run demo', 'npm ci && npm test']);
+});
+
+test('every relative link of the README and docs/ leads to a file of the repository', () => {
+  for (const doc of ['README.md', 'docs/reliability.md', 'docs/benchmarks.md', 'test/README.md']) {
+    const text = readFileSync(join(root, doc), 'utf8');
+    for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
+      if (/^[a-z]+:/.test(target!)) continue;
+      assert.ok(existsSync(join(root, dirname(doc), target!)), `${doc} links ${target}`);
+    }
+  }
+});
+
+test('the license the README names is the LICENSE file; the version the README shows is --version\'s', async () => {
+  assert.match(readFileSync(join(root, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0/);
+  assert.match(readFileSync(join(root, 'package.json'), 'utf8'), /"license": "Apache-2\.0"/);
+  const run = proa(['--version']);
+  await run.exited;
+  const version = run.stdout.match(/^proa (\S+) /)![1]!;
+  for (const [, mentioned] of readme.matchAll(/\bproa (\d+\.\d+\.\d+)\b/g)) assert.equal(mentioned, version);
+  assert.doesNotMatch(readme, /\bbefore 0\.\d/, 'no history of versions that did not exist');
+});
