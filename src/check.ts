@@ -15,6 +15,8 @@ import { display } from './urls.ts';
 import { ApiClient, isTlsFailure, type TransportError } from './kube/client.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
 import { decodePod } from './kube/decode.ts';
+import { rbacYaml } from './kube/rbac.ts';
+import { probeReady, waitEndpoints } from './endpoints.ts';
 
 type Status = 'ok' | 'info' | 'warn' | 'fail';
 interface Finding { section: string; status: Status; text: string }
@@ -99,23 +101,6 @@ function maySignal(pid: number): boolean {
   }
 }
 
-const rbacYaml = (account: string, ns: string): string => `apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: proa, namespace: ${ns}}
-rules:
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["get", "list", "watch"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: proa, namespace: ${ns}}
-subjects:
-- kind: ServiceAccount
-  name: ${account}
-  namespace: ${ns}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: proa}`;
-
 export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv): Promise<{ report: Report; source: string }> {
   const r = new Report();
   const pid1 = bare ? fromPidOne() : undefined;
@@ -143,14 +128,32 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
     r.add('identity', 'warn', 'the Pod name comes from a 63-character hostname, where the kubelet cuts longer names: pass POD_NAME through the downward API');
   }
 
+  const endpoints = waitEndpoints(config);
+  for (const ep of endpoints) {
+    const why = await probeReady(ep);
+    r.add('endpoints', why ? 'warn' : 'ok', `${ep.name}: ${why ? `not ready now (${why}); proa would wait for it` : 'ready'}`);
+  }
   let access;
   try {
     access = loadClusterAccess(useEnv, config.serviceAccountDir);
   } catch (err) {
     if (!(err instanceof NotInCluster)) throw err;
-    r.add('api', 'fail', `cannot use the Kubernetes API: ${err.message}`);
+    if (endpoints.length > 0) {
+      r.add('mode', 'warn', `no Kubernetes API access (${err.message}): proa would judge the sidecars by their endpoints alone ` +
+        '(ready when they answer; exited when they refuse connections); --shutdown-auto and the Pod\'s spec are not available');
+      return;
+    }
+    r.add('api', 'fail', `cannot use the Kubernetes API: ${err.message}; without it, give the sidecars' endpoints (--wait-http URL, --wait-tcp HOST:PORT)`);
     return;
   }
+  // With endpoints, what would stop the watch makes proa fall back to them: a warning.
+  const blocked = (section: string, text: string): void => {
+    if (endpoints.length === 0) return r.add(section, 'fail', text);
+    r.add(section, 'warn', text);
+    r.add('mode', 'warn', 'proa would fall back to the endpoints alone: ready when they answer, exited when they refuse connections');
+  };
+  r.add('mode', 'info', endpoints.length > 0 ? 'the watch and the endpoints: the command would start when both agree; ' +
+    'if the API refuses the Pod or cannot be reached for 10 s, proa falls back to the endpoints alone' : 'the watch on this Pod');
   const client = new ApiClient(access);
   const where = `https://${access.host}:${access.port}`;
   let version;
@@ -159,11 +162,11 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   } catch (err) {
     const e = err as TransportError;
     const tls = isTlsFailure(e.code);
-    r.add('api', 'fail', tls ? `${where}: TLS not verified against ${config.serviceAccountDir}/ca.crt: ${e.code} (${e.message})` : `${where}: cannot reach the API server: ${e.message}`);
+    blocked('api', tls ? `${where}: TLS not verified against ${config.serviceAccountDir}/ca.crt: ${e.code} (${e.message})` : `${where}: cannot reach the API server: ${e.message}`);
     return;
   }
   if (version.status === 401) {
-    r.add('api', 'fail', `${where}: TLS verified; the service-account token was rejected (401)`);
+    blocked('api', `${where}: TLS verified; the service-account token was rejected (401)`);
     return;
   }
   const answer = version.status === 200 ? json(version.body) : undefined;
@@ -183,7 +186,7 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   }
   if (denied.length > 0) {
     const [ns, name] = account.split('/');
-    r.add('rbac', 'fail', `service account ${account} may not ${denied.join(', ')} pods in namespace ${id.namespace.value}; apply:\n${rbacYaml(name ?? 'default', ns ?? id.namespace.value)}`);
+    blocked('rbac', `service account ${account} may not ${denied.join(', ')} pods in namespace ${id.namespace.value}; apply:\n${rbacYaml(name ?? 'default', ns ?? id.namespace.value)}`);
     return;
   }
   r.add('rbac', 'ok', `service account ${account} may get, list and watch pods in namespace ${id.namespace.value}`);

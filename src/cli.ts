@@ -3,7 +3,7 @@
 import { constants } from 'node:os';
 import { isLevel, levelFromRustLog, type Level, type LogFormat } from './log.ts';
 import { maxDurationText } from './limits.ts';
-import { credentialProblem } from './urls.ts';
+import { credentialProblem, display, isLocalHost } from './urls.ts';
 import { parseDuration, parseSignal, parseSwitch, type KillSignal } from './values.ts';
 import { defaultServiceAccountDir } from './options.ts';
 import { envTypos, fail, mergeEnv, splitArgv, UsageError, type RawValue } from './argv.ts';
@@ -14,6 +14,13 @@ export { parseDuration, parseSignal, UsageError, type KillSignal };
 export interface Sourced<T> {
   value: T;
   source: string;
+}
+
+/** HOST:PORT, as given (IPv6 in brackets). */
+export interface TcpEndpoint {
+  host: string;
+  port: number;
+  text: string;
 }
 
 export interface Config {
@@ -38,6 +45,11 @@ export interface Config {
   ignore: string[];
   /** undefined: wait forever, as the Rust proa does. */
   readyTimeoutMs: number | undefined;
+  /** Sidecar endpoints: extra gates with API access, the only signal without it. */
+  waitHttp: URL[];
+  waitTcp: TcpEndpoint[];
+  /** Without API access: no wait for the endpoints to close after the shutdown. */
+  noExitWait: boolean;
   watchTimeoutSeconds: number;
   logFormat: LogFormat;
   logLevel: Level;
@@ -46,6 +58,8 @@ export interface Config {
   keepProaEnv: boolean;
   /** PROA_* variables that look like misspelt ones, to warn about once proa logs. */
   envWarnings: string[];
+  /** Every URL or endpoint given whose host is not in this Pod (urls.ts): `shutdown target URL`, `wait endpoint X`. */
+  nonLocal: string[];
 }
 
 export type Invocation =
@@ -121,6 +135,7 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
   const list = (long: string): string[] => raw.get(long)?.values ?? [];
   const on = (long: string): boolean => raw.has(long);
 
+  const nonLocal: string[] = [];
   const url = (long: string): URL[] =>
     list(long).map((text) => {
       let u: URL | undefined;
@@ -134,7 +149,18 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
       }
       const problem = credentialProblem(u);
       if (problem) fail(`${raw.get(long)!.where}: "${text}" cannot be used: ${problem}`);
+      if (!isLocalHost(u.hostname)) nonLocal.push(`${long.startsWith('wait') ? 'wait endpoint' : 'shutdown target'} ${display(u)}`);
       return u;
+    });
+
+  const tcp = (long: string): TcpEndpoint[] =>
+    list(long).map((text) => {
+      const m = text.trim().match(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/);
+      const port = m ? Number(m[2]) : 0;
+      if (!m || port < 1 || port > 65535) fail(`${raw.get(long)!.where}: "${text}" is not HOST:PORT; expected e.g. 127.0.0.1:5432 or [::1]:5432`);
+      const host = m[1]!.replace(/^\[|\]$/g, '');
+      if (!isLocalHost(host)) nonLocal.push(`wait endpoint ${text.trim()}`);
+      return { host, port, text: text.trim() };
     });
 
   const duration = (long: string, zero: 'allowed' | 'invalid'): number | undefined => {
@@ -215,6 +241,9 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     waitFor: names('wait-for'),
     ignore: names('ignore'),
     readyTimeoutMs: duration('ready-timeout', 'invalid'),
+    waitHttp: url('wait-http'),
+    waitTcp: tcp('wait-tcp'),
+    noExitWait: on('no-exit-wait'),
     // The API server takes whole seconds. 50 s bounds the time to notice a dead
     // connection to 55 s (see kube/watch.ts), well under load balancers' idle timeouts.
     watchTimeoutSeconds: watchTimeoutMs === undefined ? 50 : Math.max(1, Math.ceil(watchTimeoutMs / 1000)),
@@ -223,7 +252,11 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     serviceAccountDir: env.PROA_SERVICEACCOUNT_DIR || defaultServiceAccountDir,
     keepProaEnv: on('keep-proa-env'),
     envWarnings: envTypos(env),
+    nonLocal,
   };
+  if (config.noWait && (config.waitHttp.length > 0 || config.waitTcp.length > 0)) {
+    fail(`${raw.get('no-wait')!.where} starts the command at once, and ${raw.get(config.waitHttp.length > 0 ? 'wait-http' : 'wait-tcp')!.where} waits for a sidecar: use one of them`);
+  }
   const both = config.waitFor.find((n) => config.ignore.includes(n));
   if (both) fail(`container "${both}" is both in --wait-for and --ignore; name it in one of them`);
   return config;

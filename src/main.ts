@@ -9,9 +9,8 @@ import { createLogger, type Logger } from './log.ts';
 import { runCommand, Signals, signalNumber, type CommandResult } from './supervise.ts';
 import { hostPidNamespace } from './kill.ts';
 import { prepareShutdown, shutDown, type ShutdownInput } from './shutdown.ts';
-import type { Sidecars, Stop } from './sidecars.ts';
-import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
-import { display, isLocalHost, redact } from './urls.ts';
+import type { Stop } from './view.ts';
+import { redact } from './urls.ts';
 import { versionLine } from './version.ts';
 
 /** Where the lifecycle is, for the safety net: what has started and what is owed. */
@@ -47,6 +46,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   for (const w of config.envWarnings) log.warn(w);
   try {
     if (!config.noWait) {
+      // Loaded here, not at start: --no-wait and PROA_DISABLED never need the watch nor
+      // the endpoints, and their TLS and HTTP cost ~12 ms and ~5 MiB (npm run bench).
+      const { connect } = await import('./modes.ts');
       run.sidecars = await connect(config, env, log);
       if (!run.sidecars) return await stopEarly(run, { kind: 'not-in-cluster', code: 3 });
       const gate = await run.sidecars.waitUntilReady(run.signals);
@@ -114,42 +116,12 @@ function refuseHostKillAll(config: Config): void {
   }
 }
 
-/** A shutdown request to a host outside the Pod may stop a Service that other workloads share. */
+/** A host outside the Pod is another workload's: a shutdown request may stop a Service it shares, a wait may watch the wrong thing. */
 function warnNonLocal(config: Config, log: Logger): void {
-  for (const u of [...config.httpGet, ...config.httpPost]) {
-    if (isLocalHost(u.hostname)) continue;
-    log.warn(`shutdown target ${display(u)} is not in this Pod (${u.hostname} is neither a loopback name nor an address of this Pod): ` +
-      "the request may stop a Service that other workloads share; name the sidecar's endpoint by 127.0.0.1 or localhost", { url: display(u) });
+  for (const what of config.nonLocal) {
+    log.warn(`${what} is not in this Pod (its host is neither a loopback name nor an address of this Pod): ` +
+      "it may be a Service that other workloads share; name the sidecar's endpoint by 127.0.0.1 or localhost", { target: what });
   }
-}
-
-/** The watch on this Pod, started; undefined when proa is not in a cluster (said why). */
-async function connect(config: Config, env: NodeJS.ProcessEnv, log: Logger): Promise<Sidecars | undefined> {
-  let access;
-  try {
-    access = loadClusterAccess(env, config.serviceAccountDir);
-  } catch (err) {
-    if (!(err instanceof NotInCluster)) throw err;
-    const what = env.KUBERNETES_SERVICE_HOST
-      ? `cannot use the Kubernetes API: ${err.message}. In a Pod this usually means automountServiceAccountToken: false ` +
-        '(on the Pod or its ServiceAccount); set it to true for this Pod'
-      : `not running in Kubernetes: ${err.message}`;
-    log.error(`${what}. To run without waiting for sidecars, pass --no-wait (shutdown actions still run) ` +
-      'or set PROA_DISABLED=1 (nothing but the command)');
-    return undefined;
-  }
-  const identity = resolveIdentity(config, env);
-  log.info('watching this Pod', {
-    pod: identity.pod.value, podSource: identity.pod.source,
-    namespace: identity.namespace.value, namespaceSource: identity.namespace.source,
-    api: `https://${access.host}:${access.port}`,
-  });
-  // Loaded here, not at start: --no-wait and PROA_DISABLED never need the watch, and its
-  // TLS costs ~12 ms and ~5 MiB of Node's own modules (npm run bench).
-  const [{ Sidecars }, { ApiClient }] = await Promise.all([import('./sidecars.ts'), import('./kube/client.ts')]);
-  const sidecars = new Sidecars(config, log, new ApiClient(access), identity, config.container ? undefined : detectContainer());
-  sidecars.start();
-  return sidecars;
 }
 
 /**

@@ -18,14 +18,14 @@ import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
 import type { Attempts, Outcome } from './attempts.ts';
 import type { Signals } from './supervise.ts';
-import type { ExitWait, Planned, Sidecars } from './sidecars.ts';
+import type { ExitWait, Planned, SidecarView } from './view.ts';
 
 export interface ShutdownInput {
   config: Config;
   log: Logger;
   signals: Signals;
   /** undefined without API access (--no-wait, not in the cluster), and when recovering from an internal error. */
-  sidecars: Sidecars | undefined;
+  sidecars: SidecarView | undefined;
   /** What the Pod's spec added to the shutdown, fixed before the command started. */
   planned?: Planned | undefined;
   childPid?: number | undefined;
@@ -68,12 +68,12 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
 
   // The actions go out first, the wait is set up after: the wait counts every status
   // since `baseline`, and each step before the first request is a delay on every Job.
-  const baseline = retry ? guarded(log, 'exit baseline', () => sidecars?.beginShutdown()) : undefined;
+  const waiter = retry ? guarded(log, 'exit baseline', () => sidecars?.beginShutdown()) : undefined;
   const a: Attempts = { retry, deadline, stop, interrupt: interrupt.signal };
-  const acting = runActions(config, planned?.auto ?? [], log, input.childPid, a, !baseline, planned?.hostPid === true);
-  const exitWait: Promise<ExitWait> | undefined = baseline && sidecars?.waitForExit(baseline, deadline, interrupt.signal).catch((err: unknown) => {
+  const acting = runActions(config, planned?.auto ?? [], log, input.childPid, a, !waiter?.byStatus, planned?.hostPid === true);
+  const exitWait: Promise<ExitWait> | undefined = waiter?.wait(deadline, interrupt.signal, acting).catch((err: unknown) => {
     log.error('internal error waiting for the sidecars to exit; the actions go on until answered', { error: err instanceof Error ? err.message : String(err) });
-    return { verdict: 'failed', running: [...baseline.keys()] };
+    return { verdict: 'failed', running: [] };
   });
   // However the wait ends, the actions stop retrying with it: a timeout too (no new
   // attempt after the bound), so that --kill's search never outlives the shutdown.
@@ -84,11 +84,13 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
   if (boundMs === 0 && mode !== 'one-round') log.info('not waiting for the sidecars to exit (--shutdown-timeout 0)');
   if (interrupt.signal.aborted || !retry) return;
 
-  if (waited?.verdict === 'timeout' && waited.running.length > 0) {
+  const survivors = [...(waited?.running ?? []).map((name) => ({ who: `sidecar ${name}`, container: name })),
+    ...(waited?.answering ?? []).map((name) => ({ who: `the sidecar at endpoint ${name} (still accepting connections)`, endpoint: name }))];
+  if (waited?.verdict === 'timeout' && survivors.length > 0) {
     const failed = outcomes.filter((o) => !o.done);
-    for (const name of waited.running) {
-      log.error(`sidecar ${name} is still running after ${boundMs}ms (--shutdown-timeout): the Pod will not complete on its own. ${fix}`, {
-        container: name,
+    for (const { who, ...where } of survivors) {
+      log.error(`${who} is still running after ${boundMs}ms (--shutdown-timeout): the Pod will not complete on its own. ${fix}`, {
+        ...where,
         actions: outcomes.length === 0 ? 'none configured' : outcomes.map((o) => o.done ? `${o.action}: done` : `${o.action}: ${o.error}`),
         ...(failed.length === 0 && outcomes.length > 0 ? { note: 'every shutdown action succeeded, yet the sidecar did not exit' } : {}),
       });

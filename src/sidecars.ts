@@ -1,6 +1,11 @@
 // proa's view of its Pod over time: the watch's events turned into the waits of the
 // lifecycle (ready before the command, exited after it) and the log lines that make a
 // stuck Job explain itself. Decisions live in pod.ts; this module only sequences them.
+// With --wait-http/--wait-tcp the endpoints are an extra gate (the command starts when
+// both agree). During the exit wait, when the watch is cut (a mesh proxy that carried
+// it has quit), the sidecars are judged by their local endpoints refusing connections,
+// once every shutdown request was answered; the watch, if it comes back, stays the
+// authority.
 import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
 import {
@@ -12,17 +17,11 @@ import { autoActions } from './auto.ts';
 import { maxDurationText, timerMs } from './limits.ts';
 import type { CommandResult, Signals } from './supervise.ts';
 import type { Identity } from './kube/config.ts';
-import { PodWatch, type WatchEvent } from './kube/watch.ts';
+import { PodWatch, type Trouble, type WatchEvent } from './kube/watch.ts';
 import type { ApiClient } from './kube/client.ts';
-
-/** Why proa stops before running the command; each has its exit code. */
-export type Stop =
-  | { kind: 'bad-spec'; code: 2 }
-  | { kind: 'not-in-cluster'; code: 3 }
-  | { kind: 'sidecar-failed'; code: 4 }
-  | { kind: 'ready-timeout'; code: 5 }
-  | { kind: 'deleted'; code: 6 }
-  | { kind: 'signal'; signal: NodeJS.Signals };
+import type { Outcome } from './attempts.ts';
+import { pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type EndpointGate } from './endpoints.ts';
+import type { ExitWait, ExitWaiter, Gate, Planned, SidecarView, Stop } from './view.ts';
 
 /**
  * Resolves after the event loop's next poll phase: data already received by the socket
@@ -33,24 +32,7 @@ function afterPendingReads(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }
 
-/** How the wait for the sidecars' exit ended, and who was still running then. */
-export interface ExitWait {
-  /** 'deleted': the kubelet is stopping every container itself; waiting is pointless. 'failed': a bug in the wait. */
-  verdict: 'exited' | 'deleted' | 'timeout' | 'stopped' | 'failed';
-  running: string[];
-}
-
-/** What the shutdown takes from the Pod, fixed before the command starts. */
-export interface Planned {
-  /** POST targets added by --shutdown-auto. */
-  auto: readonly URL[];
-  /** terminationGracePeriodSeconds, as a bound; undefined when the Pod was never seen. */
-  graceMs: number | undefined;
-  /** hostPID: true: --kill-all never runs. */
-  hostPid: boolean;
-}
-
-export class Sidecars {
+export class Sidecars implements SidecarView {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #watch: PodWatch;
@@ -64,21 +46,44 @@ export class Sidecars {
   /** Shutdown actions added by --shutdown-auto for recognised sidecars. */
   #auto: URL[] = [];
   #listeners = new Set<() => void>();
+  readonly #gate: EndpointGate | undefined;
+  readonly #troubles = new Set<(t: Trouble) => void>();
+  /** The watch cannot reach the API server right now (the exit wait's cue for the endpoints). */
+  #cut = false;
 
-  constructor(config: Config, log: Logger, client: ApiClient, identity: Identity, detected: string | undefined) {
+  constructor(config: Config, log: Logger, client: ApiClient, identity: Identity, detected: string | undefined, gate?: EndpointGate) {
     this.#config = config;
     this.#log = log;
     this.#detected = detected;
+    this.#gate = gate;
+    gate?.onChange(() => this.#wake());
     this.#watch = new PodWatch(client, {
       pod: identity.pod, namespace: identity.namespace, timeoutSeconds: config.watchTimeoutSeconds,
-    }, log, (e) => this.#onEvent(e));
+    }, log, (e) => this.#onEvent(e), (t) => {
+      if (t === 'broken') {
+        this.#cut = true;
+        this.#wake();
+      }
+      for (const listener of [...this.#troubles]) listener(t);
+    });
   }
 
   start(): void {
+    this.#gate?.start();
     this.#watch.start();
   }
 
+  /** Hears what may make the watch useless: 403, 401, the API unreachable for 10 s, any failure to reach it. */
+  onTrouble(listener: (t: Trouble) => void): void {
+    this.#troubles.add(listener);
+  }
+
+  #wake(): void {
+    for (const wake of [...this.#listeners]) wake();
+  }
+
   stop(): Promise<void> {
+    this.#gate?.stop();
     return this.#watch.stop();
   }
 
@@ -105,9 +110,10 @@ export class Sidecars {
 
   #onEvent(event: WatchEvent): void {
     if (event.type === 'caught-up') {
-      for (const wake of [...this.#listeners]) wake();
+      this.#wake();
       return;
     }
+    this.#cut = false;
     const pod = event.pod;
     if (event.type === 'deleted' || isDeleting(pod)) {
       if (!this.#deleted) this.#log.warn(event.type === 'deleted' ? 'the Pod was deleted' : 'the Pod is being deleted', { deletionTimestamp: pod.metadata?.deletionTimestamp ?? undefined });
@@ -183,7 +189,13 @@ export class Sidecars {
   }
 
   /** Waits until every awaited sidecar is ready, or for the reason not to run the command. */
-  async waitUntilReady(signals: Signals): Promise<{ kind: 'ready' } | Stop> {
+  async waitUntilReady(signals: Signals): Promise<Gate> {
+    const verdict = await this.waitUnlessAbandoned(signals, new AbortController().signal);
+    return verdict.kind === 'abandoned' ? { kind: 'bad-spec', code: 2 } : verdict;
+  }
+
+  /** The same wait, which ends without a word when `abandon` aborts: another view takes over (modes.ts). */
+  async waitUnlessAbandoned(signals: Signals, abandon: AbortSignal): Promise<Gate | { kind: 'abandoned' }> {
     const stopped = signals.whenStopped();
     const timeoutMs = this.#config.readyTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
@@ -192,11 +204,15 @@ export class Sidecars {
     });
     this.#log.info('waiting for the sidecars to be ready');
     const remind = reminders((waitedMs) => this.#remind(waitedMs));
-    const ended = [stopped.promise.then((signal) => ({ kind: 'signal', signal }) as const), timeout];
-    let verdict: { kind: 'ready' } | Stop | 'timeout';
+    const abandoned = new Promise<'abandoned'>((resolve) => {
+      if (abandon?.aborted) resolve('abandoned');
+      abandon?.addEventListener('abort', () => resolve('abandoned'), { once: true });
+    });
+    const ended = [stopped.promise.then((signal) => ({ kind: 'signal', signal }) as const), timeout, abandoned];
+    let verdict: { kind: 'ready' } | Stop | 'timeout' | 'abandoned';
     for (;;) {
-      verdict = await this.#until<{ kind: 'ready' } | Stop | 'timeout'>(() => this.#readyCheck(), ended);
-      if (verdict === 'timeout' || verdict.kind !== 'ready') break;
+      verdict = await this.#until<{ kind: 'ready' } | Stop | 'timeout' | 'abandoned'>(() => this.#readyCheck(), ended);
+      if (verdict === 'timeout' || verdict === 'abandoned' || verdict.kind !== 'ready') break;
       // A newer status may already sit in the socket (a sidecar flapping right after the
       // last one became ready): let one turn of the event loop read it before deciding.
       await afterPendingReads();
@@ -208,6 +224,13 @@ export class Sidecars {
       this.#log.info('a newer status arrived before the command started: waiting again');
     }
     const p = this.#plan;
+    this.#gate?.stop();
+    if (verdict === 'abandoned') {
+      remind.cancel();
+      clearTimeout(timer);
+      stopped.cancel();
+      return { kind: 'abandoned' };
+    }
     if (verdict !== 'timeout' && verdict.kind === 'ready' && p && !('error' in p)) {
       this.#log.info(p.awaited.length === 0 ? 'no sidecars to wait for' : 'all sidecars are ready', { sidecars: p.awaited.map((s) => s.name) });
     }
@@ -216,7 +239,7 @@ export class Sidecars {
     stopped.cancel();
     if (verdict === 'timeout') {
       this.#log.error(`sidecars not ready after ${this.#config.readyTimeoutMs}ms (--ready-timeout): not starting the command`);
-      for (const b of whatBlocks(this.#pod, this.#plan, this.#watch.problem())) this.#log.error(b.line, b.fields);
+      for (const b of this.#blockers()) this.#log.error(b.line, b.fields);
       return { kind: 'ready-timeout', code: 5 };
     }
     if (verdict.kind === 'signal') this.#log.warn('stopped before the command started', { signal: verdict.signal });
@@ -224,8 +247,13 @@ export class Sidecars {
   }
 
   /** A reminder while stuck: its own message, so it is not read as a new event. */
+  #blockers(): ReturnType<typeof whatBlocks> {
+    const gate = this.#gate && !this.#gate.open ? this.#gate.blockers().map((line) => ({ line, fields: {} })) : [];
+    return [...whatBlocks(this.#pod, this.#plan, this.#watch.problem()), ...gate];
+  }
+
   #remind(waitedMs: number): void {
-    const blocking = whatBlocks(this.#pod, this.#plan, this.#watch.problem());
+    const blocking = this.#blockers();
     this.#log.warn(reminderMessage(waitedMs, blocking, this.#pod?.metadata?.name), {
       waitedS: Math.round(waitedMs / 1000), blocking: blocking.map((b) => b.fields),
     });
@@ -244,7 +272,7 @@ export class Sidecars {
       return { kind: 'bad-spec', code: 2 };
     }
     const r = readiness(pod, p);
-    if (r.kind === 'ready') return r;
+    if (r.kind === 'ready') return this.#gate && !this.#gate.open ? undefined : r;
     if (r.kind === 'failed') {
       const t = r.terminated;
       const fields: Record<string, unknown> = { container: r.name, exitCode: t.exitCode, reason: t.reason, restartPolicy: p.restartPolicy };
@@ -274,15 +302,33 @@ export class Sidecars {
   }
 
   /** Call before the shutdown actions: exits are judged against this moment. undefined: nobody to wait for. */
-  beginShutdown(): ExitBaseline | undefined {
+  beginShutdown(): ExitWaiter | undefined {
     const p = this.#exitPlan();
     if (!this.#pod || !p) return undefined;
     const baseline = exitBaseline(this.#pod, p);
-    return baseline.size > 0 ? baseline : undefined;
+    if (baseline.size === 0) return undefined;
+    return { byStatus: true, wait: (deadline, stop, actions) => this.#waitForExit(baseline, deadline, stop, actions) };
+  }
+
+  /**
+   * The mesh's case: the watch is cut while the sidecars stop. Once every action was a
+   * request and each was answered, the sidecars are judged by their local endpoints (the
+   * shutdown URLs' and the wait endpoints'): all refusing connections means exited.
+   */
+  async #judgedByEndpoints(actions: Promise<Outcome[]>, deadline: number, stop: AbortSignal): Promise<'exited' | undefined> {
+    const outcomes = await actions;
+    const byRequest = !this.#config.killAll && this.#config.kill.length === 0 && outcomes.length > 0 && outcomes.every((o) => o.done);
+    const endpoints = [...shutdownEndpoints([...this.#config.httpGet, ...this.#config.httpPost, ...this.#auto]), ...waitEndpoints(this.#config)];
+    if (!byRequest || endpoints.length === 0 || stop.aborted) return undefined;
+    this.#log.info('the Kubernetes API cannot be reached while the sidecars stop (a mesh proxy that carried it has quit?): ' +
+      'judging them by their endpoints until it answers again', { endpoints: endpoints.map((e) => e.name) });
+    const closed = await pollUntil(endpoints, probeClosed, stop, () => {}, deadline);
+    if (closed) this.#log.info('every sidecar endpoint refuses connections: the sidecars have exited', { endpoints: endpoints.map((e) => e.name) });
+    return closed ? 'exited' : undefined;
   }
 
   /** Watches until every awaited sidecar has exited, the deadline passes, or `stop` aborts. */
-  async waitForExit(baseline: ExitBaseline, deadline: number, stop: AbortSignal): Promise<ExitWait> {
+  async #waitForExit(baseline: ExitBaseline, deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>): Promise<ExitWait> {
     const p = this.#exitPlan()!;
     const total = baseline.size;
     let reported = -1;
@@ -295,6 +341,20 @@ export class Sidecars {
       stop.addEventListener('abort', () => resolve('stopped'), { once: true });
     });
     this.#log.info('waiting for the sidecars to exit', { sidecars: running, timeoutMs: Math.ceil(deadline - performance.now()) });
+    // Judged by the endpoints only while the watch is cut; a watch that answers again wins.
+    const byEndpoints = new AbortController();
+    const endpointsStop = AbortSignal.any([stop, byEndpoints.signal]);
+    let judging: Promise<'exited' | undefined> | undefined;
+    const cutOff = new Promise<'exited'>((resolve) => {
+      const look = (): void => {
+        if (!this.#cut || judging) return;
+        judging = this.#judgedByEndpoints(actions, deadline, endpointsStop);
+        void judging.then((v) => (v === 'exited' ? resolve(v) : (judging = undefined)));
+      };
+      this.#listeners.add(look);
+      look();
+      endpointsStop.addEventListener('abort', () => this.#listeners.delete(look), { once: true });
+    });
     const verdict = await this.#until<ExitWait['verdict']>(() => {
       if (this.#gone) {
         running = [];
@@ -318,7 +378,8 @@ export class Sidecars {
         this.#log.info(`${reported}/${total} sidecars exited`, { running: r.running });
       }
       return r.running.length === 0 ? 'exited' : undefined;
-    }, [timeout, stopped]);
+    }, [timeout, stopped, cutOff]);
+    byEndpoints.abort();
     clearTimeout(timer);
     if (verdict === 'stopped') this.#log.info('stopped waiting for the sidecars to exit', { running });
     if (verdict === 'deleted') this.#log.info('the Pod is being deleted: the kubelet stops the sidecars; not waiting for them', { running });

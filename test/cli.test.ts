@@ -194,3 +194,16 @@ test('log level: PROA_LOG wins over RUST_LOG; RUST_LOG bare or proa=<level>', ()
   assert.equal(levelFromRustLog('hyper=warn'), undefined);
   assert.equal(config(['true'], { RUST_LOG: 'nonsense' }).logLevel, 'info');
 });
+
+test('--wait-http and --wait-tcp: local rules as for shutdown URLs; HOST:PORT checked; --no-wait with either is bad input', () => {
+  const c = config(['--wait-http', 'http://localhost:15021/healthz/ready', '--wait-tcp', '[::1]:5432', '--wait-tcp', 'db.localhost:5432', 'true']);
+  assert.deepEqual(c.waitHttp.map((u) => u.href), ['http://localhost:15021/healthz/ready']);
+  assert.deepEqual(c.waitTcp.map((e) => [e.host, e.port]), [['::1', 5432], ['db.localhost', 5432]]);
+  assert.deepEqual(config(['true'], { PROA_WAIT_TCP: '127.0.0.1:1,127.0.0.1:2' }).waitTcp.map((e) => e.port), [1, 2]);
+  assert.match(usageError(['--wait-tcp', '127.0.0.1', 'true']), /--wait-tcp: "127\.0\.0\.1" is not HOST:PORT/);
+  assert.match(usageError(['--wait-tcp', '127.0.0.1:70000', 'true']), /is not HOST:PORT/);
+  assert.match(usageError(['--wait-http', 'http://u:p@10.0.0.9:1/ready', 'true']), /credentials in clear over http: to 10\.0\.0\.9/);
+  assert.match(usageError(['--no-wait', '--wait-tcp', '127.0.0.1:1', 'true']), /--no-wait starts the command at once, and --wait-tcp waits for a sidecar: use one of them/);
+  assert.deepEqual(config(['--wait-tcp', '10.1.2.3:80', 'true']).nonLocal, ['wait endpoint 10.1.2.3:80']);
+  assert.equal(config(['--no-exit-wait', 'true']).noExitWait, true);
+});

@@ -45,6 +45,8 @@ const examples: Example[] = [
   { file: 'vault-agent.yaml', lines: { 'vault-agent': 'vault-agent: POST /agent/v1/quit on :8200' }, warnings: [/^sidecar vault-agent has no readinessProbe/, /^shutdown request failed; retrying$/] },
   { file: 'kill-by-name.yaml', lines: { 'log-shipper': 'fluent-bit: [engine] caught signal (SIGTERM)' } },
   { file: 'native-sidecar.yaml', lines: {}, kubeletStops: ['cloud-sql-proxy'] },
+  // No token: proa says once that it runs on the endpoints alone.
+  { file: 'no-rbac.yaml', lines: { 'cloud-sql-proxy': 'cloud-sql-proxy: POST /quitquitquit on :9091' }, warnings: [/^no Kubernetes API access \(no service-account token/] },
 ];
 
 function manifest(e: Example): string {

@@ -32,6 +32,10 @@
 //   covers the end's trip back through a slow proxy and the server's timer slack: the
 //   server's clock starts before it sends the headers, and ours after we receive them.
 // - a list that has not shown the Pod within 10 s means the name is wrong: say so once.
+// - trouble for whoever may do without the watch (modes.ts): a 403 or a 401 (after the
+//   token was read afresh) at once; no answer from the API server for 10 s (refused,
+//   reset, silent: an egress policy), from the start or from the first failure after a
+//   healthy stream; and, for the exit wait, any failure to reach it at all ('broken').
 // - a line (one event) longer than the Pod document cap (limits.ts) is a broken stream:
 //   retried with back-off like any other.
 //
@@ -67,6 +71,10 @@ const backoffCapMs = 16_000;
 const healthyAfterMs = 1000;
 const deadMarginMs = 5_000;
 const notFoundAfterMs = 10_000;
+const unreachableAfterMs = 10_000;
+
+/** What may make a watch useless to its owner (see the top of this file). */
+export type Trouble = 'forbidden' | 'unauthorized' | 'unreachable' | 'broken';
 
 
 class StreamProblem extends Error {
@@ -103,21 +111,39 @@ export class PodWatch {
   #oddities = new Set<string>();
   #badFields = new Set<string>();
 
-  constructor(client: ApiClient, target: WatchTarget, log: Logger, onEvent: (event: WatchEvent) => void) {
+  /** Armed while no answer has come from the API server (from the start, or since a failure). */
+  #unreachable: NodeJS.Timeout | undefined;
+  readonly #onTrouble: (t: Trouble) => void;
+
+  constructor(client: ApiClient, target: WatchTarget, log: Logger, onEvent: (event: WatchEvent) => void, onTrouble: (t: Trouble) => void = () => {}) {
     this.#client = client;
     this.#target = target;
     this.#log = log;
     this.#onEvent = onEvent;
+    this.#onTrouble = onTrouble;
   }
 
   start(): void {
+    this.#armUnreachable();
     this.#done ??= this.#run();
   }
 
   async stop(): Promise<void> {
     this.#stop.abort();
     clearTimeout(this.#notFoundTimer);
+    clearTimeout(this.#unreachable);
     await this.#done;
+  }
+
+  #armUnreachable(): void {
+    if (this.#unreachable || this.#stop.signal.aborted) return;
+    this.#unreachable = setTimeout(() => this.#onTrouble('unreachable'), unreachableAfterMs);
+  }
+
+  /** The API server answered (a stream opened, or an error status): it can be reached. */
+  #reached(): void {
+    clearTimeout(this.#unreachable);
+    this.#unreachable = undefined;
   }
 
   async #run(): Promise<void> {
@@ -156,6 +182,7 @@ export class PodWatch {
     const opened = performance.now();
     try {
       const res = await this.#client.stream(this.#path(rv), stream.signal);
+      this.#reached();
       this.#log.debug('watch open', { resourceVersion: rv ?? '(none: list)' });
       if (rv === undefined) this.#armNotFound();
       const healthy = setTimeout(() => this.#healthy(), healthyAfterMs);
@@ -221,6 +248,7 @@ export class PodWatch {
         return { kind: 'list' };
       }
       this.#report(err);
+      this.#troubleOf(err);
       return { kind: 'backoff', ms: this.#backoff(err), then: next() };
     } finally {
       this.#stop.signal.removeEventListener('abort', abortStream);
@@ -274,6 +302,17 @@ export class PodWatch {
       this.#problem = undefined;
       this.#problemMsg = undefined;
     }
+  }
+
+  #troubleOf(err: unknown): void {
+    if (err instanceof ApiError) {
+      this.#reached();
+      if (err.status === 403) this.#onTrouble('forbidden');
+      if (err.status === 401) this.#onTrouble('unauthorized');
+      return;
+    }
+    this.#armUnreachable();
+    this.#onTrouble('broken');
   }
 
   /** Logs each distinct problem once, when it starts. */

@@ -1,0 +1,22 @@
+// The Role and RoleBinding proa needs, as text to apply: what `proa check` and the
+// fall-back to the endpoints show when the API refuses proa.
+
+/** For service account `account` in namespace `ns`: get, list and watch on pods there. */
+export function rbacYaml(account: string, ns: string): string {
+  return `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: proa, namespace: ${ns}}
+rules:
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: proa, namespace: ${ns}}
+subjects:
+- kind: ServiceAccount
+  name: ${account}
+  namespace: ${ns}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: proa}`;
+}

@@ -1,0 +1,60 @@
+// The one small interface through which the lifecycle knows its sidecars, whatever tells
+// it: the watch on the Pod (sidecars.ts), the sidecars' own endpoints when the Pod cannot
+// be watched (unwatched.ts), or the watch falling back to the endpoints (modes.ts).
+import type { Outcome } from './attempts.ts';
+import type { CommandResult, Signals } from './supervise.ts';
+
+/** Why proa stops before running the command; each has its exit code. */
+export type Stop =
+  | { kind: 'bad-spec'; code: 2 }
+  | { kind: 'not-in-cluster'; code: 3 }
+  | { kind: 'sidecar-failed'; code: 4 }
+  | { kind: 'ready-timeout'; code: 5 }
+  | { kind: 'deleted'; code: 6 }
+  | { kind: 'signal'; signal: NodeJS.Signals };
+
+export type Gate = { kind: 'ready' } | Stop;
+
+/** How the wait for the sidecars' exit ended, and who was still running then. */
+export interface ExitWait {
+  /** 'deleted': the kubelet is stopping every container itself; waiting is pointless. 'failed': a bug in the wait. */
+  verdict: 'exited' | 'deleted' | 'timeout' | 'stopped' | 'failed';
+  /** Containers still running (by the Pod's status). */
+  running: string[];
+  /** Endpoints still accepting connections (without the Pod's status). */
+  answering?: string[];
+}
+
+/** What the shutdown takes from the Pod, fixed before the command starts. */
+export interface Planned {
+  /** POST targets added by --shutdown-auto. */
+  auto: readonly URL[];
+  /** terminationGracePeriodSeconds, as a bound; undefined when the Pod was never seen. */
+  graceMs: number | undefined;
+  /** hostPID: true: --kill-all never runs. */
+  hostPid: boolean;
+}
+
+export interface ExitWaiter {
+  /**
+   * Exits are seen in the Pod's status, where a sidecar the kubelet restarts shows up
+   * again (so --kill keeps looking until the wait ends); false: judged by endpoints, and
+   * --kill stops once every name was signalled.
+   */
+  byStatus: boolean;
+  /** Until `deadline` (performance.now()) or `stop`; `actions` settles with what the shutdown actions achieved. */
+  wait(deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>): Promise<ExitWait>;
+}
+
+export interface SidecarView {
+  /** Until every awaited sidecar is ready, or the reason not to run the command. */
+  waitUntilReady(signals: Signals): Promise<Gate>;
+  /** Under OnFailure, a failed command's retry needs the sidecars: true to leave them up. */
+  keepForRetry(result: CommandResult): boolean;
+  planned(): Planned;
+  /** The Pod's deletion has been seen. */
+  readonly deleted: boolean;
+  /** Called as the shutdown begins (exits are judged from then on): the wait, or undefined when there is no one to wait for. */
+  beginShutdown(): ExitWaiter | undefined;
+  stop(): Promise<void>;
+}
