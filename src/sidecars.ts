@@ -1,6 +1,6 @@
-// proa's view of its Pod over time: the watch's events turned into the waits of the
-// lifecycle (ready before the command, exited after it) and the log lines that make a
-// stuck Job explain itself. Decisions live in pod.ts; this module only sequences them.
+// The lifecycle's waits over the watched Pod (watched.ts): ready before the command,
+// exited after it, and what a stuck wait says. Decisions live in pod.ts; this module
+// only sequences them.
 // With --wait-http/--wait-tcp the endpoints are an extra gate (the command starts when
 // both agree). During the exit wait, when the watch is cut (a mesh proxy that carried
 // it has quit), the sidecars are judged by their local endpoints refusing connections,
@@ -8,17 +8,14 @@
 // authority.
 import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
-import {
-  describe, exitBaseline, exits, gracePeriodMs, isDeleting, ownRestartCount, plan, readiness, statusOf, unprobedWarning,
-  type ExitBaseline, type Plan, type PlanError, type Pod,
-} from './pod.ts';
+import { exitBaseline, exits, ownRestartCount, readiness, type ExitBaseline } from './pod.ts';
 import { reminderMessage, reminders, whatBlocks } from './reminders.ts';
-import { autoActions } from './auto.ts';
-import { maxDurationText, timerMs } from './limits.ts';
+import { timerMs } from './limits.ts';
 import type { CommandResult, Signals } from './supervise.ts';
 import type { Identity } from './kube/config.ts';
-import { PodWatch, type Trouble, type WatchEvent } from './kube/watch.ts';
+import type { Trouble } from './kube/watch.ts';
 import type { ApiClient } from './kube/client.ts';
+import { WatchedPod } from './watched.ts';
 import type { Outcome } from './attempts.ts';
 import { pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type EndpointGate } from './endpoints.ts';
 import type { ExitWait, ExitWaiter, Gate, Planned, SidecarView, Stop } from './view.ts';
@@ -35,157 +32,38 @@ function afterPendingReads(): Promise<void> {
 export class Sidecars implements SidecarView {
   readonly #config: Config;
   readonly #log: Logger;
-  readonly #watch: PodWatch;
-  readonly #detected: string | undefined;
-  #pod: Pod | undefined;
-  #plan: Plan | PlanError | undefined;
-  #deleted = false;
-  /** A DELETED event: every container, sidecars included, has stopped. */
-  #gone = false;
-  #states = new Map<string, string>();
-  /** Shutdown actions added by --shutdown-auto for recognised sidecars. */
-  #auto: URL[] = [];
-  #listeners = new Set<() => void>();
+  readonly #watched: WatchedPod;
   readonly #gate: EndpointGate | undefined;
-  readonly #troubles = new Set<(t: Trouble) => void>();
-  /** The watch cannot reach the API server right now (the exit wait's cue for the endpoints). */
-  #cut = false;
 
   constructor(config: Config, log: Logger, client: ApiClient, identity: Identity, detected: string | undefined, gate?: EndpointGate) {
     this.#config = config;
     this.#log = log;
-    this.#detected = detected;
     this.#gate = gate;
-    gate?.onChange(() => this.#wake());
-    this.#watch = new PodWatch(client, {
-      pod: identity.pod, namespace: identity.namespace, timeoutSeconds: config.watchTimeoutSeconds,
-    }, log, (e) => this.#onEvent(e), (t) => {
-      if (t === 'broken') {
-        this.#cut = true;
-        this.#wake();
-      }
-      for (const listener of [...this.#troubles]) listener(t);
-    });
+    this.#watched = new WatchedPod(config, log, client, identity, detected);
+    gate?.onChange(() => this.#watched.wake());
   }
 
   start(): void {
     this.#gate?.start();
-    this.#watch.start();
+    this.#watched.start();
   }
 
   /** Hears what may make the watch useless: 403, 401, the API unreachable for 10 s, any failure to reach it. */
   onTrouble(listener: (t: Trouble) => void): void {
-    this.#troubles.add(listener);
-  }
-
-  #wake(): void {
-    for (const wake of [...this.#listeners]) wake();
+    this.#watched.onTrouble(listener);
   }
 
   stop(): Promise<void> {
     this.#gate?.stop();
-    return this.#watch.stop();
+    return this.#watched.stop();
   }
 
-  /** True once the Pod's deletion has been seen (deletionTimestamp or DELETED). */
   get deleted(): boolean {
-    return this.#deleted;
-  }
-
-  /** The Pod's terminationGracePeriodSeconds, once the Pod has been seen. */
-  gracePeriodMs(): number | undefined {
-    return this.#pod ? gracePeriodMs(this.#pod).ms : undefined;
-  }
-
-  /** hostPID: true: --kill-all would reach every process on the node, so it never runs. */
-  get hostPid(): boolean {
-    return this.#pod?.spec?.hostPID === true;
-  }
-
-  /** Whom to wait for: the plan, or on a spec proa could not follow, every other regular container. */
-  #exitPlan(): Plan | undefined {
-    const p = this.#plan;
-    return p && 'error' in p ? p.fallback : p;
-  }
-
-  #onEvent(event: WatchEvent): void {
-    if (event.type === 'caught-up') {
-      this.#wake();
-      return;
-    }
-    this.#cut = false;
-    const pod = event.pod;
-    if (event.type === 'deleted' || isDeleting(pod)) {
-      if (!this.#deleted) this.#log.warn(event.type === 'deleted' ? 'the Pod was deleted' : 'the Pod is being deleted', { deletionTimestamp: pod.metadata?.deletionTimestamp ?? undefined });
-      this.#deleted = true;
-      if (event.type === 'deleted') this.#gone = true;
-    }
-    if (event.type === 'pod') {
-      if (!this.#plan) this.#plan = this.#makePlan(pod);
-      this.#pod = pod;
-      this.#logChanges(pod);
-    }
-  }
-
-  #makePlan(pod: Pod): Plan | PlanError {
-    const p = plan(pod, {
-      container: this.#config.container, detected: this.#detected, waitFor: this.#config.waitFor, ignore: this.#config.ignore,
-      killAll: this.#config.killAll,
-    });
-    const grace = gracePeriodMs(pod);
-    if (grace.clamped && this.#config.shutdownTimeoutMs === undefined) {
-      this.#log.warn(`terminationGracePeriodSeconds ${pod.spec?.terminationGracePeriodSeconds} is longer than proa can wait; ` +
-        `the shutdown is bounded by ${maxDurationText} instead`);
-    }
-    if ('error' in p) return p;
-    for (const note of p.notes) this.#log.warn(note);
-    this.#log.info('found the Pod', {
-      container: p.own, containerRule: p.ownRule, restartPolicy: p.restartPolicy,
-      sidecars: p.awaited.map((s) => s.name), nativeSidecars: p.awaited.filter((s) => s.native).map((s) => s.name),
-    });
-    this.#auto = autoActions(pod, p, this.#config, this.#log);
-    for (const name of p.unprobed) {
-      this.#log.warn(unprobedWarning(name), { container: name });
-    }
-    return p;
+    return this.#watched.deleted;
   }
 
   planned(): Planned {
-    return { auto: [...this.#auto], graceMs: this.gracePeriodMs(), hostPid: this.hostPid };
-  }
-
-  #logChanges(pod: Pod): void {
-    const p = this.#plan;
-    if (!p || 'error' in p) return;
-    for (const s of p.awaited) {
-      const status = statusOf(pod, s.name, s.native);
-      const state = describe(status);
-      if (this.#states.get(s.name) === state) continue;
-      this.#states.set(s.name, state);
-      const w = status?.state?.waiting;
-      this.#log.info(`sidecar ${s.name}: ${state}`, {
-        container: s.name, state, restartCount: status?.restartCount, message: w?.message,
-      });
-    }
-  }
-
-  /** Calls `check` on every Pod event until it returns a value. */
-  #until<T>(check: () => T | undefined, extra: Promise<T>[]): Promise<T> {
-    let listener: (() => void) | undefined;
-    const onPod = new Promise<T>((resolve) => {
-      let settled = false;
-      listener = () => {
-        if (settled) return;
-        const v = check();
-        if (v !== undefined) {
-          settled = true;
-          resolve(v);
-        }
-      };
-      this.#listeners.add(listener);
-      listener();
-    });
-    return Promise.race([onPod, ...extra]).finally(() => listener && this.#listeners.delete(listener));
+    return this.#watched.planned();
   }
 
   /** Waits until every awaited sidecar is ready, or for the reason not to run the command. */
@@ -211,7 +89,7 @@ export class Sidecars implements SidecarView {
     const ended = [stopped.promise.then((signal) => ({ kind: 'signal', signal }) as const), timeout, abandoned];
     let verdict: { kind: 'ready' } | Stop | 'timeout' | 'abandoned';
     for (;;) {
-      verdict = await this.#until<{ kind: 'ready' } | Stop | 'timeout' | 'abandoned'>(() => this.#readyCheck(), ended);
+      verdict = await this.#watched.until<{ kind: 'ready' } | Stop | 'timeout' | 'abandoned'>(() => this.#readyCheck(), ended);
       if (verdict === 'timeout' || verdict === 'abandoned' || verdict.kind !== 'ready') break;
       // A newer status may already sit in the socket (a sidecar flapping right after the
       // last one became ready): let one turn of the event loop read it before deciding.
@@ -223,7 +101,7 @@ export class Sidecars implements SidecarView {
       }
       this.#log.info('a newer status arrived before the command started: waiting again');
     }
-    const p = this.#plan;
+    const p = this.#watched.plan;
     this.#gate?.stop();
     if (verdict === 'abandoned') {
       remind.cancel();
@@ -249,23 +127,23 @@ export class Sidecars implements SidecarView {
   /** A reminder while stuck: its own message, so it is not read as a new event. */
   #blockers(): ReturnType<typeof whatBlocks> {
     const gate = this.#gate && !this.#gate.open ? this.#gate.blockers().map((line) => ({ line, fields: {} })) : [];
-    return [...whatBlocks(this.#pod, this.#plan, this.#watch.problem()), ...gate];
+    return [...whatBlocks(this.#watched.pod, this.#watched.plan, this.#watched.problem()), ...gate];
   }
 
   #remind(waitedMs: number): void {
     const blocking = this.#blockers();
-    this.#log.warn(reminderMessage(waitedMs, blocking, this.#pod?.metadata?.name), {
+    this.#log.warn(reminderMessage(waitedMs, blocking, this.#watched.pod?.metadata?.name), {
       waitedS: Math.round(waitedMs / 1000), blocking: blocking.map((b) => b.fields),
     });
   }
 
   #readyCheck(): { kind: 'ready' } | Stop | undefined {
-    if (this.#deleted) {
+    if (this.#watched.deleted) {
       this.#log.warn('the Pod is being deleted before the command started: not starting it');
       return { kind: 'deleted', code: 6 };
     }
-    const pod = this.#pod;
-    const p = this.#plan;
+    const pod = this.#watched.pod;
+    const p = this.#watched.plan;
     if (!pod || !p) return undefined;
     if ('error' in p) {
       this.#log.error(p.error);
@@ -293,9 +171,9 @@ export class Sidecars implements SidecarView {
    * retry needs the sidecars: leave them running unless told otherwise or the Pod is going.
    */
   keepForRetry(result: CommandResult): boolean {
-    const p = this.#plan;
+    const p = this.#watched.plan;
     if (!p || 'error' in p || p.restartPolicy !== 'OnFailure' || result.code === 0) return false;
-    if (this.#config.shutdownOnFailure || this.#deleted) return false;
+    if (this.#config.shutdownOnFailure || this.#watched.deleted) return false;
     this.#log.info('the command failed under restartPolicy OnFailure: the kubelet will restart this container, ' +
       'so the sidecars stay up for the retry (--shutdown-on-failure shuts them down anyway)', { code: result.code });
     return true;
@@ -303,9 +181,9 @@ export class Sidecars implements SidecarView {
 
   /** Call before the shutdown actions: exits are judged against this moment. undefined: nobody to wait for. */
   beginShutdown(): ExitWaiter | undefined {
-    const p = this.#exitPlan();
-    if (!this.#pod || !p) return undefined;
-    const baseline = exitBaseline(this.#pod, p);
+    const p = this.#watched.exitPlan();
+    if (!this.#watched.pod || !p) return undefined;
+    const baseline = exitBaseline(this.#watched.pod, p);
     if (baseline.size === 0) return undefined;
     return { byStatus: true, wait: (deadline, stop, actions) => this.#waitForExit(baseline, deadline, stop, actions) };
   }
@@ -318,7 +196,7 @@ export class Sidecars implements SidecarView {
   async #judgedByEndpoints(actions: Promise<Outcome[]>, deadline: number, stop: AbortSignal): Promise<'exited' | undefined> {
     const outcomes = await actions;
     const byRequest = !this.#config.killAll && this.#config.kill.length === 0 && outcomes.length > 0 && outcomes.every((o) => o.done);
-    const endpoints = [...shutdownEndpoints([...this.#config.httpGet, ...this.#config.httpPost, ...this.#auto]), ...waitEndpoints(this.#config)];
+    const endpoints = [...shutdownEndpoints([...this.#config.httpGet, ...this.#config.httpPost, ...this.#watched.auto]), ...waitEndpoints(this.#config)];
     if (!byRequest || endpoints.length === 0 || stop.aborted) return undefined;
     this.#log.info('the Kubernetes API cannot be reached while the sidecars stop (a mesh proxy that carried it has quit?): ' +
       'judging them by their endpoints until it answers again', { endpoints: endpoints.map((e) => e.name) });
@@ -329,7 +207,7 @@ export class Sidecars implements SidecarView {
 
   /** Watches until every awaited sidecar has exited, the deadline passes, or `stop` aborts. */
   async #waitForExit(baseline: ExitBaseline, deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>): Promise<ExitWait> {
-    const p = this.#exitPlan()!;
+    const p = this.#watched.exitPlan()!;
     const total = baseline.size;
     let reported = -1;
     const warned = new Set<string>();
@@ -341,27 +219,34 @@ export class Sidecars implements SidecarView {
       stop.addEventListener('abort', () => resolve('stopped'), { once: true });
     });
     this.#log.info('waiting for the sidecars to exit', { sidecars: running, timeoutMs: Math.ceil(deadline - performance.now()) });
-    // Judged by the endpoints only while the watch is cut; a watch that answers again wins.
-    const byEndpoints = new AbortController();
-    const endpointsStop = AbortSignal.any([stop, byEndpoints.signal]);
-    let judging: Promise<'exited' | undefined> | undefined;
+    // Judged by the endpoints only while the watch is cut: an event from a watch that
+    // answers again ends that judging, and the watch decides again.
+    const over = new AbortController();
+    let judging: AbortController | undefined;
     const cutOff = new Promise<'exited'>((resolve) => {
       const look = (): void => {
-        if (!this.#cut || judging) return;
-        judging = this.#judgedByEndpoints(actions, deadline, endpointsStop);
-        void judging.then((v) => (v === 'exited' ? resolve(v) : (judging = undefined)));
+        if (this.#watched.cut && !judging) {
+          const mine = (judging = new AbortController());
+          void this.#judgedByEndpoints(actions, deadline, AbortSignal.any([stop, over.signal, mine.signal])).then((v) => {
+            if (v === 'exited') resolve(v);
+            else if (judging === mine) judging = undefined;
+          });
+        } else if (!this.#watched.cut && judging) {
+          judging.abort();
+          judging = undefined;
+        }
       };
-      this.#listeners.add(look);
+      const unobserve = this.#watched.observe(look);
       look();
-      endpointsStop.addEventListener('abort', () => this.#listeners.delete(look), { once: true });
+      over.signal.addEventListener('abort', unobserve, { once: true });
     });
-    const verdict = await this.#until<ExitWait['verdict']>(() => {
-      if (this.#gone) {
+    const verdict = await this.#watched.until<ExitWait['verdict']>(() => {
+      if (this.#watched.gone) {
         running = [];
         return 'exited';
       }
-      if (this.#deleted) return 'deleted';
-      const r = exits(this.#pod!, p, baseline);
+      if (this.#watched.deleted) return 'deleted';
+      const r = exits(this.#watched.pod!, p, baseline);
       running = r.running;
       for (const e of r.exited) {
         if (warned.has(e.name)) continue;
@@ -379,7 +264,7 @@ export class Sidecars implements SidecarView {
       }
       return r.running.length === 0 ? 'exited' : undefined;
     }, [timeout, stopped, cutOff]);
-    byEndpoints.abort();
+    over.abort();
     clearTimeout(timer);
     if (verdict === 'stopped') this.#log.info('stopped waiting for the sidecars to exit', { running });
     if (verdict === 'deleted') this.#log.info('the Pod is being deleted: the kubelet stops the sidecars; not waiting for them', { running });
