@@ -214,16 +214,19 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   }
   const awaited = new Map(p.awaited.map((s) => [s.name, s]));
   const why = (name: string, native: boolean): string => name === p.own ? `proa's own container (${p.ownRule})`
-    : awaited.has(name) ? (config.waitFor.length > 0 ? 'awaited (--wait-for)' : 'awaited (regular container)')
-      : config.ignore.includes(name) ? 'not awaited (--ignore)' : native ? 'not awaited (native sidecar: the kubelet starts it first)' : 'not awaited';
+    : awaited.has(name) ? (config.waitFor.length > 0 ? 'awaited (--wait-for)' : native ? 'awaited (native sidecar with a readinessProbe: its readiness)' : 'awaited (regular container)')
+      : config.ignore.includes(name) ? 'not awaited (--ignore)' : native ? 'not awaited (native sidecar without a readinessProbe: the kubelet starts it first)' : 'not awaited';
+  // An awaited container that is not ready yet is what proa would wait for: a warning, not a failure.
+  const status = (name: string, native: boolean): Status => (awaited.has(name) && statusOf(pod, name, native)?.ready !== true ? 'warn' : 'ok');
+  const waits = (name: string, native: boolean): string => (status(name, native) === 'warn' ? '; proa would wait for it' : '');
   for (const c of pod.spec?.initContainers ?? []) {
     const native = c.restartPolicy === 'Always';
-    r.add('pod', 'ok', `init container ${c.name}: ${describe(statusOf(pod, c.name, true))} - ${native ? why(c.name, true) : 'runs to completion before proa'}`);
+    r.add('pod', native ? status(c.name, true) : 'ok', `init container ${c.name}: ${describe(statusOf(pod, c.name, true))} - ${native ? why(c.name, true) + waits(c.name, true) : 'runs to completion before proa'}`);
   }
-  for (const c of pod.spec?.containers ?? []) r.add('pod', 'ok', `container ${c.name}: ${describe(statusOf(pod, c.name, false))} - ${why(c.name, false)}`);
+  for (const c of pod.spec?.containers ?? []) r.add('pod', status(c.name, false), `container ${c.name}: ${describe(statusOf(pod, c.name, false))} - ${why(c.name, false)}${waits(c.name, false)}`);
   // The same rule, in pod.ts, as the warning proa logs when it runs.
   for (const name of p.unprobed) {
-    r.add('pod', 'warn', unprobedWarning(name));
+    r.add('pod', 'warn', unprobedWarning(name, pod));
   }
   if (p.restartPolicy === 'OnFailure') {
     r.add('pod', 'warn', 'restartPolicy OnFailure: a failed command keeps the sidecars up for the retry, and a sidecar that exited 0 is not restarted for it; prefer Never with the Job\'s backoffLimit');

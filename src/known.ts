@@ -18,6 +18,8 @@ export interface KnownSidecar {
   endpoint: Endpoint;
   /** Why the endpoint is judged so, for `proa check` and the logs. */
   why: string;
+  /** What enables its shutdown endpoint: the fix to name when it refuses the request. */
+  enable: string;
 }
 
 type Spec = ContainerSpec;
@@ -75,7 +77,8 @@ function recogniseOne(c: Spec, native: boolean, annotations: Record<string, stri
   // Istio: pilot-agent serves POST /quitquitquit on its status port 15020, always.
   // (istio.io, "pilot-agent" reference; the sidecar injector names the container istio-proxy.)
   if (c.name === 'istio-proxy' || /\/proxyv2(:|@|$)/.test(image)) {
-    return { container: c.name, name: 'Istio', native, url: 'http://127.0.0.1:15020/quitquitquit', endpoint: 'enabled', why: 'pilot-agent always serves /quitquitquit' };
+    return { container: c.name, name: 'Istio', native, url: 'http://127.0.0.1:15020/quitquitquit', endpoint: 'enabled', why: 'pilot-agent always serves /quitquitquit',
+      enable: 'nothing: pilot-agent always serves POST /quitquitquit on its status port 15020' };
   }
   // Linkerd: POST /shutdown on the admin port 4191, off by default since Linkerd 2.16
   // (linkerd2 commit 35fb2d6: annotation config.linkerd.io/proxy-admin-shutdown: enabled,
@@ -87,6 +90,7 @@ function recogniseOne(c: Spec, native: boolean, annotations: Record<string, stri
     const endpoint: Endpoint = value === 'true' ? 'enabled' : value === 'false' ? 'disabled' : 'unknown';
     return {
       container: c.name, name: 'Linkerd', native, ...endpointAt(admin, 'the port of LINKERD2_PROXY_ADMIN_LISTEN_ADDR', '/shutdown'), endpoint,
+      enable: 'the annotation config.linkerd.io/proxy-admin-shutdown: enabled on the Pod template',
       why: value === undefined ? 'no LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED on the proxy (older Linkerd: on; 2.16 and later: off)'
         : `LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED=${value} (annotation config.linkerd.io/proxy-admin-shutdown: enabled turns it on)`,
     };
@@ -103,6 +107,7 @@ function recogniseOne(c: Spec, native: boolean, annotations: Record<string, stri
     const on = (quit.present && quit.value !== 'false') || env === 'true';
     return {
       container: c.name, name: 'Cloud SQL Auth Proxy', native, ...endpointAt(fromFlag ?? fromEnv ?? '9091', field, '/quitquitquit'), endpoint: on ? 'enabled' : 'disabled',
+      enable: 'the proxy\'s flag --quitquitquit',
       why: on ? 'started with --quitquitquit' : 'not started with --quitquitquit (add it to the proxy\'s args)',
     };
   }
@@ -117,6 +122,7 @@ function recogniseOne(c: Spec, native: boolean, annotations: Record<string, stri
     return {
       container: c.name, name: 'Vault Agent', native,
       ...endpointAt(listener, 'annotation vault.hashicorp.com/agent-cache-listener-port', '/agent/v1/quit'), endpoint,
+      enable: fromConfigMap ? 'agent_api { enable_quit = true } in the agent\'s ConfigMap' : 'the annotation vault.hashicorp.com/agent-enable-quit: "true"',
       why: quit === 'true' ? 'annotation vault.hashicorp.com/agent-enable-quit: "true"'
         : fromConfigMap ? 'its configuration is in a ConfigMap (vault.hashicorp.com/agent-configmap), which proa does not read: agent_api { enable_quit = true } there enables it'
           : 'no annotation vault.hashicorp.com/agent-enable-quit: "true"',

@@ -8,7 +8,11 @@
 // - A terminated container restarts under `Always`, under `OnFailure` only after a non-zero
 //   exit, never under `Never`; one that will not restart will never be ready.
 // - Native sidecars (init containers with restartPolicy Always) run before proa starts and
-//   stop only after proa's container ends: await them for readiness, never for exit.
+//   stop only after proa's container ends: await them for readiness, never for exit. The
+//   kubelet starts the regular containers once a native sidecar has *started*, not once
+//   it is *ready*: by default proa awaits the readiness of every native sidecar that
+//   declares a readinessProbe (readiness is what the user asked for); --wait-for and
+//   --ignore choose exactly.
 import { maxDurationMs } from './limits.ts';
 
 export interface Terminated {
@@ -87,6 +91,8 @@ export interface Plan {
   notes: string[];
   /** Awaited sidecars whose readiness says nothing about serving (see `unprobed`). */
   unprobed: string[];
+  /** Native sidecars awaited by default, for their readinessProbe (not named in --wait-for). */
+  nativeByDefault: string[];
 }
 
 /**
@@ -140,10 +146,19 @@ export function unprobed(spec: ContainerSpec | undefined): boolean {
   return !spec?.readinessProbe && !spec?.startupProbe;
 }
 
-/** What proa logs, and `proa check` reports, about an `unprobed` sidecar. */
-export function unprobedWarning(name: string): string {
-  return `sidecar ${name} has no readinessProbe: Kubernetes calls it ready as soon as it starts, so proa cannot wait ` +
-    'for it to serve. Add a readinessProbe (or a startupProbe plus readiness) to the sidecar';
+/**
+ * What proa logs, and `proa check` reports, about an `unprobed` sidecar. A container an
+ * injector adds (Vault's agent: its injector gives it no probe) cannot be edited by the
+ * user: say what they can do instead.
+ */
+export function unprobedWarning(name: string, pod?: Pod): string {
+  const start = `sidecar ${name} has no readinessProbe: Kubernetes calls it ready as soon as it starts, so proa cannot wait for it to serve. `;
+  if (name === 'vault-agent' && pod?.metadata?.annotations?.['vault.hashicorp.com/agent-inject'] === 'true') {
+    return start + "Vault's injector adds no probe, and its init container (vault-agent-init) renders the secrets before your program " +
+      'starts (vault.hashicorp.com/agent-pre-populate, on by default), so --ignore vault-agent is safe; ' +
+      'with vault.hashicorp.com/agent-pre-populate-only: "true" there is no agent sidecar to stop at all';
+  }
+  return start + 'Add a readinessProbe (or a startupProbe plus readiness) to the sidecar';
 }
 
 /** Decides proa's own container and the awaited sidecars, or names what the spec lacks. */
@@ -155,10 +170,11 @@ export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
   const specs = new Map([...init, ...(pod.spec?.containers ?? [])].map((c) => [c.name, c]));
   const notes: string[] = [];
   const policy = restartPolicy(pod);
-  const planFor = (own: string, ownRule: string, names: string[]): Plan => ({
+  const planFor = (own: string, ownRule: string, names: string[], nativeByDefault: string[] = []): Plan => ({
     own, ownRule, restartPolicy: policy, notes,
     awaited: names.map((name) => ({ name, native: native.has(name) })),
     unprobed: names.filter((n) => unprobed(specs.get(n))),
+    nativeByDefault: nativeByDefault.filter((n) => names.includes(n)),
   });
   const everyOther = (own: string | undefined): Plan => planFor(own ?? '', 'fallback', regular.filter((n) => n !== own));
   const detected = input.detected && regular.includes(input.detected) ? input.detected : undefined;
@@ -203,6 +219,7 @@ export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
   }
 
   let names: string[];
+  let nativeByDefault: string[] = [];
   if (input.waitFor.length > 0) {
     names = [];
     for (const n of input.waitFor) {
@@ -211,9 +228,10 @@ export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
       else if (!names.includes(n)) names.push(n);
     }
   } else {
-    names = regular.filter((n) => n !== own);
+    nativeByDefault = init.filter((c) => c.restartPolicy === 'Always' && c.readinessProbe).map((c) => c.name);
+    names = [...nativeByDefault, ...regular.filter((n) => n !== own)];
   }
-  return planFor(own, ownRule, names.filter((n) => !input.ignore.includes(n)));
+  return planFor(own, ownRule, names.filter((n) => !input.ignore.includes(n)), nativeByDefault);
 }
 
 export function statusOf(pod: Pod, name: string, native: boolean): ContainerStatus | undefined {

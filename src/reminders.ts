@@ -18,8 +18,12 @@ export function whatBlocks(pod: Pod | undefined, p: Plan | PlanError | undefined
     const status = statusOf(pod, s.name, s.native);
     if (status?.ready === true) return [];
     const state = describe(status);
+    // A native sidecar awaited by default may be one that turns ready only once the
+    // program serves (Dapr's daprd, a proxy checking its upstream): name the way out.
+    const hint = p.nativeByDefault.includes(s.name)
+      ? ` (a native sidecar, awaited for its readinessProbe; if it turns ready only once your program serves, as Dapr's daprd does, pass --ignore ${s.name})` : '';
     return [{
-      line: `sidecar ${s.name} is not ready: ${state}, ${status?.restartCount ?? 0} restart(s)`,
+      line: `sidecar ${s.name} is not ready: ${state}, ${status?.restartCount ?? 0} restart(s)${hint}`,
       fields: {
         container: s.name, state, reason: status?.state?.waiting?.reason ?? status?.state?.terminated?.reason,
         message: status?.state?.waiting?.message, restartCount: status?.restartCount ?? 0,

@@ -110,7 +110,7 @@ function plainAttempt(method: 'GET' | 'POST', url: URL, signal: AbortSignal,
 }
 
 /** One shutdown request, retried while the sidecar is not answering (see the top of this file). */
-export async function shutdownRequest(method: 'GET' | 'POST', url: URL, timeoutMs: number, a: Attempts, log: Logger): Promise<Outcome> {
+export async function shutdownRequest(method: 'GET' | 'POST', url: URL, timeoutMs: number, a: Attempts, log: Logger, fix?: string): Promise<Outcome> {
   const fields = { method, url: display(url) };
   const action = `${method} ${display(url)}`;
   const started = performance.now();
@@ -124,9 +124,18 @@ export async function shutdownRequest(method: 'GET' | 'POST', url: URL, timeoutM
     const durationMs = Math.round(performance.now() - t0);
     if (r.kind === 'answered') {
       const extra = n > 0 ? { attempts: n + 1, afterMs: Math.round(performance.now() - started) } : {};
-      if (r.status >= 200 && r.status < 300) log.info('shutdown request answered', { ...fields, status: r.status, durationMs, ...extra });
-      else log.warn('shutdown request got a non-2xx answer; not retrying it', { ...fields, status: r.status, durationMs, ...extra });
-      return { action, done: true };
+      if (r.status >= 200 && r.status < 300) {
+        log.info('shutdown request answered', { ...fields, status: r.status, durationMs, ...extra });
+        return { action, done: true };
+      }
+      // Refused for good (not 429 or 5xx): a mistake to name, not a success, and no retry helps.
+      const other = method === 'GET' ? '--shutdown-http-post' : '--shutdown-http-get';
+      const why = r.status === 405 ? `the endpoint wants another method: try ${other}`
+        : r.status === 404 ? 'nothing answers at that path: check the URL' : 'the sidecar refused it';
+      const hint = r.status === 405 ? why : fix ?? why;
+      log.error(`shutdown request refused (HTTP ${r.status}); not retrying it: ${hint}`, { ...fields, status: r.status, durationMs, ...extra });
+      return { action, done: false, error: `HTTP ${r.status}: ${hint}` };
+
     }
     if (a.stop.aborted) return { action, done: false, error: lastError ?? r.error };
     const retrying = a.retry && performance.now() < a.deadline;

@@ -19,6 +19,7 @@ import type { Logger } from './log.ts';
 import type { Attempts, Outcome } from './attempts.ts';
 import type { Signals } from './supervise.ts';
 import type { ExitWait, Planned, SidecarView } from './view.ts';
+import { portOf } from './known.ts';
 
 export interface ShutdownInput {
   config: Config;
@@ -57,6 +58,7 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
   if (!sidecars && !hasActions(config) && !planned?.auto.length) return log.debug('no shutdown actions configured');
   const mode = input.mode ?? 'full';
   const boundMs = config.shutdownTimeoutMs ?? planned?.graceMs ?? 30_000;
+  const bound = config.shutdownTimeoutMs !== undefined ? '--shutdown-timeout' : planned?.graceMs !== undefined ? "the Pod's terminationGracePeriodSeconds" : 'the default, 30s';
   const retry = mode !== 'one-round' && boundMs > 0;
   const deadline = performance.now() + boundMs;
 
@@ -70,8 +72,8 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
   // since `baseline`, and each step before the first request is a delay on every Job.
   const waiter = retry ? guarded(log, 'exit baseline', () => sidecars?.beginShutdown()) : undefined;
   const a: Attempts = { retry, deadline, stop, interrupt: interrupt.signal };
-  const acting = runActions(config, planned?.auto ?? [], log, input.childPid, a, !waiter?.byStatus, planned?.hostPid === true);
-  const exitWait: Promise<ExitWait> | undefined = waiter?.wait(deadline, interrupt.signal, acting).catch((err: unknown) => {
+  const acting = runActions(config, planned, log, input.childPid, a, !waiter?.byStatus);
+  const exitWait: Promise<ExitWait> | undefined = waiter?.wait(deadline, interrupt.signal, acting, bound).catch((err: unknown) => {
     log.error('internal error waiting for the sidecars to exit; the actions go on until answered', { error: err instanceof Error ? err.message : String(err) });
     return { verdict: 'failed', running: [] };
   });
@@ -99,7 +101,7 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
   }
   if (!exitWait) {
     for (const o of outcomes.filter((x) => !x.done)) {
-      log.error(`shutdown action ${o.action} did not succeed within ${boundMs}ms (--shutdown-timeout): the sidecar it stops may ` +
+      log.error(`shutdown action ${o.action} did not succeed within ${boundMs}ms (--shutdown-timeout; last: ${o.error}): the sidecar it stops may ` +
         `still be running, and then the Pod will not complete on its own. ${fix}`, { action: o.action, error: o.error });
     }
   }
@@ -125,14 +127,17 @@ function hasActions(config: Config): boolean {
 }
 
 /** Every action at once; synchronous up to the first request when the modules are loaded (prepareShutdown). */
-function runActions(config: Config, auto: readonly URL[], log: Logger, childPid: number | undefined, a: Attempts, untilDone: boolean, hostPid: boolean): Promise<Outcome[]> {
+function runActions(config: Config, planned: Planned | undefined, log: Logger, childPid: number | undefined, a: Attempts, untilDone: boolean): Promise<Outcome[]> {
   const { requests, kill } = loaded;
+  const auto = planned?.auto ?? [];
+  const hostPid = planned?.hostPid === true;
   if ((needsRequests(config, auto) && !requests) || (needsKill(config) && !kill)) {
-    return prepareShutdown(config, auto).then(() => runActions(config, auto, log, childPid, a, untilDone, hostPid));
+    return prepareShutdown(config, auto).then(() => runActions(config, planned, log, childPid, a, untilDone));
   }
+  const fix = (u: URL): string | undefined => planned?.fixes.get(portOf(u));
   const all: Promise<Outcome | Outcome[]>[] = requests ? [
-    ...config.httpGet.map((u) => requests.shutdownRequest('GET', u, config.httpTimeoutMs, a, log)),
-    ...[...config.httpPost, ...auto].map((u) => requests.shutdownRequest('POST', u, config.httpTimeoutMs, a, log)),
+    ...config.httpGet.map((u) => requests.shutdownRequest('GET', u, config.httpTimeoutMs, a, log, fix(u))),
+    ...[...config.httpPost, ...auto].map((u) => requests.shutdownRequest('POST', u, config.httpTimeoutMs, a, log, fix(u))),
   ] : [];
   if (kill && config.killAll && hostPid) {
     log.error('--kill-all not run: the Pod has hostPID: true, and every process on the node would be signalled');

@@ -185,7 +185,7 @@ export class Sidecars implements SidecarView {
     if (!this.#watched.pod || !p) return undefined;
     const baseline = exitBaseline(this.#watched.pod, p);
     if (baseline.size === 0) return undefined;
-    return { byStatus: true, wait: (deadline, stop, actions) => this.#waitForExit(baseline, deadline, stop, actions) };
+    return { byStatus: true, wait: (deadline, stop, actions, bound) => this.#waitForExit(baseline, deadline, stop, actions, bound) };
   }
 
   /**
@@ -206,7 +206,7 @@ export class Sidecars implements SidecarView {
   }
 
   /** Watches until every awaited sidecar has exited, the deadline passes, or `stop` aborts. */
-  async #waitForExit(baseline: ExitBaseline, deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>): Promise<ExitWait> {
+  async #waitForExit(baseline: ExitBaseline, deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>, bound: string): Promise<ExitWait> {
     const p = this.#watched.exitPlan()!;
     const total = baseline.size;
     let reported = -1;
@@ -218,7 +218,12 @@ export class Sidecars implements SidecarView {
       if (stop.aborted) resolve('stopped');
       stop.addEventListener('abort', () => resolve('stopped'), { once: true });
     });
-    this.#log.info('waiting for the sidecars to exit', { sidecars: running, timeoutMs: Math.ceil(deadline - performance.now()) });
+    const planned = this.#watched.plan;
+    this.#log.info('waiting for the sidecars to exit', {
+      sidecars: running, timeoutMs: Math.ceil(deadline - performance.now()), bound,
+      // A spec proa could not follow: why these are the ones waited for.
+      ...(planned && 'error' in planned ? { because: `the Pod spec could not be followed (${planned.error}), so every regular container but proa's own is awaited` } : {}),
+    });
     // Judged by the endpoints only while the watch is cut: an event from a watch that
     // answers again ends that judging, and the watch decides again.
     const over = new AbortController();

@@ -79,7 +79,7 @@ export class Unwatched implements SidecarView {
   }
 
   planned(): Planned {
-    return { auto: [], graceMs: undefined, hostPid: false };
+    return { auto: [], graceMs: undefined, hostPid: false, fixes: new Map() };
   }
 
   beginShutdown(): ExitWaiter | undefined {
@@ -93,12 +93,12 @@ export class Unwatched implements SidecarView {
     }
     return {
       byStatus: false,
-      wait: async (deadline, stop, actions) => {
+      wait: async (deadline, stop, actions, bound) => {
         // The actions as usual first (retried until answered, within the bound): a port
         // that closes before its shutdown request is answered is a sidecar restarting.
         await Promise.race([actions, new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
         let answering = endpoints.map((e) => e.name);
-        this.#log.info("waiting for the sidecars' endpoints to refuse connections", { endpoints: answering, timeoutMs: Math.max(0, Math.ceil(deadline - performance.now())) });
+        this.#log.info("waiting for the sidecars' endpoints to refuse connections", { endpoints: answering, timeoutMs: Math.max(0, Math.ceil(deadline - performance.now())), bound });
         const closed = await pollUntil(endpoints, probeClosed, stop, (f) => { answering = [...f.keys()]; }, deadline);
         if (closed) {
           this.#log.info('every sidecar endpoint refuses connections: the sidecars have exited', { endpoints: endpoints.map((e) => e.name) });

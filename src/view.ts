@@ -33,6 +33,8 @@ export interface Planned {
   graceMs: number | undefined;
   /** hostPID: true: --kill-all never runs. */
   hostPid: boolean;
+  /** For a recognised sidecar's port: what enables its shutdown endpoint, named when a request there is refused. */
+  fixes: ReadonlyMap<number, string>;
 }
 
 export interface ExitWaiter {
@@ -42,8 +44,11 @@ export interface ExitWaiter {
    * --kill stops once every name was signalled.
    */
   byStatus: boolean;
-  /** Until `deadline` (performance.now()) or `stop`; `actions` settles with what the shutdown actions achieved. */
-  wait(deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>): Promise<ExitWait>;
+  /**
+   * Until `deadline` (performance.now()) or `stop`; `actions` settles with what the
+   * shutdown actions achieved; `bound` says where the deadline comes from, for the log.
+   */
+  wait(deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>, bound: string): Promise<ExitWait>;
 }
 
 export interface SidecarView {

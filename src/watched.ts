@@ -6,6 +6,7 @@ import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
 import { describe, gracePeriodMs, isDeleting, plan, statusOf, unprobedWarning, type Plan, type PlanError, type Pod } from './pod.ts';
 import { autoActions } from './auto.ts';
+import { portOf, recognise } from './known.ts';
 import { maxDurationText } from './limits.ts';
 import type { Identity } from './kube/config.ts';
 import { PodWatch, type Trouble, type WatchEvent } from './kube/watch.ts';
@@ -25,6 +26,8 @@ export class WatchedPod {
   #states = new Map<string, string>();
   /** Shutdown actions added by --shutdown-auto for recognised sidecars. */
   #auto: URL[] = [];
+  /** What enables each recognised sidecar's shutdown endpoint, by port. */
+  #fixes = new Map<number, string>();
   #listeners = new Set<() => void>();
   readonly #troubles = new Set<(t: Trouble) => void>();
   /** The watch cannot reach the API server right now (the exit wait's cue for the endpoints). */
@@ -101,7 +104,7 @@ export class WatchedPod {
   }
 
   planned(): Planned {
-    return { auto: [...this.#auto], graceMs: this.#pod ? gracePeriodMs(this.#pod).ms : undefined, hostPid: this.#pod?.spec?.hostPID === true };
+    return { auto: [...this.#auto], graceMs: this.#pod ? gracePeriodMs(this.#pod).ms : undefined, hostPid: this.#pod?.spec?.hostPID === true, fixes: this.#fixes };
   }
 
   /** Whom to wait for: the plan, or on a spec proa could not follow, every other regular container. */
@@ -143,11 +146,14 @@ export class WatchedPod {
     for (const note of p.notes) this.#log.warn(note);
     this.#log.info('found the Pod', {
       container: p.own, containerRule: p.ownRule, restartPolicy: p.restartPolicy,
-      sidecars: p.awaited.map((s) => s.name), nativeSidecars: p.awaited.filter((s) => s.native).map((s) => s.name),
+      sidecars: p.awaited.map((s) => s.name),
+      nativeSidecars: (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name),
+      awaitedNative: p.awaited.filter((s) => s.native).map((s) => s.name),
     });
     this.#auto = autoActions(pod, p, this.#config, this.#log);
+    for (const k of recognise(pod, p.own)) if (k.url && !k.native) this.#fixes.set(portOf(new URL(k.url)), `${k.name}'s shutdown endpoint is enabled by ${k.enable}`);
     for (const name of p.unprobed) {
-      this.#log.warn(unprobedWarning(name), { container: name });
+      this.#log.warn(unprobedWarning(name, pod), { container: name });
     }
     return p;
   }

@@ -80,6 +80,9 @@ test('a name the Pod spec lacks: exit 2 when the spec is seen, command not run, 
     assert.ok(!run.has('command started'));
     assert.equal(b.rec.received.length, 1);
     assert.ok(run.has('1/1 sidecars exited'), 'every regular container but its own is awaited for exit');
+    const waiting = run.lines.find((l) => l.msg === 'waiting for the sidecars to exit')!;
+    assert.match(String(waiting.because), /^the Pod spec could not be followed \(.*the Pod has no container.*\), so every regular container but proa's own is awaited$/);
+    assert.equal(waiting.bound, "the Pod's terminationGracePeriodSeconds");
   }
 });
 
