@@ -11,7 +11,7 @@ import { listProcesses } from './kill.ts';
 import { loopbackLookup } from './requests.ts';
 import { hasAction, portOf, recognise } from './known.ts';
 import { describe, plan, statusOf, unprobedWarning } from './pod.ts';
-import { display } from './urls.ts';
+import { display, isLocalHost } from './urls.ts';
 import { ApiClient, isTlsFailure, type TransportError } from './kube/client.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
 import { decodePod } from './kube/decode.ts';
@@ -207,11 +207,11 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   }
   const { pod, problems } = decodePod(body);
   for (const problem of problems) r.add('pod', 'warn', `a field of the Pod proa cannot read, taken as unknown: ${problem}`);
-  const p = plan(pod, { container: config.container, detected, waitFor: config.waitFor, ignore: config.ignore, killAll: config.killAll });
-  if ('error' in p) {
-    r.add('pod', 'fail', p.error);
-    return;
-  }
+  const planned = plan(pod, { container: config.container, detected, waitFor: config.waitFor, ignore: config.ignore, killAll: config.killAll });
+  // A spec proa cannot follow is one problem; the rest is still checked, against the
+  // plan proa would then fall back to (every regular container but its own).
+  if ('error' in planned) r.add('pod', 'fail', planned.error);
+  const p = 'error' in planned ? planned.fallback : planned;
   const awaited = new Map(p.awaited.map((s) => [s.name, s]));
   const why = (name: string, native: boolean): string => name === p.own ? `proa's own container (${p.ownRule})`
     : awaited.has(name) ? (config.waitFor.length > 0 ? 'awaited (--wait-for)' : native ? 'awaited (native sidecar with a readinessProbe: its readiness)' : 'awaited (regular container)')
@@ -237,9 +237,19 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   }
 
   const urls = [...config.httpGet.map((u) => ['GET', u] as const), ...config.httpPost.map((u) => ['POST', u] as const)];
+  // A loopback target that refuses connections while every sidecar that could own it is
+  // awaited, probed and ready is almost certainly a wrong port; with an ignored, unprobed
+  // or native sidecar about, it may be theirs: a warning.
+  const others = [...(pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'), ...(pod.spec?.containers ?? [])].filter((c) => c.name !== p.own);
+  const surely = others.every((c) => c.restartPolicy !== 'Always' && awaited.has(c.name) && !p.unprobed.includes(c.name) && statusOf(pod, c.name, false)?.ready === true);
+  const ports = [...new Set(others.flatMap((c) => c.ports ?? []))].sort((a, b) => a - b);
   for (const [method, u] of urls) {
     const closed = await tcpOpen(u);
-    r.add('shutdown', closed ? 'warn' : 'ok', `${method} ${display(u)}: ${u.hostname}:${portOf(u)} ${closed ? `not accepting connections now (${closed})` : 'accepting connections'}`);
+    const wrong = closed === 'ECONNREFUSED' && isLocalHost(u.hostname) && !ports.includes(portOf(u));
+    const named = ports.length > 0 ? `; the Pod's containers declare or probe ${ports.join(', ')}` : '';
+    r.add('shutdown', !closed ? 'ok' : wrong && surely ? 'fail' : 'warn', `${method} ${display(u)}: ${u.hostname}:${portOf(u)} ` +
+      (!closed ? 'accepting connections' : wrong && surely ? `refuses connections while every sidecar is ready: a wrong port?${named}`
+        : `not accepting connections now (${closed})${wrong ? named : ''}`));
   }
   if (config.kill.length > 0 || config.killAll) {
     const procs = listProcesses();
@@ -272,7 +282,8 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
 
 export function render(report: Report, source: string, json: boolean): string {
   const blocking = report.blocking;
-  if (json) return JSON.stringify({ ok: !blocking, source, findings: report.findings, ...(blocking ? { blocking: blocking.text } : {}) }, null, 2) + '\n';
+  const problems = report.findings.filter((f) => f.status === 'fail').map((f) => f.text);
+  if (json) return JSON.stringify({ ok: !blocking, source, findings: report.findings, ...(blocking ? { blocking: blocking.text, problems } : {}) }, null, 2) + '\n';
   const lines = [`proa check, with ${source}`];
   let section = '';
   for (const f of report.findings) {
@@ -281,6 +292,7 @@ export function render(report: Report, source: string, json: boolean): string {
     lines.push(`  ${f.status.padEnd(5)} ${first}`, ...rest.map((l) => `        ${l}`));
   }
   const warnings = report.findings.filter((f) => f.status === 'warn').length;
-  lines.push(blocking ? `blocking: ${blocking.text.split('\n')[0]}` : `proa would work here${warnings ? ` (${warnings} warning${warnings > 1 ? 's' : ''} above)` : ''}`);
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''} above: ${problems.length} in all)` : '';
+  lines.push(blocking ? `blocking: ${blocking.text.split('\n')[0]}${more}` : `proa would work here${warnings ? ` (${warnings} warning${warnings > 1 ? 's' : ''} above)` : ''}`);
   return lines.join('\n') + '\n';
 }

@@ -48,6 +48,8 @@ export interface ContainerSpec {
   command?: string[] | undefined;
   args?: string[] | undefined;
   env?: { name: string; value?: string | undefined }[] | undefined;
+  /** The ports it declares (containerPort) or its probes use (numbers only; named ports are not resolved). */
+  ports?: number[] | undefined;
 }
 
 export interface Pod {

@@ -11,15 +11,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { Logger } from './log.ts';
 import { delay, pause, type Attempts, type Outcome } from './attempts.ts';
 import { userAgent } from './version.ts';
-
-/** A URL fit for logs: credentials in it are not. */
-function display(url: URL): string {
-  if (!url.username && !url.password) return url.href;
-  const copy = new URL(url.href);
-  copy.username = '';
-  copy.password = '';
-  return copy.href;
-}
+import { display, isLocalHost } from './urls.ts';
 
 /**
  * `localhost` and names under `.localhost` are the loopback addresses (RFC 6761),
@@ -110,7 +102,8 @@ function plainAttempt(method: 'GET' | 'POST', url: URL, signal: AbortSignal,
 }
 
 /** One shutdown request, retried while the sidecar is not answering (see the top of this file). */
-export async function shutdownRequest(method: 'GET' | 'POST', url: URL, timeoutMs: number, a: Attempts, log: Logger, fix?: string): Promise<Outcome> {
+export async function shutdownRequest(method: 'GET' | 'POST', url: URL, timeoutMs: number, a: Attempts, log: Logger,
+  { fix, podPorts = [] }: { fix?: string; podPorts?: readonly number[] } = {}): Promise<Outcome> {
   const fields = { method, url: display(url) };
   const action = `${method} ${display(url)}`;
   const started = performance.now();
@@ -140,7 +133,12 @@ export async function shutdownRequest(method: 'GET' | 'POST', url: URL, timeoutM
     if (a.stop.aborted) return { action, done: false, error: lastError ?? r.error };
     const retrying = a.retry && performance.now() < a.deadline;
     if (r.error !== lastError) {
-      log.warn(retrying ? 'shutdown request failed; retrying' : 'shutdown request failed', { ...fields, error: r.error, status: r.status, durationMs });
+      // Refused on this machine's loopback, at a port no container of the Pod declares or
+      // probes, after the sidecars were ready: most likely the wrong port.
+      const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+      const wrongPort = r.error === 'ECONNREFUSED' && podPorts.length > 0 && !podPorts.includes(port) && isLocalHost(url.hostname)
+        ? { hint: `a wrong port? nothing listens on ${port}; the Pod's containers declare or probe ${[...podPorts].sort((x, y) => x - y).join(', ')}` } : {};
+      log.warn(retrying ? 'shutdown request failed; retrying' : 'shutdown request failed', { ...fields, error: r.error, status: r.status, durationMs, ...wrongPort });
       step = 0;
     } else {
       log.debug('shutdown request failed again', { ...fields, error: r.error, attempt: n + 1 });

@@ -134,10 +134,10 @@ function runActions(config: Config, planned: Planned | undefined, log: Logger, c
   if ((needsRequests(config, auto) && !requests) || (needsKill(config) && !kill)) {
     return prepareShutdown(config, auto).then(() => runActions(config, planned, log, childPid, a, untilDone));
   }
-  const fix = (u: URL): string | undefined => planned?.fixes.get(portOf(u));
+  const hints = (u: URL): { fix?: string; podPorts: readonly number[] } => ({ ...(planned?.fixes.has(portOf(u)) ? { fix: planned.fixes.get(portOf(u))! } : {}), podPorts: planned?.ports ?? [] });
   const all: Promise<Outcome | Outcome[]>[] = requests ? [
-    ...config.httpGet.map((u) => requests.shutdownRequest('GET', u, config.httpTimeoutMs, a, log, fix(u))),
-    ...[...config.httpPost, ...auto].map((u) => requests.shutdownRequest('POST', u, config.httpTimeoutMs, a, log, fix(u))),
+    ...config.httpGet.map((u) => requests.shutdownRequest('GET', u, config.httpTimeoutMs, a, log, hints(u))),
+    ...[...config.httpPost, ...auto].map((u) => requests.shutdownRequest('POST', u, config.httpTimeoutMs, a, log, hints(u))),
   ] : [];
   if (kill && config.killAll && hostPid) {
     log.error('--kill-all not run: the Pod has hostPID: true, and every process on the node would be signalled');

@@ -79,7 +79,7 @@ export class Unwatched implements SidecarView {
   }
 
   planned(): Planned {
-    return { auto: [], graceMs: undefined, hostPid: false, fixes: new Map() };
+    return { auto: [], graceMs: undefined, hostPid: false, fixes: new Map(), ports: [] };
   }
 
   beginShutdown(): ExitWaiter | undefined {

@@ -35,6 +35,8 @@ export interface Planned {
   hostPid: boolean;
   /** For a recognised sidecar's port: what enables its shutdown endpoint, named when a request there is refused. */
   fixes: ReadonlyMap<number, string>;
+  /** The ports the Pod's other containers declare or probe: a refused target elsewhere is likely a wrong port. Empty: unknown. */
+  ports: readonly number[];
 }
 
 export interface ExitWaiter {

@@ -104,7 +104,9 @@ export class WatchedPod {
   }
 
   planned(): Planned {
-    return { auto: [...this.#auto], graceMs: this.#pod ? gracePeriodMs(this.#pod).ms : undefined, hostPid: this.#pod?.spec?.hostPID === true, fixes: this.#fixes };
+    return { auto: [...this.#auto], graceMs: this.#pod ? gracePeriodMs(this.#pod).ms : undefined, hostPid: this.#pod?.spec?.hostPID === true, fixes: this.#fixes,
+      ports: [...new Set([...(this.#pod?.spec?.initContainers ?? []), ...(this.#pod?.spec?.containers ?? [])]
+        .filter((c) => c.name !== this.exitPlan()?.own).flatMap((c) => c.ports ?? []))] };
   }
 
   /** Whom to wait for: the plan, or on a spec proa could not follow, every other regular container. */

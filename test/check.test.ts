@@ -102,7 +102,8 @@ for (const api of backends) {
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /warn +sidecar proxy has no readinessProbe/);
     assert.match(r.out, /warn +POST http:\/\/127\.0\.0\.1:1\/quitquitquit: 127\.0\.0\.1:1 not accepting connections now \(ECONNREFUSED\)/);
-    assert.match(r.last, /^proa would work here \(2 warnings above\)/);
+    assert.match(r.out, /warn +container proxy: waiting \(ContainerCreating\) - awaited \(regular container\); proa would wait for it/);
+    assert.match(r.last, /^proa would work here \(3 warnings above\)/);
   });
 }
 

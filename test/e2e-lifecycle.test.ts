@@ -80,7 +80,7 @@ test('--wait-for and --ignore choose whom to wait for; everyone is still shut do
   }
 });
 
-test('a native sidecar next to a regular one: the regular one is awaited, the native one stopped by the kubelet after', async (t, api) => {
+test('a native sidecar next to a regular one: both awaited for readiness, the native one stopped by the kubelet after', async (t, api) => {
   const [a, b] = [await freePort(), await freePort()];
   const sim = await simulate(t, api, podManifest('native', {
     initContainers: [{ ...httpSidecar('mesh', b, 0.2), restartPolicy: 'Always', startupProbe: { tcpSocket: { port: b }, periodSeconds: 1 } }],
@@ -90,9 +90,9 @@ test('a native sidecar next to a regular one: the regular one is awaited, the na
   assert.equal(outcome.phase, 'Succeeded');
   assert.equal(outcome.exitCodes.main, 0);
   assert.equal(outcome.exitCodes.proxy, 0);
-  assertStartedAfterReady(sim, ['proxy']);
+  assertStartedAfterReady(sim, ['proxy', 'mesh']);
   const found = proaLog(sim, 'found the Pod');
-  assert.deepEqual((JSON.parse(String(found!.line)) as { sidecars: string[] }).sidecars, ['proxy']);
+  assert.deepEqual((JSON.parse(String(found!.line)) as { sidecars: string[] }).sidecars, ['mesh', 'proxy']);
   const meshStarted = sim.timeline.find((e) => e.type === 'container-start' && e.container === 'mesh')!;
   const mainStarted = sim.timeline.find((e) => e.type === 'container-start' && e.container === 'main')!;
   assert.ok(meshStarted.t < mainStarted.t, 'the native sidecar starts before the regular containers');

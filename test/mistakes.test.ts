@@ -84,3 +84,35 @@ test('Vault\'s injected agent has no probe the user can add: the warning says --
   assert.match(String(warned?.msg), /--ignore vault-agent is safe; with vault\.hashicorp\.com\/agent-pre-populate-only: "true" there is no agent sidecar to stop/);
   assert.doesNotMatch(String(warned?.msg), /Add a readinessProbe/);
 });
+
+async function closedPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+test('a loopback shutdown target refusing connections while the sidecars are ready: a wrong port, said in the run; in check a failure, with every other problem', async (t) => {
+  const pod = makePod({ name: 'wrong-port', containers: ['main', 'proxy'], grace: 1 });
+  pod.spec.containers.find((c: Json) => c.name === 'proxy').ports = [{ containerPort: 15021 }];
+  running(pod, 'proxy', true);
+  const b = await bed(t, pod);
+  const port = await closedPort();
+  const target = `http://127.0.0.1:${port}/quitquitquit`;
+  const run = b.run(['-p', target, '--', 'true']);
+  assert.equal((await run.exited).code, 0, run.dump());
+  const warned = run.lines.find((l) => l.msg === 'shutdown request failed; retrying');
+  assert.equal(warned?.hint, `a wrong port? nothing listens on ${port}; the Pod's containers declare or probe 8080, 15021`);
+
+  const check = proa(['check', '-p', target, '--wait-for', 'prxy', '--log-format', 'json'], b.env);
+  assert.equal((await check.exited).code, 1, check.stdout);
+  const report = JSON.parse(check.stdout) as { blocking: string; problems: string[] };
+  assert.equal(report.problems.length, 2, check.stdout);
+  assert.match(report.blocking, /--wait-for: the Pod has no container "prxy"/);
+  assert.match(report.problems[1]!, new RegExp(`POST ${target.replace(/[.?/]/g, '\\$&')}: 127\\.0\\.0\\.1:${port} refuses connections while every sidecar is ready: a wrong port\\?; the Pod's containers declare or probe 8080, 15021`));
+  const text = proa(['check', '-p', target, '--wait-for', 'prxy'], b.env);
+  await text.exited;
+  assert.match(text.stdout.trim().split('\n').at(-1)!, /^blocking: --wait-for: the Pod has no container "prxy".* \(and 1 more problem above: 2 in all\)$/);
+});

@@ -36,10 +36,16 @@ test('fixtures: pending, proxy starting, proxy ready (statuses out of spec order
   assert.deepEqual(readiness(fixture('job-istio-ready.json') as Pod, p), { kind: 'ready' });
 });
 
-test('fixtures: native sidecar is not awaited by default, awaited for readiness when named', () => {
+test('fixtures: a native sidecar with a readinessProbe is awaited by default, for readiness only; --ignore opts out', () => {
   const pod = fixture('job-native-sidecar.json') as Pod;
-  assert.deepEqual(planOf(pod).awaited, []);
+  assert.deepEqual(planOf(pod).awaited, [{ name: 'istio-proxy', native: true }]);
+  assert.deepEqual(planOf(pod).nativeByDefault, ['istio-proxy']);
+  assert.deepEqual(planOf(pod, { ignore: ['istio-proxy'] }).awaited, []);
+  const unprobedNative = structuredClone(pod);
+  delete unprobedNative.spec!.initContainers!.find((c) => c.name === 'istio-proxy')!.readinessProbe;
+  assert.deepEqual(planOf(unprobedNative).awaited, [], 'without a readinessProbe, started is all it says: not awaited');
   const p = planOf(pod, { waitFor: ['istio-proxy'] });
+  assert.deepEqual(p.nativeByDefault, [], 'named, not by default');
   assert.deepEqual(p.awaited, [{ name: 'istio-proxy', native: true }]);
   assert.deepEqual(readiness(pod, p), { kind: 'ready' });
   const base = exitBaseline(pod, p);
@@ -88,7 +94,8 @@ test('fail fast: terminated and not restarting (Never; OnFailure with 0); not un
 test('--wait-for restricts, --ignore removes, own container never awaited, unknown names are errors', () => {
   const pod = makePod({ name: 'p', containers: ['main', 'a', 'b', 'c'], initContainers: [{ name: 'setup' }, { name: 'mesh', native: true }] });
   assert.deepEqual(planOf(pod, { waitFor: ['b', 'mesh'] }).awaited, [{ name: 'b', native: false }, { name: 'mesh', native: true }]);
-  assert.deepEqual(planOf(pod, { ignore: ['a'] }).awaited.map((s) => s.name), ['b', 'c']);
+  assert.deepEqual(planOf(pod, { ignore: ['a'] }).awaited.map((s) => s.name), ['mesh', 'b', 'c'], 'a probed native sidecar is awaited by default');
+  assert.deepEqual(planOf(pod, { ignore: ['a', 'mesh'] }).awaited.map((s) => s.name), ['b', 'c']);
   const own = planOf(pod, { waitFor: ['main', 'setup', 'a'] });
   assert.deepEqual(own.awaited.map((s) => s.name), ['a']);
   assert.equal(own.notes.length, 2);

@@ -99,8 +99,17 @@ function container(r: Reader, c: Obj, at: string): ContainerSpec | undefined {
     const n = r.str(item, 'name', e);
     return n === undefined ? [] : [{ name: n, value: r.str(item, 'value', e) }];
   });
-  // Probes are only tested for presence; their inside is the kubelet's business.
+  // Probes are tested for presence and read for their port; the rest is the kubelet's business.
   const probe = (key: string): object | undefined => (r.obj(c, key, at) ? {} : undefined);
+  const portIn = (v: unknown): number[] => (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535 ? [v] : []);
+  const probed = (key: string): number[] => {
+    const p = c[key];
+    if (!isObj(p)) return [];
+    const handler = isObj(p.httpGet) ? p.httpGet : isObj(p.tcpSocket) ? p.tcpSocket : undefined;
+    return handler ? portIn(handler.port) : [];
+  };
+  const declared = Array.isArray(c.ports) ? c.ports.flatMap((p) => (isObj(p) ? portIn(p.containerPort) : [])) : [];
+  const ports = [...new Set([...declared, ...probed('readinessProbe'), ...probed('startupProbe'), ...probed('livenessProbe')])];
   return {
     name,
     restartPolicy: r.str(c, 'restartPolicy', at),
@@ -110,6 +119,7 @@ function container(r: Reader, c: Obj, at: string): ContainerSpec | undefined {
     command: r.strings(c, 'command', at),
     args: r.strings(c, 'args', at),
     env,
+    ports,
   };
 }
 
