@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { proa, root } from './proa.ts';
+import { node, proa, root, Run, tempDir } from './proa.ts';
 
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
@@ -36,4 +36,17 @@ test('the license the README names is the LICENSE file; the version the README s
   const version = run.stdout.match(/^proa (\S+) /)![1]!;
   for (const [, mentioned] of readme.matchAll(/\bproa (\d+\.\d+\.\d+)\b/g)) assert.equal(mentioned, version);
   assert.doesNotMatch(readme, /\bbefore 0\.\d/, 'no history of versions that did not exist');
+});
+
+test('npm test says once at its start and once at its end which tier did not run, and how to run it', { timeout: 120_000 }, async () => {
+  // The runner itself, on one small file, with no kube binaries where it looks.
+  const run = new Run(node, [join(root, 'test', 'run.ts'), join('test', 'kill.test.ts')],
+    { PATH: process.env.PATH ?? '', PROA_KUBE_CACHE: tempDir('no-kube-') });
+  assert.equal((await run.exited).code, 0, run.stdout);
+  const notes = run.stdout.split('\n').filter((l) => l.startsWith('NOTE: the real-API-server tier was NOT run'));
+  assert.equal(notes.length, 2, run.stdout);
+  assert.ok(run.stdout.indexOf(notes[0]!) < run.stdout.indexOf('TAP version'), 'one before the tests');
+  assert.ok(run.stdout.trimEnd().endsWith(notes[1]!), 'one last');
+  assert.match(notes[0]!, /npm run kube:build/);
+  assert.doesNotMatch(run.stdout, /# SKIP/);
 });
