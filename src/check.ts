@@ -10,7 +10,7 @@ import { defaultServiceAccountDir } from './options.ts';
 import { listProcesses } from './kill.ts';
 import { loopbackLookup } from './requests.ts';
 import { hasAction, portOf, recognise } from './known.ts';
-import { describe, plan, statusOf, unprobedWarning } from './pod.ts';
+import { describe, finishedForGood, plan, statusOf, unprobedWarning } from './pod.ts';
 import { display, isLocalHost } from './urls.ts';
 import { ApiClient, isTlsFailure, type TransportError } from './kube/client.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
@@ -87,6 +87,13 @@ function describeOptions(c: Config): string {
     ...(c.serviceAccountDir !== defaultServiceAccountDir ? [`PROA_SERVICEACCOUNT_DIR=${c.serviceAccountDir}`] : []),
   ];
   return parts.length > 0 ? parts.join(' ') : 'no options';
+}
+
+/** What a proa's options say of the shutdown it would run for all, as text to compare. */
+function shutdownShape(c: Config): string {
+  return [...c.httpGet.map((u) => `GET ${display(u)}`), ...c.httpPost.map((u) => `POST ${display(u)}`), ...c.kill.map((k) => `kill ${k}`),
+    ...(c.killAll ? ['kill-all'] : []), `timeout ${c.shutdownTimeoutMs ?? 'grace'}`, ...(c.shutdownAuto ? ['auto'] : []),
+    ...c.peers.map((n) => `peer ${n}`)].sort().join(', ');
 }
 
 /** May proa signal this process: the same uid, or CAP_KILL. */
@@ -207,7 +214,7 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   }
   const { pod, problems } = decodePod(body);
   for (const problem of problems) r.add('pod', 'warn', `a field of the Pod proa cannot read, taken as unknown: ${problem}`);
-  const planned = plan(pod, { container: config.container, detected, waitFor: config.waitFor, ignore: config.ignore, killAll: config.killAll });
+  const planned = plan(pod, { container: config.container, detected, waitFor: config.waitFor, ignore: config.ignore, killAll: config.killAll, peers: config.peers });
   // A spec proa cannot follow is one problem; the rest is still checked, against the
   // plan proa would then fall back to (every regular container but its own).
   if ('error' in planned) r.add('pod', 'fail', planned.error);
@@ -227,6 +234,25 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   // The same rule, in pod.ts, as the warning proa logs when it runs.
   for (const name of p.unprobed) {
     r.add('pod', 'warn', unprobedWarning(name, pod));
+  }
+  if (p.peers.length > 0) {
+    const order = (pod.spec?.containers ?? []).map((c) => c.name).filter((n) => n === p.own || p.peers.includes(n));
+    const acting = order.find((n) => n === p.own || !finishedForGood(pod, p, n));
+    r.add('peers', 'info', `${p.peers.join(', ')} also run proa: the sidecars are stopped once, after the last program, by the first ` +
+      `of ${order.join(', ')} whose program has not finished for good (now: ${acting === p.own ? 'this proa' : acting})`);
+    // The acting proa's own actions and bounds are used: peers that differ may surprise.
+    const mine = shutdownShape(config);
+    for (const name of p.peers) {
+      const spec = (pod.spec?.containers ?? []).find((c) => c.name === name);
+      const argv = spec?.command ? [...spec.command, ...(spec.args ?? [])] : spec?.args ?? [];
+      const env = Object.fromEntries((spec?.env ?? []).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
+      const theirs = argv.length > 0 ? configOf(argv.slice(1), env) : undefined;
+      if (!theirs) r.add('peers', 'info', `peer ${name}: its options are not in its spec (an image's entrypoint?): make sure they match this proa's`);
+      else if (shutdownShape(theirs) !== mine) {
+        r.add('peers', 'warn', `peer ${name} has other shutdown actions, bounds or peers than this proa (${shutdownShape(theirs)} against ${mine}): ` +
+          'whichever proa acts for all uses its own; give every peer the same');
+      }
+    }
   }
   if (p.restartPolicy === 'OnFailure') {
     r.add('pod', 'warn', 'restartPolicy OnFailure: a failed command keeps the sidecars up for the retry, and a sidecar that exited 0 is not restarted for it; prefer Never with the Job\'s backoffLimit');

@@ -43,6 +43,8 @@ export interface Config {
   container: Sourced<string> | undefined;
   waitFor: string[];
   ignore: string[];
+  /** --peer: containers that run proa although the spec cannot show it. */
+  peers: string[];
   /** undefined: wait forever, as the Rust proa does. */
   readyTimeoutMs: number | undefined;
   /** Sidecar endpoints: extra gates with API access, the only signal without it. */
@@ -240,6 +242,7 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     container: name('container'),
     waitFor: names('wait-for'),
     ignore: names('ignore'),
+    peers: names('peer'),
     readyTimeoutMs: duration('ready-timeout', 'invalid'),
     waitHttp: url('wait-http'),
     waitTcp: tcp('wait-tcp'),

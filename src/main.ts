@@ -64,7 +64,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     setImmediate(() => void prepareShutdown(config, run.planned?.auto).catch(() => {}));
     const result = await progress.command;
     progress.owed = result.code;
-    if (!run.sidecars?.keepForRetry(result)) await shutDown({ ...run, childPid: result.pid });
+    // With other programs of the Pod wrapped by proa, the one acting for all stops the sidecars.
+    if (!run.sidecars?.keepForRetry(result) && (await run.sidecars?.settle(run.signals, false)) !== 'leave') {
+      await shutDown({ ...run, childPid: result.pid });
+    }
     return result.code;
   } catch (err) {
     return await recover(run, err, progress.owed);
@@ -132,7 +135,9 @@ function warnNonLocal(config: Config, log: Logger): void {
  */
 async function stopEarly(run: ShutdownInput, stop: Stop): Promise<number> {
   const deleted = stop.kind === 'deleted' || run.sidecars?.deleted === true;
-  await shutDown({ ...run, mode: deleted ? 'one-round' : stop.kind === 'signal' ? 'after-signal' : 'full' });
+  // A peer that is not acting for all never sends the actions (peers.ts).
+  const leave = (await run.sidecars?.settle(run.signals, true)) === 'leave';
+  if (!leave) await shutDown({ ...run, mode: deleted ? 'one-round' : stop.kind === 'signal' ? 'after-signal' : 'full' });
   if (stop.kind !== 'signal') return stop.code;
   return run.sidecars?.deleted ? 6 : 128 + signalNumber(stop.signal);
 }

@@ -112,6 +112,10 @@ class FallingBack implements SidecarView {
     return (this.#unwatched ?? this.#watched).planned();
   }
 
+  settle(signals: Signals, early: boolean): Promise<'act' | 'leave'> {
+    return (this.#unwatched ?? this.#watched).settle(signals, early);
+  }
+
   get deleted(): boolean {
     return !this.#unwatched && this.#watched.deleted;
   }

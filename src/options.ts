@@ -26,6 +26,7 @@ export const options: readonly OptionSpec[] = [
   { long: 'ready-timeout', kind: 'value', arg: 'DURATION', help: 'give up (exit 5) when the sidecars are not ready by then', default: 'wait forever' },
   { long: 'wait-for', kind: 'list', arg: 'NAME', help: 'wait only for these containers (repeatable; native sidecars allowed)', default: 'every other regular container' },
   { long: 'ignore', kind: 'list', arg: 'NAME', help: 'do not wait for these containers (repeatable)' },
+  { long: 'peer', kind: 'list', arg: 'NAME', help: 'a container that also runs proa although its spec does not show it (an image whose entrypoint is proa; repeatable): the sidecars stop once, after the last program', default: 'every container whose command runs proa' },
   { long: 'pod', kind: 'value', arg: 'NAME', help: "this Pod's name", default: 'POD_NAME, else the hostname' },
   { long: 'namespace', kind: 'value', arg: 'NAME', help: "this Pod's namespace", default: "POD_NAMESPACE, else the service account's namespace file" },
   { long: 'container', kind: 'value', arg: 'NAME', help: "proa's own container", default: 'found in /proc/self/mountinfo, else the first container' },

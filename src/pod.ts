@@ -95,6 +95,13 @@ export interface Plan {
   unprobed: string[];
   /** Native sidecars awaited by default, for their readinessProbe (not named in --wait-for). */
   nativeByDefault: string[];
+  /**
+   * The other containers that run proa (their command, or args without one, runs an
+   * executable named proa; or named by --peer), in spec order: application containers,
+   * never awaited for exit, coordinated by peers.ts. Empty when proa's own container was
+   * only guessed.
+   */
+  peers: string[];
 }
 
 /**
@@ -111,6 +118,8 @@ export interface PlanInput {
   detected?: string | undefined;
   waitFor: string[];
   ignore: string[];
+  /** --peer: containers that run proa although the spec cannot show it. */
+  peers?: string[];
   /** --kill-all is configured: a Pod in the host's PID namespace (hostPID) makes that a bad spec. */
   killAll?: boolean;
 }
@@ -172,13 +181,18 @@ export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
   const specs = new Map([...init, ...(pod.spec?.containers ?? [])].map((c) => [c.name, c]));
   const notes: string[] = [];
   const policy = restartPolicy(pod);
-  const planFor = (own: string, ownRule: string, names: string[], nativeByDefault: string[] = []): Plan => ({
+  const runningProa = regular.filter((n) => runsProa(specs.get(n)) || (input.peers ?? []).includes(n));
+  const planFor = (own: string, ownRule: string, names: string[], nativeByDefault: string[] = [], peers: string[] = []): Plan => ({
     own, ownRule, restartPolicy: policy, notes,
     awaited: names.map((name) => ({ name, native: native.has(name) })),
-    unprobed: names.filter((n) => unprobed(specs.get(n))),
+    unprobed: names.filter((n) => unprobed(specs.get(n)) && !peers.includes(n)),
     nativeByDefault: nativeByDefault.filter((n) => names.includes(n)),
+    peers,
   });
-  const everyOther = (own: string | undefined): Plan => planFor(own ?? '', 'fallback', regular.filter((n) => n !== own));
+  // On the way out after a spec proa could not follow: every regular container but its
+  // own and the other programs wrapped by proa (they end by themselves).
+  const everyOther = (own: string | undefined): Plan =>
+    planFor(own ?? '', 'fallback', regular.filter((n) => n !== own && !runningProa.includes(n)), [], runningProa.filter((n) => n !== own));
   const detected = input.detected && regular.includes(input.detected) ? input.detected : undefined;
   if (regular.length === 0) return { error: 'the Pod spec has no containers', fallback: everyOther(undefined) };
 
@@ -210,14 +224,22 @@ export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
     };
   }
 
-  const unknown = [...input.waitFor, ...input.ignore].filter((n) => !all.has(n));
+  const unknown = [...input.waitFor, ...input.ignore, ...(input.peers ?? [])].filter((n) => !all.has(n));
   if (unknown.length > 0) {
-    const flag = (n: string): string => (input.waitFor.includes(n) ? '--wait-for' : '--ignore');
+    const flag = (n: string): string => (input.waitFor.includes(n) ? '--wait-for' : input.ignore.includes(n) ? '--ignore' : '--peer');
     return {
       error: unknown.map((n) => `${flag(n)}: the Pod has no container "${n}"`).join('; ') +
         `; its containers are ${[...all].join(', ')}`,
       fallback: everyOther(own),
     };
+  }
+
+  // Peers only where proa knows which container is its own: a guess could take a peer for itself.
+  let peers = runningProa.filter((n) => n !== own);
+  if (peers.length > 0 && ownRule === 'first container in the spec') {
+    notes.push(`containers ${peers.join(', ')} also run proa, but proa's own container was only guessed (the first in the spec): ` +
+      'they are treated as sidecars. Name it with --container, or let proa find it through the termination-log mount (the kubelet makes it)');
+    peers = [];
   }
 
   let names: string[];
@@ -231,9 +253,21 @@ export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
     }
   } else {
     nativeByDefault = init.filter((c) => c.restartPolicy === 'Always' && c.readinessProbe).map((c) => c.name);
-    names = [...nativeByDefault, ...regular.filter((n) => n !== own)];
+    names = [...nativeByDefault, ...regular.filter((n) => n !== own && !peers.includes(n))];
   }
-  return planFor(own, ownRule, names.filter((n) => !input.ignore.includes(n)), nativeByDefault);
+  return planFor(own, ownRule, names.filter((n) => !input.ignore.includes(n)), nativeByDefault, peers);
+}
+
+/** A container whose command (or, without one, its args) runs an executable named proa. */
+export function runsProa(spec: ContainerSpec | undefined): boolean {
+  const first = spec?.command?.[0] ?? spec?.args?.[0];
+  return first !== undefined && /(^|\/)proa$/.test(first);
+}
+
+/** A container that has terminated and will not be restarted: its program is done for good. */
+export function finishedForGood(pod: Pod, p: Plan, name: string): boolean {
+  const t = statusOf(pod, name, false)?.state?.terminated;
+  return t !== undefined && !willRestart(p.restartPolicy, t.exitCode);
 }
 
 export function statusOf(pod: Pod, name: string, native: boolean): ContainerStatus | undefined {
@@ -285,9 +319,9 @@ function lastTermination(status: ContainerStatus | undefined): string | undefine
   return t ? `${t.containerID ?? ''}/${t.finishedAt ?? ''}/${t.exitCode}` : undefined;
 }
 
-/** Sidecars awaited for exit: regular ones only (the kubelet stops native ones after proa). */
+/** Sidecars awaited for exit: regular ones only (the kubelet stops native ones after proa), never a peer (it ends by itself). */
 export function exitAwaited(p: Plan): string[] {
-  return p.awaited.filter((s) => !s.native).map((s) => s.name);
+  return p.awaited.filter((s) => !s.native && !p.peers.includes(s.name)).map((s) => s.name);
 }
 
 export function exitBaseline(pod: Pod, p: Plan): ExitBaseline {

@@ -16,6 +16,7 @@ import type { Identity } from './kube/config.ts';
 import type { Trouble } from './kube/watch.ts';
 import type { ApiClient } from './kube/client.ts';
 import { WatchedPod } from './watched.ts';
+import { settle } from './peers.ts';
 import type { Outcome } from './attempts.ts';
 import { pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type EndpointGate } from './endpoints.ts';
 import type { ExitWait, ExitWaiter, Gate, Planned, SidecarView, Stop } from './view.ts';
@@ -64,6 +65,16 @@ export class Sidecars implements SidecarView {
 
   planned(): Planned {
     return this.#watched.planned();
+  }
+
+  async settle(signals: Signals, early: boolean): Promise<'act' | 'leave'> {
+    const planned = this.#watched.plan;
+    const p = planned && 'error' in planned ? planned.fallback : planned;
+    if (!p || p.peers.length === 0) return 'act';
+    const order = (this.#watched.pod?.spec?.containers ?? []).map((c) => c.name).filter((n) => n === p.own || p.peers.includes(n));
+    const watched = this.#watched;
+    return settle({ get pod() { return watched.pod; }, plan: p, get deleted() { return watched.deleted; }, until: (check, extra) => watched.until(check, extra) },
+      order, signals, this.#log, early);
   }
 
   /** Waits until every awaited sidecar is ready, or for the reason not to run the command. */

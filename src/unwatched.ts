@@ -25,6 +25,9 @@ export class Unwatched implements SidecarView {
     this.#log = log;
     this.#endpoints = waitEndpoints(config);
     this.#spentMs = spentMs;
+    if (config.peers.length > 0) {
+      log.warn('--peer needs the Pod\'s status, which proa cannot read without API access: this proa acts as if it were the only program of the Pod');
+    }
     if (config.shutdownAuto) {
       log.warn('--shutdown-auto needs the Pod spec, which proa cannot read without API access: it adds no action; ' +
         'give each sidecar its action (--shutdown-http-post)');
@@ -76,6 +79,11 @@ export class Unwatched implements SidecarView {
   /** The restart policy is the spec's: unknown here, so the sidecars are always shut down. */
   keepForRetry(_result: CommandResult): boolean {
     return false;
+  }
+
+  /** Peers need the Pod's status, which proa cannot read here: this proa acts as if alone. */
+  settle(): Promise<'act'> {
+    return Promise.resolve('act');
   }
 
   planned(): Planned {

@@ -61,6 +61,12 @@ export interface SidecarView {
   planned(): Planned;
   /** The Pod's deletion has been seen. */
   readonly deleted: boolean;
+  /**
+   * Before the shutdown, with other programs of the Pod wrapped by proa (peers.ts): 'act'
+   * when this proa stops the sidecars for all (after waiting for the others' programs,
+   * unless `early`), 'leave' when another does. Without peers, 'act' at once.
+   */
+  settle(signals: Signals, early: boolean): Promise<'act' | 'leave'>;
   /** Called as the shutdown begins (exits are judged from then on): the wait, or undefined when there is no one to wait for. */
   beginShutdown(): ExitWaiter | undefined;
   stop(): Promise<void>;

@@ -7,6 +7,8 @@ import type { Logger } from './log.ts';
 import { describe, gracePeriodMs, isDeleting, plan, statusOf, unprobedWarning, type Plan, type PlanError, type Pod } from './pod.ts';
 import { autoActions } from './auto.ts';
 import { portOf, recognise } from './known.ts';
+import { listen } from './peers.ts';
+import type { Server } from 'node:net';
 import { maxDurationText } from './limits.ts';
 import type { Identity } from './kube/config.ts';
 import { PodWatch, type Trouble, type WatchEvent } from './kube/watch.ts';
@@ -30,6 +32,8 @@ export class WatchedPod {
   #fixes = new Map<number, string>();
   #listeners = new Set<() => void>();
   readonly #troubles = new Set<(t: Trouble) => void>();
+  /** This proa's liveness channel, open while it lives, when the Pod has peers (peers.ts). */
+  #channel: Server | undefined;
   /** The watch cannot reach the API server right now (the exit wait's cue for the endpoints). */
   #cut = false;
 
@@ -53,6 +57,7 @@ export class WatchedPod {
   }
 
   stop(): Promise<void> {
+    this.#channel?.close();
     return this.#watch.stop();
   }
 
@@ -137,7 +142,7 @@ export class WatchedPod {
   #makePlan(pod: Pod): Plan | PlanError {
     const p = plan(pod, {
       container: this.#config.container, detected: this.#detected, waitFor: this.#config.waitFor, ignore: this.#config.ignore,
-      killAll: this.#config.killAll,
+      killAll: this.#config.killAll, peers: this.#config.peers,
     });
     const grace = gracePeriodMs(pod);
     if (grace.clamped && this.#config.shutdownTimeoutMs === undefined) {
@@ -151,7 +156,9 @@ export class WatchedPod {
       sidecars: p.awaited.map((s) => s.name),
       nativeSidecars: (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name),
       awaitedNative: p.awaited.filter((s) => s.native).map((s) => s.name),
+      ...(p.peers.length > 0 ? { peers: p.peers } : {}),
     });
+    if (p.peers.length > 0 && pod.metadata?.uid) this.#channel = listen(pod.metadata.uid, p.own, this.#log);
     this.#auto = autoActions(pod, p, this.#config, this.#log);
     for (const k of recognise(pod, p.own)) if (k.url && !k.native) this.#fixes.set(portOf(new URL(k.url)), `${k.name}'s shutdown endpoint is enabled by ${k.enable}`);
     for (const name of p.unprobed) {

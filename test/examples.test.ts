@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
-import { backends, simulate } from './e2e.ts';
+import { assertStartedAfterReady, backends, simulate } from './e2e.ts';
 import type { Json } from './fake-apiserver.ts';
 import { runtime } from './images.ts';
 import { podNetworksAvailable } from './pod-network.ts';
@@ -28,6 +28,12 @@ interface Example {
   kubeletStops?: string[];
   /** proa's warnings the example accepts (each said in its comments). */
   warnings?: RegExp[];
+  /** Containers ready before the command started. */
+  readyFirst?: string[];
+  /** The containers that run proa (default: main). */
+  proas?: string[];
+  /** A line written exactly once. */
+  once?: string;
 }
 
 const istioRegular = (docs: Json[]): void => {
@@ -44,7 +50,10 @@ const examples: Example[] = [
   // No readiness probe on the agent: the quit request may come before it listens, and is retried.
   { file: 'vault-agent.yaml', lines: { 'vault-agent': 'vault-agent: POST /agent/v1/quit on :8200' }, warnings: [/^sidecar vault-agent has no readinessProbe/, /^shutdown request failed; retrying$/] },
   { file: 'kill-by-name.yaml', lines: { 'log-shipper': 'fluent-bit: [engine] caught signal (SIGTERM)' } },
-  { file: 'native-sidecar.yaml', lines: {}, kubeletStops: ['cloud-sql-proxy'] },
+  // The proxy is ready 3 s after it has started: proa waits for its readinessProbe by default.
+  { file: 'native-sidecar.yaml', lines: {}, kubeletStops: ['cloud-sql-proxy'], readyFirst: ['cloud-sql-proxy'] },
+  // Two programs wrapped by proa: the proxy is asked once, after the last one.
+  { file: 'two-programs.yaml', lines: { 'cloud-sql-proxy': 'cloud-sql-proxy: POST /quitquitquit on :9091', checksum: 'The checksum runs here' }, proas: ['export', 'checksum'], once: 'cloud-sql-proxy: POST /quitquitquit on :9091' },
   // No token: proa says once that it runs on the endpoints alone.
   { file: 'no-rbac.yaml', lines: { 'cloud-sql-proxy': 'cloud-sql-proxy: POST /quitquitquit on :9091' }, warnings: [/^no Kubernetes API access \(no service-account token/] },
 ];
@@ -57,8 +66,8 @@ function manifest(e: Example): string {
   return docs.map((d) => stringify(d)).join('---\n');
 }
 
-function proaLines(sim: Simulator, level: string): string[] {
-  return sim.logs('main').filter((l) => l.level === level).map((l) => String(l.msg));
+function proaLines(sim: Simulator, level: string, containers = ['main']): string[] {
+  return containers.flatMap((c) => sim.logs(c).filter((l) => l.level === level).map((l) => String(l.msg)));
 }
 
 const netns = podNetworksAvailable();
@@ -70,9 +79,9 @@ for (const e of examples) {
     void test(name, { timeout: 120_000, skip: netns ? false : 'needs root for a network namespace per Pod (unshare --net, nsenter, ip)' }, async (t) => {
       const sim = await simulate(t, api, manifest(e), { network: 'pod', runtime, admission: admit });
       const outcome = await sim.finished;
-      const errors = proaLines(sim, 'error');
+      const errors = proaLines(sim, 'error', e.proas);
       assert.deepEqual(errors, [], 'proa logged no error');
-      const warnings = proaLines(sim, 'warn').filter((w) => !(e.warnings ?? []).some((re) => re.test(w)));
+      const warnings = proaLines(sim, 'warn', e.proas).filter((w) => !(e.warnings ?? []).some((re) => re.test(w)));
       assert.deepEqual(warnings, [], 'proa warned only as the example says');
       assert.equal(outcome.phase, 'Succeeded', `the Pod succeeded; exit codes ${JSON.stringify(outcome.exitCodes)}`);
       for (const [container, code] of Object.entries(outcome.exitCodes)) assert.equal(code, 0, `${container} exited 0`);
@@ -82,6 +91,8 @@ for (const e of examples) {
       for (const container of e.kubeletStops ?? []) {
         assert.ok(sim.timeline.some((x) => x.type === 'signal' && x.container === container && x.signal === 'SIGTERM'), `the kubelet stopped ${container}`);
       }
+      if (e.readyFirst) assertStartedAfterReady(sim, e.readyFirst);
+      if (e.once) assert.equal(sim.timeline.filter((x) => x.type === 'log' && String(x.line).startsWith(e.once!)).length, 1, `"${e.once}" once`);
       // Nothing proa sent reached a native sidecar: the kubelet owns those.
       for (const container of e.kubeletStops ?? []) {
         assert.ok(!sim.timeline.some((x) => x.type === 'log' && x.container === container && /POST \/(quitquitquit|shutdown)/.test(String(x.line))), `proa left ${container} to the kubelet`);
