@@ -48,7 +48,8 @@ const examples: Example[] = [
   { file: 'linkerd.yaml', lines: { 'linkerd-proxy': 'linkerd-proxy: POST /shutdown on :4191' } },
   { file: 'cloud-sql-proxy.yaml', lines: { 'cloud-sql-proxy': 'cloud-sql-proxy: POST /quitquitquit on :9091' } },
   // No readiness probe on the agent: the quit request may come before it listens, and is retried.
-  { file: 'vault-agent.yaml', lines: { 'vault-agent': 'vault-agent: POST /agent/v1/quit on :8200' }, warnings: [/^sidecar vault-agent has no readinessProbe/, /^shutdown request failed; retrying$/] },
+  // Its warning says what the user can do, as the injector adds the probe-less agent.
+  { file: 'vault-agent.yaml', lines: { 'vault-agent': 'vault-agent: POST /agent/v1/quit on :8200' }, warnings: [/^sidecar vault-agent has no readinessProbe: .*--ignore vault-agent is safe/, /^shutdown request failed; retrying$/] },
   { file: 'kill-by-name.yaml', lines: { 'log-shipper': 'fluent-bit: [engine] caught signal (SIGTERM)' } },
   // The proxy is ready 3 s after it has started: proa waits for its readinessProbe by default.
   { file: 'native-sidecar.yaml', lines: {}, kubeletStops: ['cloud-sql-proxy'], readyFirst: ['cloud-sql-proxy'] },
@@ -93,6 +94,11 @@ for (const e of examples) {
       }
       if (e.readyFirst) assertStartedAfterReady(sim, e.readyFirst);
       if (e.once) assert.equal(sim.timeline.filter((x) => x.type === 'log' && String(x.line).startsWith(e.once!)).length, 1, `"${e.once}" once`);
+      if (e.proas) {
+        const last = Math.max(...e.proas.map((c) => sim.timeline.find((x) => x.type === 'log' && x.container === c && String(x.line).includes('"command exited"'))!.t));
+        const end = sim.timeline.find((x) => x.type === 'phase' && x.phase === 'Succeeded')!;
+        t.diagnostic(`the Pod ended ${((end.t - last) / 1000).toFixed(2)} s after the last program's end`);
+      }
       // Nothing proa sent reached a native sidecar: the kubelet owns those.
       for (const container of e.kubeletStops ?? []) {
         assert.ok(!sim.timeline.some((x) => x.type === 'log' && x.container === container && /POST \/(quitquitquit|shutdown)/.test(String(x.line))), `proa left ${container} to the kubelet`);
@@ -133,7 +139,11 @@ for (const api of backends) {
       await sim.waitFor((x) => x.type === 'container-exit' && x.container === 'main');
       assert.ok(sim.timeline.some((x) => x.type === 'log' && x.container === 'linkerd-proxy' && x.line === 'linkerd-proxy: POST /shutdown on :4191'), 'proa asked');
       const errors = proaLines(sim, 'error');
+      assert.ok(errors.includes("shutdown request refused (HTTP 404); not retrying it: Linkerd's shutdown endpoint is enabled by the annotation config.linkerd.io/proxy-admin-shutdown: enabled on the Pod template"),
+        `the refusal names the annotation: ${errors.join(' | ')}`);
+      assert.equal(sim.timeline.filter((x) => x.type === 'log' && x.container === 'linkerd-proxy' && x.line === 'linkerd-proxy: POST /shutdown on :4191').length, 1, 'not retried');
       assert.match(errors.at(-1) ?? '', /^sidecar linkerd-proxy is still running after 2000ms/, 'the last word names the proxy');
+      assert.ok(!sim.logs('main').some((l) => /every shutdown action succeeded/.test(JSON.stringify(l))), 'no claim of success');
       assert.ok(!sim.timeline.some((x) => x.type === 'container-exit' && x.container === 'linkerd-proxy'), 'the proxy is still running: the Pod would not complete');
     });
 }
