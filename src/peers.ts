@@ -4,7 +4,7 @@
 // The protocol (no race, no configuration beyond the spec):
 // - the acting peer is the first peer in spec order (proa's own container included)
 //   that has not terminated for good (terminated, and not to be restarted by the restart
-//   policy) and answers on its liveness channel;
+//   policy), as its answer on its liveness channel confirms;
 // - the acting peer sends its own actions once every other peer has terminated for good,
 //   or at once when the Pod is being deleted or a stopping signal comes;
 // - a peer whose program has finished and that is not acting leaves without sending
@@ -52,13 +52,29 @@ export interface PeerPod {
   until<T>(check: () => T | undefined, extra: Promise<T>[]): Promise<T>;
 }
 
-/** The acting peer now: the first in spec order not finished for good that answers (this proa always does). */
+/** How often a peer that neither answers nor shows as terminated is asked again. */
+const askAgainMs = 200;
+
+/**
+ * The acting peer now: the first in spec order that has not finished for good (this proa
+ * is always alive). A peer before this one that does not answer is either still starting
+ * (it opens its channel once it has seen the Pod) or just gone, which the Pod's status
+ * shows a moment later: it is asked again until it answers or its status says it has
+ * terminated for good. Taking silence for death would let two peers act and wait for each
+ * other. While the Pod is being deleted, the kubelet stops every container: the first
+ * candidate is taken as acting without waiting.
+ */
 export async function acting(view: PeerPod, order: readonly string[]): Promise<string> {
-  const { plan: p, pod } = view;
+  const p = view.plan;
   for (const name of order) {
     if (name === p.own) return name;
-    if (pod && finishedForGood(pod, p, name)) continue;
-    if (pod?.metadata?.uid && (await alive(pod.metadata.uid, name))) return name;
+    for (;;) {
+      const pod = view.pod;
+      if (pod && finishedForGood(pod, p, name)) break;
+      if (view.deleted) return name;
+      if (pod?.metadata?.uid && (await alive(pod.metadata.uid, name))) return name;
+      await new Promise((resolve) => setTimeout(resolve, askAgainMs));
+    }
   }
   return p.own;
 }

@@ -9,6 +9,7 @@ import {
 import type { Simulator } from './simulator.ts';
 import type { Json } from './fake-apiserver.ts';
 import { execArgv, runtime } from './images.ts';
+import { binary } from './proa.ts';
 
 const test = scenario;
 
@@ -81,4 +82,18 @@ test('proa check lists the peers and who acts; a peer with other actions is a wa
   assert.doesNotMatch(out, /app-b has no readinessProbe/);
   sim.delete(1);
   await sim.finished;
+});
+
+test('a peer whose proa starts late (named by --peer): the one that finishes first waits for its answer rather than acting too', async (t, api) => {
+  const port = await freePort();
+  // app-a is first in the spec, its proa starts a second late: until then it does not answer.
+  const late = { ...proaContainer([], ['true'], 'app-a'), command: ['sh', '-c', `sleep 1; exec /usr/local/bin/proa ${shutdownFlag(port)} --peer app-b -- sh -c 'sleep 0.5; exit 0'`] };
+  const early = { ...proaContainer([], ['true'], 'app-b'), command: ['/usr/local/bin/proa', shutdownFlag(port), '--peer', 'app-a', '--', 'true'] };
+  const sim = await simulate(t, api, podManifest('peers-late', { containers: [late, early, httpSidecar('proxy', port, 0.1)] }), {
+    runtime: (c, argv) => runtime(c, argv.map((a) => a.replace('exec /usr/local/bin/proa', `exec ${binary}`))),
+  });
+  const outcome = await sim.finished;
+  assert.deepEqual([outcome.exitCodes['app-a'], outcome.exitCodes['app-b'], outcome.exitCodes.proxy], [0, 0, 0], JSON.stringify(outcome));
+  assert.equal(sim.timeline.filter((e) => e.type === 'log' && e.container === 'proxy' && e.line === 'Received /shutdown; shutting down.').length, 1);
+  assert.ok(sim.logs('app-b').some((l) => /^proa in container app-a acts/.test(String(l.msg))), 'app-b waited for app-a, then left');
 });
