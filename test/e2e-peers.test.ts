@@ -59,10 +59,13 @@ test('peers that stop early: only the acting one sends the actions (a --ready-ti
   await sim.waitFor((e) => e.type === 'container-exit' && e.container === 'app-a');
   const asked = sim.timeline.filter((e) => e.type === 'log' && e.container === 'proxy' && e.line === 'Received /shutdown; shutting down.');
   assert.equal(asked.length, 1, 'asked once');
-  const exits = sim.timeline.filter((e) => e.type === 'container-exit' && e.container !== 'proxy').map((e) => [e.container, e.exitCode]);
-  assert.deepEqual(exits.sort(), [['app-a', 5], ['app-b', 5]]);
   const senders = ['app-a', 'app-b'].filter((c) => sim.logs(c).some((l) => l.msg === 'shutdown request answered'));
   assert.equal(senders.length, 1, `one proa sent it: ${senders.join(', ')}`);
+  // The sender timed out (5); the other either timed out too, or saw first the proxy that
+  // the sender had stopped, terminated for good (4): both are its to say.
+  const code = (c: string): unknown => sim.timeline.find((e) => e.type === 'container-exit' && e.container === c)?.exitCode;
+  assert.equal(code(senders[0]!), 5);
+  assert.ok([4, 5].includes(code(senders[0] === 'app-a' ? 'app-b' : 'app-a') as number));
 });
 
 test('proa check lists the peers and who acts; a peer with other actions is a warning', async (t, api) => {
