@@ -202,6 +202,7 @@ test('a watch line that never ends: cut at the 8 MiB cap, logged as a broken str
   await b.api.waitForRequest((r) => r.query.watch !== undefined, 1);
   const hwm = Number(readFileSync(`/proc/${run.child.pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m)![1]) / 1024;
   assert.ok(hwm < 160, `peak RSS ${hwm.toFixed(0)} MiB`);
+  t.diagnostic(`an endless line: proa stopped reading after ${(written / 1048576).toFixed(1)} MiB of 64; its peak RSS ${hwm.toFixed(0)} MiB`);
   b.update((p) => running(p, 'proxy', true));
   assert.equal((await run.exited).code, 0, run.dump());
 });
