@@ -4,19 +4,17 @@
 // the last line. What the API answers passes the same boundary as the watch's events
 // (kube/decode.ts), and an answer proa cannot read is a finding, never a crash.
 import { readFileSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { configOf, type Config } from './cli.ts';
 import { defaultServiceAccountDir } from './options.ts';
 import { listProcesses } from './kill.ts';
-import { loopbackLookup } from './requests.ts';
 import { hasAction, portOf, recognise } from './known.ts';
 import { describe, finishedForGood, plan, statusOf, unprobedWarning } from './pod.ts';
-import { display, isLocalHost } from './urls.ts';
+import { display, hostOf, isLocalHost } from './urls.ts';
 import { ApiClient, isTlsFailure, type TransportError } from './kube/client.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
 import { decodePod } from './kube/decode.ts';
 import { rbacYaml } from './kube/rbac.ts';
-import { probeReady, waitEndpoints } from './endpoints.ts';
+import { probeReady, tcpAttempt, waitEndpoints } from './endpoints.ts';
 
 type Status = 'ok' | 'info' | 'warn' | 'fail';
 interface Finding { section: string; status: Status; text: string }
@@ -44,15 +42,6 @@ function fromPidOne(): { argv: string[]; env: NodeJS.ProcessEnv } | undefined {
   } catch {
     return undefined;
   }
-}
-
-function tcpOpen(url: URL): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const s = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: portOf(url), lookup: loopbackLookup as never, timeout: 1000 });
-    s.once('connect', () => { s.destroy(); resolve(undefined); });
-    s.once('timeout', () => { s.destroy(); resolve('no answer within 1s'); });
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-  });
 }
 
 /** A body as JSON, or undefined when it is not JSON. */
@@ -192,8 +181,7 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
     if (!allowed) denied.push(verb);
   }
   if (denied.length > 0) {
-    const [ns, name] = account.split('/');
-    blocked('rbac', `service account ${account} may not ${denied.join(', ')} pods in namespace ${id.namespace.value}; apply:\n${rbacYaml(name ?? 'default', ns ?? id.namespace.value)}`);
+    blocked('rbac', `service account ${account} may not ${denied.join(', ')} pods in namespace ${id.namespace.value}; apply:\n${rbacYaml(client.serviceAccount(), id.namespace.value)}`);
     return;
   }
   r.add('rbac', 'ok', `service account ${account} may get, list and watch pods in namespace ${id.namespace.value}`);
@@ -270,7 +258,7 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   const surely = others.every((c) => c.restartPolicy !== 'Always' && awaited.has(c.name) && !p.unprobed.includes(c.name) && statusOf(pod, c.name, false)?.ready === true);
   const ports = [...new Set(others.flatMap((c) => c.ports ?? []))].sort((a, b) => a - b);
   for (const [method, u] of urls) {
-    const closed = await tcpOpen(u);
+    const closed = await tcpAttempt(hostOf(u), portOf(u), 1000);
     const wrong = closed === 'ECONNREFUSED' && isLocalHost(u.hostname) && !ports.includes(portOf(u));
     const named = ports.length > 0 ? `; the Pod's containers declare or probe ${ports.join(', ')}` : '';
     r.add('shutdown', !closed ? 'ok' : wrong && surely ? 'fail' : 'warn', `${method} ${display(u)}: ${u.hostname}:${portOf(u)} ` +

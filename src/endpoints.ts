@@ -16,8 +16,9 @@ import { connect } from 'node:net';
 import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
 import { loopbackLookup } from './requests.ts';
-import { display } from './urls.ts';
+import { display, hostOf } from './urls.ts';
 import { portOf } from './known.ts';
+import { sleep } from './limits.ts';
 
 export interface Endpoint {
   /** For the log: the URL (credentials removed) or HOST:PORT. */
@@ -28,13 +29,13 @@ export interface Endpoint {
   url?: URL;
 }
 
-export const attemptTimeoutMs = 1000;
-export const perAttemptMs = 200;
+const attemptTimeoutMs = 1000;
+const perAttemptMs = 200;
 
 /** The endpoints --wait-http and --wait-tcp name. */
 export function waitEndpoints(config: Config): Endpoint[] {
   return [
-    ...config.waitHttp.map((u) => ({ name: display(u), host: u.hostname.replace(/^\[|\]$/g, ''), port: portOf(u), url: u })),
+    ...config.waitHttp.map((u) => ({ name: display(u), host: hostOf(u), port: portOf(u), url: u })),
     ...config.waitTcp.map((t) => ({ name: t.text, host: t.host, port: t.port })),
   ];
 }
@@ -43,7 +44,7 @@ export function waitEndpoints(config: Config): Endpoint[] {
 export function shutdownEndpoints(urls: readonly URL[]): Endpoint[] {
   const seen = new Map<string, Endpoint>();
   for (const u of urls) {
-    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const host = hostOf(u);
     const key = `${host}:${portOf(u)}`;
     if (!seen.has(key)) seen.set(key, { name: u.hostname.includes(':') ? `[${host}]:${portOf(u)}` : key, host, port: portOf(u) });
   }
@@ -58,7 +59,7 @@ function addresses(host: string): Promise<string[]> {
 }
 
 /** One TCP connection: undefined when accepted, else why not (the error's code, or a timeout). */
-function tcpAttempt(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
+export function tcpAttempt(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const s = connect({ host, port, lookup: loopbackLookup as never, timeout: timeoutMs });
     const done = (why: string | undefined): void => {
@@ -101,45 +102,39 @@ export async function probeClosed(ep: Endpoint, timeoutMs = attemptTimeoutMs): P
   return open.map(([a, why]) => (why === undefined ? `accepting connections on ${a}` : `${a}: ${why}`)).join(', ');
 }
 
+/** One round: every endpoint probed at once; the failing ones, by name, with why. */
+async function round(endpoints: readonly Endpoint[], probe: (ep: Endpoint) => Promise<string | undefined>): Promise<Map<string, string>> {
+  const results = await Promise.all(endpoints.map(async (ep) => [ep.name, await probe(ep)] as const));
+  return new Map(results.filter((r): r is readonly [string, string] => r[1] !== undefined));
+}
+
+/** Until the next round may start (see the top of this file), or `stop`. */
+const nextRound = (began: number, count: number, stop: AbortSignal, until = Infinity): Promise<void> =>
+  sleep(Math.min(began + perAttemptMs * count, until) - performance.now(), stop);
+
 /**
- * Probes `endpoints` with `probe` in rounds (see the top of this file) until one round
- * finds every one passing, `stop` aborts, or `until` (performance.now()) passes; the
- * first round runs whatever the time.
- * `onRound` hears each round's failures, by endpoint name. Resolves true when all passed.
+ * Probes `endpoints` with `probe` in rounds until one round finds every one passing,
+ * `stop` aborts, or `until` (performance.now()) passes; the first round runs whatever the
+ * time, so that what a closing wait reports has been looked at even when the actions
+ * took all of the bound. `onRound` hears each round's failures. True when all passed.
  */
 export async function pollUntil(endpoints: readonly Endpoint[], probe: (ep: Endpoint) => Promise<string | undefined>,
   stop: AbortSignal, onRound: (failing: Map<string, string>) => void, until = Infinity): Promise<boolean> {
-  // One round at least: what a closing wait reports must have been looked at, even when
-  // the actions took all of the bound.
   for (let first = true; first || (!stop.aborted && performance.now() < until); first = false) {
     const began = performance.now();
-    const results = await Promise.all(endpoints.map(async (ep) => [ep.name, await probe(ep)] as const));
-    const failing = new Map(results.filter((r): r is readonly [string, string] => r[1] !== undefined));
+    const failing = await round(endpoints, probe);
     onRound(failing);
     if (failing.size === 0) return true;
-    const wait = began + perAttemptMs * endpoints.length - performance.now();
-    if (wait > 0) await pause(Math.min(wait, until - performance.now()), stop);
+    await nextRound(began, endpoints.length, stop, until);
   }
   return false;
 }
 
-function pause(ms: number, stop: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (stop.aborted || ms <= 0) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      stop.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    stop.addEventListener('abort', done);
-  });
-}
-
 /**
- * The endpoints as an extra gate on the watch's readiness (with API access, the command
- * starts when both agree): probed in rounds until stopped; open while the last round
- * found every one ready. Each endpoint's change is logged once.
+ * The endpoints' readiness, probed in rounds until stopped: open while the last round
+ * found every one ready; each endpoint's change is logged once. An extra gate on the
+ * watch's readiness (with API access, the command starts when both agree), and the
+ * whole readiness without API access (unwatched.ts).
  */
 export class EndpointGate {
   readonly #endpoints: readonly Endpoint[];
@@ -157,8 +152,9 @@ export class EndpointGate {
   start(): void {
     void (async () => {
       while (!this.#stop.signal.aborted) {
-        await pollUntil(this.#endpoints, probeReady, this.#stop.signal, (failing) => this.#round(failing));
-        if (!this.#stop.signal.aborted) await pause(perAttemptMs * this.#endpoints.length, this.#stop.signal);
+        const began = performance.now();
+        this.#round(await round(this.#endpoints, probeReady));
+        await nextRound(began, this.#endpoints.length, this.#stop.signal);
       }
     })();
   }
@@ -184,19 +180,17 @@ export class EndpointGate {
   }
 
   #round(failing: Map<string, string>): void {
-    const before = this.#failing;
-    const first = this.#rounds === 0;
+    if (this.#stop.signal.aborted) return;
+    // Logged when an endpoint's state changes: ready, or failing in another way (its
+    // first word: ECONNREFUSED, HTTP, no answer), not at every round.
+    const kind = (why: string | undefined): string => why?.split(' ')[0] ?? 'ready';
+    for (const ep of this.#endpoints) {
+      const now = failing.get(ep.name);
+      if (this.#rounds > 0 && kind(this.#failing.get(ep.name)) === kind(now)) continue;
+      this.#log.info(now === undefined ? `endpoint ${ep.name}: ready` : `endpoint ${ep.name}: not ready (${now})`, { endpoint: ep.name });
+    }
     this.#rounds++;
     this.#failing = failing;
-    let changed = first;
-    for (const ep of this.#endpoints) {
-      const was = before.get(ep.name);
-      const now = failing.get(ep.name);
-      if (!first && was === now) continue;
-      changed = true;
-      if (now === undefined) this.#log.info(`endpoint ${ep.name}: ready`, { endpoint: ep.name });
-      else if (first || was === undefined || now.split(' ')[0] !== was.split(' ')[0]) this.#log.info(`endpoint ${ep.name}: not ready (${now})`, { endpoint: ep.name });
-    }
-    if (changed) for (const l of [...this.#listeners]) l();
+    for (const l of [...this.#listeners]) l();
   }
 }

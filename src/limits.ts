@@ -30,3 +30,17 @@ export const maxLoggedStringChars = 1024;
 export function timerMs(ms: number): number {
   return Math.min(maxDurationMs, Math.max(0, ms));
 }
+
+/** Resolves after `ms` (clamped by timerMs), or as soon as `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timerMs(ms));
+    signal?.addEventListener('abort', done);
+  });
+}

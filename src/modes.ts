@@ -81,8 +81,7 @@ class FallingBack implements SidecarView {
   #trouble(t: Trouble, identity: Identity, account: () => string | undefined): void {
     if (t === 'broken' || this.#decided || this.#fallBack.signal.aborted) return;
     const sa = account() ?? `${identity.namespace.value}/(this Pod's service account)`;
-    const [ns, name] = sa.split('/');
-    const role = `; to use the watch, apply:\n${rbacYaml(name ?? 'default', ns ?? identity.namespace.value)}`;
+    const role = `; to use the watch, apply:\n${rbacYaml(account(), identity.namespace.value)}`;
     const why = t === 'forbidden' ? `the Kubernetes API refuses service account ${sa} the Pod (403)${role}`
       : t === 'unauthorized' ? `the Kubernetes API rejects the service-account token (401), also read afresh${role}`
         : 'the Kubernetes API server has not answered for 10 s (an egress policy, or the API server down)';

@@ -20,6 +20,7 @@ import { connect, createServer, type Server } from 'node:net';
 import type { Logger } from './log.ts';
 import type { Signals } from './supervise.ts';
 import { finishedForGood, type Plan, type Pod } from './pod.ts';
+import { sleep } from './limits.ts';
 
 /** The liveness channel of a peer: abstract (no file), in the Pod's network namespace. */
 function address(uid: string, container: string): string {
@@ -73,7 +74,7 @@ export async function acting(view: PeerPod, order: readonly string[]): Promise<s
       if (pod && finishedForGood(pod, p, name)) break;
       if (view.deleted) return name;
       if (pod?.metadata?.uid && (await alive(pod.metadata.uid, name))) return name;
-      await new Promise((resolve) => setTimeout(resolve, askAgainMs));
+      await sleep(askAgainMs);
     }
   }
   return p.own;

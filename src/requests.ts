@@ -11,7 +11,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { Logger } from './log.ts';
 import { delay, pause, type Attempts, type Outcome } from './attempts.ts';
 import { userAgent } from './version.ts';
-import { display, isLocalHost } from './urls.ts';
+import { display, hostOf, isLocalHost } from './urls.ts';
 
 /**
  * `localhost` and names under `.localhost` are the loopback addresses (RFC 6761),
@@ -74,7 +74,7 @@ function plainAttempt(method: 'GET' | 'POST', url: URL, signal: AbortSignal,
       ? `Authorization: Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}\r\n` : '';
     const text = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: ${userAgent}\r\n${credentials}` +
       `${method === 'POST' ? 'Content-Length: 0\r\n' : ''}Connection: close\r\n\r\n`;
-    const socket = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), lookup: loopbackLookup as never, noDelay: true });
+    const socket = connect({ host: hostOf(url), port: Number(url.port || 80), lookup: loopbackLookup as never, noDelay: true });
     let head = '';
     let settled = false;
     const settle = (r: Attempt): void => {

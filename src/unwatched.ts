@@ -1,6 +1,6 @@
 // The sidecars known without the Kubernetes API (no token, RBAC refused, the API
 // unreachable): by their own endpoints alone, for the whole run. Ready when one round
-// of probes finds every --wait-http/--wait-tcp endpoint ready; gone, after the shutdown
+// of probes finds every --wait-http/--wait-tcp endpoint ready (endpoints.ts' gate); gone, after the shutdown
 // actions, when every endpoint (those and the shutdown targets' host:port) refuses
 // connections (endpoints.ts). What needs the Pod's spec or status (--shutdown-auto, the
 // restart policy, the grace period, native sidecars) is not known here.
@@ -9,7 +9,7 @@ import type { Logger } from './log.ts';
 import type { CommandResult, Signals } from './supervise.ts';
 import { reminders } from './reminders.ts';
 import { timerMs } from './limits.ts';
-import { pollUntil, probeClosed, probeReady, shutdownEndpoints, waitEndpoints, type Endpoint } from './endpoints.ts';
+import { EndpointGate, pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type Endpoint } from './endpoints.ts';
 import type { ExitWaiter, Gate, Planned, SidecarView } from './view.ts';
 
 export class Unwatched implements SidecarView {
@@ -36,30 +36,23 @@ export class Unwatched implements SidecarView {
 
   async waitUntilReady(signals: Signals): Promise<Gate> {
     const stopped = signals.whenStopped();
-    const probing = new AbortController();
     const limit = this.#config.readyTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       if (limit !== undefined) timer = setTimeout(() => resolve('timeout'), timerMs(limit - this.#spentMs));
     });
-    let failing = new Map<string, string>();
-    const logged = new Map<string, string | undefined>();
     this.#log.info("waiting for the sidecars' endpoints to be ready", { endpoints: this.#endpoints.map((e) => e.name) });
-    const blockers = (): string[] => [...failing].map(([name, why]) => `endpoint ${name} is not ready: ${why}`);
-    const remind = reminders((waitedMs) => this.#log.warn(`still waiting for the sidecars after ${Math.round(waitedMs / 1000)}s (reminder): ` +
-      `${blockers().join('; ') || 'the endpoints have not answered yet'}`, { waitedS: Math.round(waitedMs / 1000) }));
-    const polled = pollUntil(this.#endpoints, probeReady, probing.signal, (f) => {
-      failing = f;
-      for (const ep of this.#endpoints) {
-        const why = f.get(ep.name);
-        const key = why?.split(' ')[0];
-        if (logged.has(ep.name) && logged.get(ep.name) === key) continue;
-        logged.set(ep.name, key);
-        this.#log.info(why === undefined ? `endpoint ${ep.name}: ready` : `endpoint ${ep.name}: not ready (${why})`, { endpoint: ep.name });
-      }
+    const gate = new EndpointGate(this.#endpoints, this.#log);
+    let unsubscribe = (): void => {};
+    const open = new Promise<'ready'>((resolve) => {
+      unsubscribe = gate.onChange(() => gate.open && resolve('ready'));
     });
-    const verdict = await Promise.race([polled.then(() => 'ready' as const), stopped.promise, timeout]);
-    probing.abort();
+    gate.start();
+    const remind = reminders((waitedMs) => this.#log.warn(`still waiting for the sidecars after ${Math.round(waitedMs / 1000)}s (reminder): ` +
+      `${gate.blockers().join('; ')}`, { waitedS: Math.round(waitedMs / 1000) }));
+    const verdict = await Promise.race([open, stopped.promise, timeout]);
+    gate.stop();
+    unsubscribe();
     remind.cancel();
     clearTimeout(timer);
     stopped.cancel();
@@ -69,7 +62,7 @@ export class Unwatched implements SidecarView {
     }
     if (verdict === 'timeout') {
       this.#log.error(`sidecars not ready after ${limit}ms (--ready-timeout): not starting the command`);
-      for (const line of blockers()) this.#log.error(line);
+      for (const line of gate.blockers()) this.#log.error(line);
       return { kind: 'ready-timeout', code: 5 };
     }
     this.#log.warn('stopped before the command started', { signal: verdict });

@@ -12,6 +12,11 @@ export function redact(text: string): string {
   return text.replace(userinfo, '$1');
 }
 
+/** A URL's host as sockets take it: an IPv6 literal without its brackets. */
+export function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, '');
+}
+
 /** A URL fit for output: credentials in it are not. */
 export function display(url: URL): string {
   return redact(url.href);

@@ -1,8 +1,13 @@
 // The Role and RoleBinding proa needs, as text to apply: what `proa check` and the
 // fall-back to the endpoints show when the API refuses proa.
 
-/** For service account `account` in namespace `ns`: get, list and watch on pods there. */
-export function rbacYaml(account: string, ns: string): string {
+/**
+ * For a service account given as `namespace/name`, as the token's claims say it (or,
+ * where they do not, the Pod's namespace and a placeholder to fill in): get, list and
+ * watch on pods there.
+ */
+export function rbacYaml(serviceAccount: string | undefined, podNamespace: string): string {
+  const [ns, account] = serviceAccount?.includes('/') ? serviceAccount.split('/') : [podNamespace, "(this Pod's service account)"];
   return `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: proa, namespace: ${ns}}

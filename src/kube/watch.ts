@@ -45,7 +45,7 @@
 import type { Sourced } from '../cli.ts';
 import type { Logger } from '../log.ts';
 import type { Pod } from '../pod.ts';
-import { maxPodDocumentBytes, timerMs } from '../limits.ts';
+import { maxPodDocumentBytes, sleep, timerMs } from '../limits.ts';
 import { ApiError, type ApiClient } from './client.ts';
 import { parseEvent } from './events.ts';
 import { Lines } from './lines.ts';
@@ -79,19 +79,6 @@ export type Trouble = 'forbidden' | 'unauthorized' | 'unreachable' | 'broken';
 
 class StreamProblem extends Error {
   override name = 'StreamProblem';
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 }
 
 export class PodWatch {
