@@ -80,7 +80,9 @@ export function probeReady(ep: Endpoint, timeoutMs = attemptTimeoutMs): Promise<
     const signal = AbortSignal.timeout(timeoutMs);
     const get = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = get(url, { method: 'GET', lookup: loopbackLookup as never, signal, headers: { 'User-Agent': 'proa' } }, (res) => {
-      res.resume();
+      // The status is all a probe needs: the body is not read, so a sidecar that streams
+      // one without end holds no connection open past its answer.
+      res.destroy();
       const status = res.statusCode ?? 0;
       resolve(status >= 200 && status < 300 ? undefined : `HTTP ${status}`);
     });

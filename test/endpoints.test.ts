@@ -200,3 +200,24 @@ test('proa check: the mode, each endpoint probed; no token or a 403 is no failur
   const strict = proa(['check'], b.env);
   assert.equal((await strict.exited).code, 1, 'without endpoints, RBAC still blocks');
 });
+
+test('a readiness endpoint whose body never ends: each probe lets go once it has the status', async (t) => {
+  let open = 0;
+  let most = 0;
+  const streaming = createServer((req, res) => {
+    req.on('error', () => {});
+    res.on('error', () => {});
+    open++;
+    most = Math.max(most, open);
+    res.on('close', () => open--);
+    res.writeHead(503);
+    const drip = setInterval(() => res.write('x'.repeat(1024)), 20);
+    res.on('close', () => clearInterval(drip));
+  });
+  await new Promise<void>((resolve) => streaming.listen(0, '127.0.0.1', resolve));
+  t.after(() => { streaming.close(); streaming.closeAllConnections(); });
+  const url = `http://127.0.0.1:${(streaming.address() as { port: number }).port}/ready`;
+  const run = proa(['--wait-http', url, '--ready-timeout', '2s', '--no-exit-wait', '--', 'true'], { PROA_SERVICEACCOUNT_DIR: '/nonexistent' });
+  assert.equal((await run.exited).code, 5, run.dump());
+  assert.ok(most <= 2, `at most ${most} connections open at once`);
+});
