@@ -2,9 +2,10 @@
 // price), requests when the watch is dropped again and again, and the herd: how many of
 // 50 proa processes come back in the same 100 ms after the API server returns.
 import { join } from 'node:path';
-import { FakeApiServer } from '../test/fake-apiserver.ts';
+import { FakeApiServer } from '../testbed/api/fake-apiserver.ts';
 import { makePod, running, terminated } from '../test/pods.ts';
-import { proa, tempDir, type Run } from '../test/proa.ts';
+import { tempDir } from '../testbed/paths.ts';
+import { proa, type Run } from '../test/proa.ts';
 import { TcpProxy } from '../test/tcp-proxy.ts';
 
 async function waitingPod(api: FakeApiServer, name: string): Promise<Record<string, string>> {

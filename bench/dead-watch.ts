@@ -5,9 +5,10 @@
 // watch request reaching the API server. Also counts watch requests per Pod per hour
 // on a quiet, healthy Pod (the cost of the detection). Takes about two minutes.
 import { join } from 'node:path';
-import { FakeApiServer } from '../test/fake-apiserver.ts';
+import { FakeApiServer } from '../testbed/api/fake-apiserver.ts';
 import { makePod, running } from '../test/pods.ts';
-import { proa, tempDir, type Run } from '../test/proa.ts';
+import { tempDir } from '../testbed/paths.ts';
+import { proa, type Run } from '../test/proa.ts';
 import { TcpProxy } from '../test/tcp-proxy.ts';
 
 const pods = Number(process.env.BENCH_PODS ?? 8);

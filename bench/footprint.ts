@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { binary, node, root } from '../test/proa.ts';
+import { binary, node, root } from '../testbed/paths.ts';
 import { clock } from './tools.ts';
 
 export interface Command {

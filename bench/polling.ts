@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { binary, node, root } from '../test/proa.ts';
+import { binary, node, root } from '../testbed/paths.ts';
 import { clock, Lines } from './tools.ts';
 import { ms, now } from './stats.ts';
 

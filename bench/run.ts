@@ -3,18 +3,21 @@
 // real binary throughout; never fails on a time (targets are reported, not enforced).
 //   BENCH_RUNS (30)      runs per timed figure
 //   BENCH_QUIET (105)    seconds of the quiet-Job measurement (two watch renewals)
+//   BENCH_NODE_RUNS (5)  runs per Job kind on the real node (BENCH_NODE=0: not run)
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { binary, node, root, tempDir } from '../test/proa.ts';
-import { ControlPlane, kubeBinariesBuilt } from '../test/real-apiserver.ts';
+import { binary, node, root, tempDir } from '../testbed/paths.ts';
+import { ControlPlane, kubeBinariesBuilt } from '../testbed/api/real-apiserver.ts';
 import { drops, herd, quiet } from './api-load.ts';
 import { peakRss, reference, sizes, startup, type Command } from './footprint.ts';
 import { endpointOnce, pollingOnce } from './polling.ts';
 import { reactionOnce, type Reaction } from './reaction.ts';
 import { summarise, type Summary } from './stats.ts';
 import { clock, floor } from './tools.ts';
+import { nodeFigures } from './node.ts';
+import { nodeMissing } from '../testbed/node/node.ts';
 
 const runs = Number(process.env.BENCH_RUNS ?? 30);
 const quietSeconds = Number(process.env.BENCH_QUIET ?? 105);
@@ -140,6 +143,23 @@ const kubexit = ((): string => {
   return `not measured: the Go module proxy refused github.com/karlkfi/kubexit (${(r.stderr.match(/\d{3} [A-Za-z ]+/)?.[0] ?? r.stderr.trim().split('\n').at(-1) ?? '').trim()})`;
 })();
 rows.push({ figure: 'kubexit (ready -> exec, start-up, RSS)', unit: '', note: kubexit });
+
+// The real node: what proa adds to a Job end to end, and to the API server in a burst.
+const nodeRuns = Number(process.env.BENCH_NODE_RUNS ?? 5);
+const missing = nodeMissing();
+if (missing || process.env.BENCH_NODE === '0') {
+  rows.push({ figure: 'a Job on the real node', unit: '', note: `not run: ${missing ?? 'BENCH_NODE=0'}` });
+} else {
+  say(`the real node: one Job of each kind, ${nodeRuns} runs, then a burst of 30 Jobs twice`);
+  const n = await nodeFigures(nodeRuns, say);
+  rows.push({ figure: 'real node: start to Ready with kube-root-ca.crt', unit: 'ms', value: n.startupMs });
+  for (const [v, xs] of Object.entries(n.jobMs)) rows.push({ figure: `real node: kubectl apply -> Job Complete, ${v}`, unit: 'ms', summary: summarise(xs), ...(v === 'proa' ? { target: 'baseline: the native sidecar' } : {}) });
+  for (const [v, b] of Object.entries(n.burst)) {
+    rows.push({ figure: `real node, 30 Jobs at once, ${v}: apply -> all Complete`, unit: 'ms', value: b.ms });
+    rows.push({ figure: `real node, 30 Jobs at once, ${v}: API server requests`, unit: 'requests', value: b.requests });
+    rows.push({ figure: `real node, 30 Jobs at once, ${v}: API server CPU`, unit: 'ms', value: b.cpuMs });
+  }
+}
 
 // --- the table ---------------------------------------------------------------------------
 const cpu = cpus();

@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
-import { firstMatch } from '../test/events.ts';
-import { root } from '../test/proa.ts';
+import { firstMatch } from '../testbed/api/events.ts';
+import { root } from '../testbed/paths.ts';
 
 export const benchDir = join(root, '.build', 'bench');
 

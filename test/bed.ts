@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { FakeApiServer, type FakeApiOptions, type Json } from './fake-apiserver.ts';
-import { proa, tempDir, type Run } from './proa.ts';
+import { FakeApiServer, type FakeApiOptions, type Json } from '../testbed/api/fake-apiserver.ts';
+import { tempDir } from '../testbed/paths.ts';
+import { proa, type Run } from './proa.ts';
 import { Recorder } from './recorder.ts';
 
 export interface Bed {

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { binary, proa, root, Run, tempDir } from './proa.ts';
+import { binary, root, tempDir } from '../testbed/paths.ts';
+import { proa, Run } from './proa.ts';
 import { Recorder } from './recorder.ts';
 
 const trap = join(root, 'test', 'bin', 'trap.sh');

@@ -6,13 +6,14 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bed } from './bed.ts';
-import { otherCa } from './certs.ts';
-import { documentedRbac, RealKubeletApi, realAccess, type Backend } from './kubelet-api.ts';
+import { otherCa } from '../testbed/api/certs.ts';
+import { documentedRbac, RealKubeletApi, realAccess, type Backend } from '../testbed/simulator/kubelet-api.ts';
 import { backends } from './e2e.ts';
 import { makePod, running } from './pods.ts';
-import { binary, proa, Run, tempDir } from './proa.ts';
+import { binary, tempDir } from '../testbed/paths.ts';
+import { proa, Run } from './proa.ts';
 import { Recorder } from './recorder.ts';
-import type { Json } from './fake-apiserver.ts';
+import type { Json } from '../testbed/api/fake-apiserver.ts';
 
 interface Setup { rbac: 'full' | 'none' | 'no-watch'; pod?: Json; podName?: string }
 interface Place { env: Record<string, string>; saDir: string }

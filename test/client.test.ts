@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import { verifyServerIdentity } from '../src/kube/client.ts';
-import { clusterCerts } from './certs.ts';
+import { clusterCerts } from '../testbed/api/certs.ts';
 
 function peer(): PeerCertificate {
   const x = new X509Certificate(clusterCerts().cert);

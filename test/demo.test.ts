@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { node, root, Run, tempDir } from './proa.ts';
+import { node, root, tempDir } from '../testbed/paths.ts';
+import { Run } from './proa.ts';
 
 const rbac = `---
 apiVersion: rbac.authorization.k8s.io/v1
@@ -45,7 +46,7 @@ ${withRbac ? rbac : ''}`);
 }
 
 const demo = (args: string[], env: Record<string, string> = {}): Run =>
-  new Run(node, [join(root, 'test', 'demo.ts'), ...args], { PATH: process.env.PATH ?? '', ...env });
+  new Run(node, [join(root, 'testbed', 'demo.ts'), ...args], { PATH: process.env.PATH ?? '', ...env });
 
 async function line(run: Run, text: string): Promise<void> {
   while (!run.stdout.includes(text)) {

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { root } from './proa.ts';
-import { Simulator } from './simulator.ts';
+import { root } from '../testbed/paths.ts';
+import { Simulator } from '../testbed/simulator/simulator.ts';
 import {
   assertStartedAfterReady, scenario, freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, shutdownFlag,
 } from './e2e.ts';

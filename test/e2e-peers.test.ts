@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import {
   freePort, httpSidecar, neverReady, podManifest, proaContainer, proaLog, scenario, shutdownFlag, simulate,
 } from './e2e.ts';
-import type { Simulator } from './simulator.ts';
-import type { Json } from './fake-apiserver.ts';
-import { execArgv, runtime } from './images.ts';
-import { binary } from './proa.ts';
+import type { Simulator } from '../testbed/simulator/simulator.ts';
+import type { Json } from '../testbed/api/fake-apiserver.ts';
+import { execArgv, runtime } from '../testbed/images/runtime.ts';
+import { binary } from '../testbed/paths.ts';
 
 const test = scenario;
 

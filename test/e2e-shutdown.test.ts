@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from './proa.ts';
+import { tempDir } from '../testbed/paths.ts';
 import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, scenario, neverReady, shutdownFlag } from './e2e.ts';
 
 const test = scenario;

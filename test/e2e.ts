@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test as base, type TestContext } from 'node:test';
-import type { Json } from './fake-apiserver.ts';
-import { binary, node, root } from './proa.ts';
-import { Simulator, type SimOptions, type TimelineEvent } from './simulator.ts';
-import { realAccess, type Backend } from './kubelet-api.ts';
-import { render } from './timeline.ts';
+import type { Json } from '../testbed/api/fake-apiserver.ts';
+import { binary, node, root } from '../testbed/paths.ts';
+import { Simulator, type SimOptions, type TimelineEvent } from '../testbed/simulator/simulator.ts';
+import { realAccess, type Backend } from '../testbed/simulator/kubelet-api.ts';
+import { render } from '../testbed/simulator/timeline.ts';
 
 /** The API back ends the end-to-end scenarios run on: the fake always, the real one when test/run.ts started it. */
 export const backends: Backend[] = realAccess() ? ['fake', 'real'] : ['fake'];
@@ -20,7 +20,7 @@ export function scenario(name: string, fn: (t: TestContext, api: Backend) => Pro
 /** A readiness probe that never passes. */
 export const neverReady = { readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 } };
 
-export { freePort } from './ports.ts';
+export { freePort } from '../testbed/ports.ts';
 
 const downward = [
   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

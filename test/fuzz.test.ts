@@ -22,7 +22,8 @@ import { autoActions } from '../src/auto.ts';
 import { parseCli, UsageError, type Config } from '../src/cli.ts';
 import { options, envName } from '../src/options.ts';
 import { createLogger } from '../src/log.ts';
-import { binary, root, Run } from './proa.ts';
+import { binary, root } from '../testbed/paths.ts';
+import { Run } from './proa.ts';
 
 const scale = Number(process.env.PROA_FUZZ_RUNS ?? 1);
 const runs = (n: number): fc.Parameters<unknown> => ({ numRuns: Math.max(1, Math.round(n * scale)), seed: 20261129 + n });

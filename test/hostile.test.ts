@@ -11,9 +11,10 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { bed } from './bed.ts';
 import { makePod, running, terminated } from './pods.ts';
-import { binary, proa, Run, tempDir } from './proa.ts';
+import { binary, tempDir } from '../testbed/paths.ts';
+import { proa, Run } from './proa.ts';
 import { Recorder } from './recorder.ts';
-import type { Json } from './fake-apiserver.ts';
+import type { Json } from '../testbed/api/fake-apiserver.ts';
 
 const unshareWorks = ((): boolean => {
   try {

@@ -6,8 +6,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bed } from './bed.ts';
 import { makePod, running, terminated, restarted } from './pods.ts';
-import { otherCa } from './certs.ts';
-import { tempDir, Run, binary } from './proa.ts';
+import { otherCa } from '../testbed/api/certs.ts';
+import { tempDir, binary } from '../testbed/paths.ts';
+import { Run } from './proa.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 

@@ -7,7 +7,7 @@ import { bed } from './bed.ts';
 import { makePod, running, terminated } from './pods.ts';
 import { proa } from './proa.ts';
 import { Recorder } from './recorder.ts';
-import type { Json } from './fake-apiserver.ts';
+import type { Json } from '../testbed/api/fake-apiserver.ts';
 
 test('a shutdown request answered 404 or 405 is a failed action, not retried, never "succeeded"; 405 names the other method', async (t) => {
   const rec = await Recorder.start();

@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
-import { FakeApiServer, type Json } from './fake-apiserver.ts';
-import { RealKubeletApi, realAccess } from './kubelet-api.ts';
+import { FakeApiServer, type Json } from '../testbed/api/fake-apiserver.ts';
+import { RealKubeletApi, realAccess } from '../testbed/simulator/kubelet-api.ts';
 import { makePod } from './pods.ts';
-import { tempDir } from './proa.ts';
+import { tempDir } from '../testbed/paths.ts';
 
 const access = realAccess();
 const opts = access ? { timeout: 120_000 } : { skip: 'the real API server is not running (npm run kube:build, then npm test)' };

@@ -2,8 +2,8 @@
 // the API server returns (statuses matched by name, in no particular order).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { root } from './proa.ts';
-import type { Json } from './fake-apiserver.ts';
+import { root } from '../testbed/paths.ts';
+import type { Json } from '../testbed/api/fake-apiserver.ts';
 
 export function fixture(name: string): Json {
   return JSON.parse(readFileSync(join(root, 'test', 'fixtures', name), 'utf8')) as Json;

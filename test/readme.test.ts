@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { node, proa, root, Run, tempDir } from './proa.ts';
+import { node, root, tempDir } from '../testbed/paths.ts';
+import { proa, Run } from './proa.ts';
 
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
@@ -19,7 +20,7 @@ test('the README: putting proa in an image and the first Job within its first 10
 });
 
 test('every relative link of the README and docs/ leads to a file of the repository', () => {
-  for (const doc of ['README.md', 'docs/reliability.md', 'docs/benchmarks.md', 'test/README.md']) {
+  for (const doc of ['README.md', 'docs/reliability.md', 'docs/benchmarks.md', 'testbed/README.md']) {
     const text = readFileSync(join(root, doc), 'utf8');
     for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
       if (/^[a-z]+:/.test(target!)) continue;

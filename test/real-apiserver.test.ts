@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { RealKubeletApi, realAccess, documentedRbac } from './kubelet-api.ts';
-import { ControlPlane, kubeBinariesBuilt, type ControlPlaneAccess } from './real-apiserver.ts';
+import { RealKubeletApi, realAccess, documentedRbac } from '../testbed/simulator/kubelet-api.ts';
+import { ControlPlane, kubeBinariesBuilt, type ControlPlaneAccess } from '../testbed/api/real-apiserver.ts';
 import { makePod, running } from './pods.ts';
-import { proa, tempDir, type Run } from './proa.ts';
-import type { Json } from './fake-apiserver.ts';
+import { tempDir } from '../testbed/paths.ts';
+import { proa, type Run } from './proa.ts';
+import type { Json } from '../testbed/api/fake-apiserver.ts';
 
 const access = realAccess();
 const opts = access ? { timeout: 120_000 } : { skip: 'the real API server is not running (npm run kube:build, then npm test)' };

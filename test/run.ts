@@ -1,15 +1,16 @@
-// `npm test`'s runner: starts one real API server for the whole run when its binaries
-// are built (npm run kube:build), hands its address to every test file in
-// PROA_REAL_API, runs the suite with Node's test runner, and stops it. A tier that
+// `npm test`'s runner: starts one real API server and one real node for the whole run
+// when their binaries are built (npm run kube:build), hands their addresses to every
+// test file in PROA_REAL_API and PROA_REAL_NODE, runs the suite with Node's test runner, and stops it. A tier that
 // cannot run here (the real API server without its binaries, the portable folder
 // without npm run dist) is said once at the start and once at the end, where it is
-// seen; everything else runs (PROA_REQUIRE_REAL_API=1 and PROA_REQUIRE_DIST=1, as CI
-// sets, make a missing tier a failure).
+// seen; everything else runs (PROA_REQUIRE_REAL_API=1, PROA_REQUIRE_REAL_NODE=1 and PROA_REQUIRE_DIST=1,
+// as CI sets, make a missing tier a failure).
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { root } from './proa.ts';
-import { ControlPlane, kubeBinariesBuilt, kubeBinDir, kubeVersion } from './real-apiserver.ts';
+import { root } from '../testbed/paths.ts';
+import { ControlPlane, kubeBinariesBuilt, kubeBinDir, kubeVersion } from '../testbed/api/real-apiserver.ts';
+import { containerdVersion, nodeMissing, RealNode } from '../testbed/node/node.ts';
 import { portableMissing } from './tiers.ts';
 
 // Arguments: test files (default: every test/*.test.ts) and the test runner's own flags.
@@ -28,7 +29,25 @@ if (kubeBinariesBuilt()) {
   console.error(`the real-API-server tier cannot run: no kube-apiserver and etcd in ${kubeBinDir()}; run npm run kube:build`);
   process.exit(1);
 }
+let realNode: RealNode | undefined;
+let nodeNote = nodeMissing();
+if (!nodeNote) {
+  realNode = await RealNode.start().catch((err: unknown) => {
+    nodeNote = `it failed to start: ${err instanceof Error ? err.message : String(err)}`;
+    return undefined;
+  });
+}
+if (realNode) {
+  env.PROA_REAL_NODE = realNode.toEnv();
+  console.log(`real node: kubelet, containerd ${containerdVersion()}, controller-manager, scheduler and a registry, Ready with kube-root-ca.crt in ${realNode.startupMs} ms ` +
+    `(${realNode.steps.map((s) => `${s.step} ${(s.ms / 1000).toFixed(1)} s`).join(', ')})`);
+} else if (process.env.PROA_REQUIRE_REAL_NODE === '1') {
+  console.error(`the real-node tier cannot run: ${nodeNote}`);
+  await plane?.stop();
+  process.exit(1);
+}
 const notRun: string[] = [];
+if (nodeNote) notRun.push(`NOTE: the real-node tier (test/node*.test.ts) was NOT run: ${nodeNote}.`);
 if (!plane) {
   notRun.push(`NOTE: the real-API-server tier was NOT run: no kube-apiserver ${kubeVersion} and etcd in ${kubeBinDir()}. ` +
     'Build them with `npm run kube:build` (needs Go), then run npm test again; everything else ran against the fake API server.');
@@ -41,6 +60,7 @@ const stop = (): void => void child.kill('SIGINT');
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
 const code = await new Promise<number>((resolve) => child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+await realNode?.stop();
 await plane?.stop();
 // Said again, last, where it is seen.
 if (notRun.length > 0) console.log(`\n${notRun.join('\n')}`);

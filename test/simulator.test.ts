@@ -1,10 +1,10 @@
 // The Pod simulator's reading of manifests: what it plays, and what it says it does not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { podFromManifest } from './manifest.ts';
-import { Simulator } from './simulator.ts';
-import { binary } from './proa.ts';
-import type { Json } from './fake-apiserver.ts';
+import { podFromManifest } from '../testbed/simulator/manifest.ts';
+import { Simulator } from '../testbed/simulator/simulator.ts';
+import { binary } from '../testbed/paths.ts';
+import type { Json } from '../testbed/api/fake-apiserver.ts';
 
 test('a CronJob plays one run of its jobTemplate; the Job controller\'s fields are named as not simulated', () => {
   const { pod, notes } = podFromManifest(`

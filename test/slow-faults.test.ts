@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bed } from './bed.ts';
 import { makePod, running } from './pods.ts';
-import { Run, binary } from './proa.ts';
+import { binary } from '../testbed/paths.ts';
+import { Run } from './proa.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
 test('a half-open watch connection (a proxy that stops forwarding, no FIN): noticed and replaced', { timeout: 90_000 }, async (t) => {

@@ -12,9 +12,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { binary, node, root } from './proa.ts';
-import { Simulator, type TimelineEvent } from './simulator.ts';
-import type { Json } from './fake-apiserver.ts';
+import { binary, node, root } from '../testbed/paths.ts';
+import { Simulator, type TimelineEvent } from '../testbed/simulator/simulator.ts';
+import type { Json } from '../testbed/api/fake-apiserver.ts';
 import { freePort, pidOf } from './e2e.ts';
 
 /** A small seeded PRNG (mulberry32): a Job's faults are a function of its seed. */
@@ -278,7 +278,7 @@ export async function runJob(seed: number): Promise<JobResult> {
   if (reqs.length > apiBaseRequests + seconds * apiPerSecond) broken.push(`api load: ${reqs.length} requests in ${seconds.toFixed(1)}s`);
 
   if (process.env.SOAK_DUMP) {
-    const { render } = await import('./timeline.ts');
+    const { render } = await import('../testbed/simulator/timeline.ts');
     for (const e of sim.timeline) console.log(render(e) ?? JSON.stringify(e));
     for (const w of writes) console.log(w.wall, w.pod.metadata.resourceVersion, JSON.stringify((w.pod.status.containerStatuses ?? []).map((c: Json) => [c.name, c.ready])));
   }

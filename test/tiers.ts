@@ -3,7 +3,7 @@
 // tests (rather than a # SKIP line each, lost among a thousand lines of TAP).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { root } from './proa.ts';
+import { root } from '../testbed/paths.ts';
 
 /** Why the portable-folder tier cannot run here, or undefined. */
 export function portableMissing(): string | undefined {

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { get as httpGet } from 'node:http';
 import { connect } from 'node:net';
-import type { Json } from './fake-apiserver.ts';
+import type { Json } from '../api/fake-apiserver.ts';
 import type { PodNetwork, ProbeResult } from './pod-network.ts';
 
 export interface Probe {

@@ -1,7 +1,7 @@
 // What the simulated kubelet does with the API, on either back end: one interface, so
 // that the simulator's status logic is one code path.
-//   fake  test/fake-apiserver.ts: fast, in-process, injects faults; its requests are recorded
-//   real  kube-apiserver and etcd (test/real-apiserver.ts): the authority on behaviour
+//   fake  ../api/fake-apiserver.ts: fast, in-process, injects faults; its requests are recorded
+//   real  kube-apiserver and etcd (../api/real-apiserver.ts): the authority on behaviour
 // On the real one the kubelet's work is done with real requests: the namespace, the
 // ServiceAccount and the README's Role and RoleBinding (read from examples/job.yaml,
 // so that the documentation is what gets tested), the Pod, its binding to a node, its
@@ -12,9 +12,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
-import { FakeApiServer, type Json } from './fake-apiserver.ts';
-import { adminRequest, type ControlPlaneAccess } from './real-apiserver.ts';
-import { root } from './proa.ts';
+import { FakeApiServer, type Json } from '../api/fake-apiserver.ts';
+import { adminRequest, type ControlPlaneAccess } from '../api/real-apiserver.ts';
+import { root } from '../paths.ts';
 
 export type Backend = 'fake' | 'real';
 

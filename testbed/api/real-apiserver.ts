@@ -1,5 +1,5 @@
 // The real Kubernetes API server for the test bed: etcd and kube-apiserver built from the
-// Kubernetes Go modules by `npm run kube:build` (test/kube/), started the way envtest
+// Kubernetes Go modules by `npm run kube:build` (testbed/go/kube/), started the way envtest
 // starts them for controller authors, with what proa needs besides: a serving
 // certificate from a CA of ours (proa's ca.crt), RBAC, and a service-account signing key
 // so that the TokenRequest API mints real bound tokens. A control plane without
@@ -12,11 +12,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { request } from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { root, tempDir } from './proa.ts';
-import { freePort } from './ports.ts';
+import { root, tempDir } from '../paths.ts';
+import { freePort } from '../ports.ts';
 
-/** The Kubernetes release test/kube/go.mod pins. */
-export const kubeVersion = readFileSync(join(root, 'test', 'kube', 'go.mod'), 'utf8').match(/^\s*k8s\.io\/kubernetes (v\S+)$/m)![1]!;
+/** The Kubernetes release testbed/go/kube/go.mod pins. */
+export const kubeVersion = readFileSync(join(root, 'testbed', 'go', 'kube', 'go.mod'), 'utf8').match(/^\s*k8s\.io\/kubernetes (v\S+)$/m)![1]!;
 
 /** Where `npm run kube:build` puts the binaries: outside the clone, so a warm machine reuses them. */
 export function kubeBinDir(): string {

@@ -6,8 +6,8 @@
 // fields it ignored.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Json } from './fake-apiserver.ts';
-import { tempDir } from './proa.ts';
+import type { Json } from '../api/fake-apiserver.ts';
+import { tempDir } from '../paths.ts';
 
 /**
  * Each volume's directory, by volume name; `unmountable`: the volumes a kubelet could not

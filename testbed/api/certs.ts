@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from './proa.ts';
+import { tempDir } from '../paths.ts';
 
 export interface Certs {
   ca: string;

@@ -1,14 +1,14 @@
 // A simulated Pod's own network namespace, as every Pod of a cluster has: its containers
 // share one loopback, and fixed ports (Istio's 15020, Linkerd's 4191...) never collide
 // with another Pod's or with the host's. Needs root (unshare --net, nsenter) and `ip`.
-// The namespace is held by test/pod-network-agent.mjs, which forwards the API server's
+// The namespace is held by pod-network-agent.mjs, which forwards the API server's
 // address to the host through a unix socket and makes the kubelet's probes from inside.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { node, root, tempDir } from './proa.ts';
+import { node, root, tempDir } from '../paths.ts';
 
 export interface ProbeResult {
   pass: boolean;
@@ -58,7 +58,7 @@ export class PodNetwork {
     bridge.listen(socket);
     await once(bridge, 'listening');
     const agent = spawn('unshare', ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'pod-network',
-      node, join(root, 'test', 'pod-network-agent.mjs'), apiHost, String(apiPort), socket], { stdio: ['pipe', 'pipe', 'inherit'] });
+      node, join(root, 'testbed', 'simulator', 'pod-network-agent.mjs'), apiHost, String(apiPort), socket], { stdio: ['pipe', 'pipe', 'inherit'] });
     const net = new PodNetwork(agent, bridge);
     await net.#ready;
     return net;

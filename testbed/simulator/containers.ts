@@ -3,16 +3,16 @@
 // kubelet's termination-log file is bound in so that /proc/self/mountinfo names the
 // container as in a cluster; its own PID namespace when asked (PID 1, as in a real
 // container); the Pod's network namespace when the Pod has one; or, with
-// shareProcessNamespace, the Pod's one PID namespace, held by test/sandbox-agent.mjs
+// shareProcessNamespace, the Pod's one PID namespace, held by sandbox-agent.mjs
 // as the pause container holds it. Namespaces this machine cannot make (not root) are
 // left out, and the process runs as a plain child.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Json } from './fake-apiserver.ts';
+import type { Json } from '../api/fake-apiserver.ts';
 import type { PodNetwork } from './pod-network.ts';
-import { node, root, tempDir } from './proa.ts';
+import { node, root, tempDir } from '../paths.ts';
 
 export interface Exit {
   code: number | null;
@@ -87,7 +87,7 @@ export class ContainerProcesses {
   async shareProcessNamespace(): Promise<number | undefined> {
     const uts = this.#uts ? ['--uts'] : [];
     const [command, ...args] = [...(this.#pod.net?.enter() ?? []), 'unshare', '--pid', '--fork', '--mount-proc', '--kill-child', ...uts, '--',
-      'sh', '-c', 'hostname "$0" 2>/dev/null; exec "$@"', this.#pod.pod, node, join(root, 'test', 'sandbox-agent.mjs')];
+      'sh', '-c', 'hostname "$0" 2>/dev/null; exec "$@"', this.#pod.pod, node, join(root, 'testbed', 'simulator', 'sandbox-agent.mjs')];
     const proc = spawn(command!, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '' } });
     const handlers = new Map<string, (m: Json) => void>();
     createInterface({ input: proc.stdout! }).on('line', (line) => {

@@ -1,13 +1,13 @@
 // The container runtime's part of the simulator: what a container of an example runs on
 // this machine. proa at the paths the Dockerfile puts it is the built binary; each
-// well-known sidecar's image runs its stand-in (test/standins/), under the real
+// well-known sidecar's image runs its stand-in (standins/), under the real
 // program's name, so that `--kill NAME` finds it as it would in the image; `python`
 // in a python image is this machine's python3; anything else runs as written (the
 // examples' own commands are ones this machine has: sh, echo, sleep).
 import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Json } from './fake-apiserver.ts';
-import { binary, node, root } from './proa.ts';
+import type { Json } from '../api/fake-apiserver.ts';
+import { binary, node, root } from '../paths.ts';
 
 /** Where proa lives in an image: the Dockerfile's two paths. */
 const proaPaths = new Set(['/usr/local/bin/proa', '/opt/proa/proa']);
@@ -41,7 +41,7 @@ function named(name: string): string {
 }
 
 const standin = (program: string, script: string, args: string[]): string[] =>
-  [named(program), join(root, 'test', 'standins', script), ...args];
+  [named(program), join(root, 'testbed', 'images', 'standins', script), ...args];
 
 /** What `kubectl exec` runs in a container of an example: proa by its name or paths in the image is the built binary. */
 export function execArgv(argv: string[]): string[] {

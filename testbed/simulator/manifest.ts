@@ -3,7 +3,7 @@
 // server gets. What it does not play is said, not dropped silently.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
-import type { Json } from './fake-apiserver.ts';
+import type { Json } from '../api/fake-apiserver.ts';
 
 /** Reads the manifest (YAML or JSON; a Pod, or a Job's Pod template) into a Pod. */
 export function podFromManifest(text: string): { pod: Json; notes: string[]; configMaps: Json[]; rbac: Json[]; jobDeadlineSeconds: number | undefined } {

@@ -8,19 +8,24 @@
 // flag proa is refused, as in a cluster); and a command run in a container once it has
 // started and written its first line, as `kubectl exec POD -c CONTAINER -- COMMAND`
 // would (`--exec main -- proa check`).
+// `--node=real` plays it on the real node instead (testbed/node/: kubelet, containerd,
+// runc, images pulled from the test bed's registry), building the node's binaries first
+// when they are not built yet; the default stays the simulator, which needs no Go.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort } from './e2e.ts';
-import { Simulator } from './simulator.ts';
-import { root } from './proa.ts';
-import { render } from './timeline.ts';
-import { execArgv, runtime } from './images.ts';
-import { podFromManifest } from './manifest.ts';
-import { podNetworksAvailable } from './pod-network.ts';
-import { admit } from './webhooks.ts';
-import { ControlPlane, kubeBinariesBuilt, kubeBinDir } from './real-apiserver.ts';
+import { freePort } from './ports.ts';
+import { Simulator } from './simulator/simulator.ts';
+import { root } from './paths.ts';
+import { render } from './simulator/timeline.ts';
+import { execArgv, runtime } from './images/runtime.ts';
+import { podFromManifest } from './simulator/manifest.ts';
+import { podNetworksAvailable } from './simulator/pod-network.ts';
+import { admit } from './webhooks/injectors.ts';
+import { ControlPlane, kubeBinariesBuilt, kubeBinDir } from './api/real-apiserver.ts';
+import { nodeMissing, RealNode } from './node/node.ts';
+import { PlayedOnNode } from './node/played.ts';
 
 // Everything after `--` is the command --exec runs.
 const args = process.argv.slice(2);
@@ -28,8 +33,15 @@ const dashes = args.indexOf('--');
 const execCommand = dashes < 0 ? [] : args.slice(dashes + 1);
 const { values, positionals } = parseArgs({
   args: dashes < 0 ? args : args.slice(0, dashes), allowPositionals: true,
-  options: { apiserver: { type: 'string', default: 'fake' }, 'supply-rbac': { type: 'boolean', default: false }, exec: { type: 'string' } },
+  options: {
+    apiserver: { type: 'string', default: 'fake' }, node: { type: 'string', default: 'simulator' },
+    'supply-rbac': { type: 'boolean', default: false }, exec: { type: 'string' },
+  },
 });
+if (values.node !== 'simulator' && values.node !== 'real') {
+  console.error(`--node: "${values.node}" is not a node; expected simulator (the default) or real`);
+  process.exit(2);
+}
 if (values.apiserver !== 'fake' && values.apiserver !== 'real') {
   console.error(`--apiserver: "${values.apiserver}" is not an API server; expected fake or real`);
   process.exit(2);
@@ -67,6 +79,7 @@ try {
   console.error(`${manifest}: ${(err as Error).message}`);
   process.exit(2);
 }
+if (values.node === 'real') process.exit(await onRealNode());
 let plane: ControlPlane | undefined;
 if (values.apiserver === 'real') {
   if (!kubeBinariesBuilt()) {
@@ -123,3 +136,56 @@ console.log(`\nPod ${outcome.deleted ? 'deleted' : 'finished'}: phase ${outcome.
 console.log(outcome.phase === 'Succeeded' ? 'Job complete.' : 'Job failed.');
 console.log(`Timeline (JSON lines): ${timelineFile}`);
 process.exit(outcome.phase === 'Succeeded' ? 0 : 1);
+
+/** The manifest as a real node plays it: applied with kubectl, followed by a watch, the logs merged in at the end by their timestamps. */
+async function onRealNode(): Promise<number> {
+  for (let missing = nodeMissing(); missing; missing = nodeMissing()) {
+    const build = missing.startsWith('not built') ? ['testbed/go/build.ts']
+      : missing.includes('portable folder') ? ['build.mjs', '--dist'] : undefined;
+    if (!build) {
+      console.error(`--node=real: ${missing}`);
+      return 2;
+    }
+    console.log(build[0] === 'build.mjs' ? 'Building proa\'s portable folder first (npm run dist: about a minute)...'
+      : `Building the real node's binaries first (${missing.replace('not built: ', '').replace(/ \(.*$/, '')}) into ${kubeBinDir()}: ` +
+        'about 6 minutes on 2 cores the first time (Go modules downloaded included), then cached.');
+    const r = spawnSync(process.execPath, build, { cwd: root, stdio: 'inherit', env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/local/go/bin` } });
+    if (r.status !== 0) return 1;
+  }
+  let text = played;
+  if (rbac === undefined && values['supply-rbac']) {
+    const readme = readFileSync(join(root, 'examples', 'job.yaml'), 'utf8').split('\n---\n').filter((d) => /^kind: (ServiceAccount|Role|RoleBinding)$/m.test(d));
+    text = `${text}\n---\n${readme.join('\n---\n')}`;
+  }
+  console.log('Starting the real node (etcd, kube-apiserver, controller-manager, scheduler, containerd, kubelet, a registry) in namespaces of its own...');
+  const node = await RealNode.start({ progress: (line) => console.log(`  ${line}`) });
+  console.log(`Node Ready in ${(node.startupMs / 1000).toFixed(1)} s. Applying ${manifest}\n`);
+  const p = await PlayedOnNode.play(node, text, 'demo', (e) => {
+    const line = render(e);
+    if (line) console.log(line);
+  });
+  if (values.exec) {
+    const container = values.exec;
+    void p.waitFor((e) => e.type === 'status' && e.container === container && /^(running|ready)$/.test(String(e.state)))
+      .then(async () => {
+        const r = await p.exec(container, execCommand);
+        console.log(`${' '.repeat(11)}kubectl exec -c ${container} -- ${execCommand.join(' ')} (exit ${r.code}):\n${(r.stdout + r.stderr).trimEnd()}`);
+      });
+  }
+  const stop = (): void => void p.deletePod();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const outcome = await p.finished;
+  const timeline = [...p.timeline, ...(outcome.deleted ? [] : await p.logEvents())].sort((a, b) => a.t - b.t);
+  console.log('\nThe whole timeline, each container\'s log placed by the kubelet\'s timestamps (kubectl logs --timestamps):\n');
+  for (const e of timeline) {
+    const line = render(e);
+    if (line) console.log(line);
+  }
+  await p.stop();
+  await node.stop();
+  const codes = Object.entries(outcome.exitCodes).map(([k, v]) => `${k}=${v}`).join(', ');
+  console.log(`\nPod ${outcome.deleted ? 'deleted' : 'finished'}: phase ${outcome.phase}; exit codes ${codes}`);
+  console.log(outcome.phase === 'Succeeded' ? 'Job complete.' : 'Job failed.');
+  return outcome.phase === 'Succeeded' ? 0 : 1;
+}

@@ -7,7 +7,7 @@
 // Sources: Istio's injection template (manifests/charts/istio-control/istio-discovery/
 // files/injection-template.yaml), Linkerd's proxy and proxy-init partials
 // (charts/partials/templates), vault-k8s agent/container_sidecar.go and agent/config.go.
-import type { Json } from './fake-apiserver.ts';
+import type { Json } from '../api/fake-apiserver.ts';
 
 const fieldRef = (name: string, fieldPath: string): Json => ({ name, valueFrom: { fieldRef: { fieldPath } } });
 

@@ -32,11 +32,11 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ContainerProcesses, type Exit, type Proc } from './containers.ts';
-import type { FakeApiServer, Json } from './fake-apiserver.ts';
+import type { FakeApiServer, Json } from '../api/fake-apiserver.ts';
 import { podFromManifest } from './manifest.ts';
 import { kubeletApi, type Backend, type KubeletApi } from './kubelet-api.ts';
-import { root, tempDir } from './proa.ts';
-import { firstMatch } from './events.ts';
+import { root, tempDir } from '../paths.ts';
+import { firstMatch } from '../api/events.ts';
 import { PodNetwork } from './pod-network.ts';
 import { runProbe, type Probe } from './probes.ts';
 import { materialise, mountedArgv } from './volumes.ts';
@@ -205,6 +205,8 @@ export class Simulator extends EventEmitter {
     const created = await api.createPod(pod, { rbac: opts.rbac ?? (rbac.length > 0 ? rbac : undefined) });
     pod.metadata.uid = created.metadata.uid;
     api.writeStatus(pod.status);
+    // What a kubelet publishes first, and what proa sees first: every container waiting.
+    for (const c of sim.#ctrs) sim.#recordStatus(c);
     // automountServiceAccountToken: false: the kubelet mounts no token (the directory stays empty).
     sim.#saDir = pod.spec.automountServiceAccountToken === false ? tempDir('proa-sim-nosa-')
       : await api.mountServiceAccount(join(tempDir('proa-sim-'), 'serviceaccount'));
@@ -348,10 +350,14 @@ export class Simulator extends EventEmitter {
   #statusChanged(c: Ctr): void {
     c.status.ready = c.ready;
     c.status.started = c.started;
+    this.#recordStatus(c);
+    this.#writeStatus();
+  }
+
+  #recordStatus(c: Ctr): void {
     const s = c.status.state;
     const state = s.running ? (c.ready ? 'ready' : 'running') : s.terminated ? `terminated ${s.terminated.exitCode}` : `waiting ${s.waiting?.reason}`;
     this.#record('status', { container: c.spec.name, state, ready: c.ready, started: c.started, restartCount: c.status.restartCount, message: s.waiting?.message });
-    this.#writeStatus();
   }
 
   // --- lifecycle -----------------------------------------------------------------------
@@ -437,7 +443,9 @@ export class Simulator extends EventEmitter {
     c.started = true;
     c.onStarted?.();
     c.onStarted = undefined;
-    if (!c.spec.readinessProbe) c.ready = true;
+    // A running init container is never ready (the real node's parity): only regular
+    // containers and native sidecars are.
+    if (!c.spec.readinessProbe && c.kind !== 'init') c.ready = true;
     this.#statusChanged(c);
     this.#probe(c, 'readiness');
   }

@@ -1,0 +1,105 @@
+// What only the real node can say (testbed/node/): what proa adds to a Job from
+// `kubectl apply` to the Job's Complete condition, against the same work with a native
+// sidecar (the kubelet stops it; no proa) and with a polling peer (a shell loop that
+// polls the proxy's readiness once a second, as scuttle and linkerd-await do); and a
+// burst of 30 Jobs at once: the API server's requests (its own apiserver_request_total)
+// and CPU time (/proc) until every Job is Complete, with proa's watches and without.
+import { readdirSync, readFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { RealNode } from '../testbed/node/node.ts';
+import { randomBytes } from 'node:crypto';
+
+const proxyArgs = ['--health-check', '--http-address=0.0.0.0', '--quitquitquit', '--exit-zero-on-sigterm', '--port=5432', 'p:r:i'];
+const proxy = { name: 'cloud-sql-proxy', image: 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.18.2', args: proxyArgs };
+const probe = { readinessProbe: { httpGet: { path: '/readiness', port: 9090 }, periodSeconds: 1 } };
+const env = [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }, { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }];
+const image = 'registry.example/report:3.1';
+const work = 'echo the work';
+
+export type Variant = 'proa' | 'native sidecar, no proa' | 'polling peer';
+
+function spec(v: Variant): Record<string, unknown> {
+  switch (v) {
+    case 'proa':
+      return { serviceAccountName: 'proa', containers: [{ name: 'main', image, env, command: ['/usr/local/bin/proa', '--shutdown-http-post=http://127.0.0.1:9091/quitquitquit', '--', 'sh', '-c', work] }, { ...proxy, ...probe }] };
+    case 'native sidecar, no proa':
+      return { initContainers: [{ ...proxy, ...probe, restartPolicy: 'Always' }], containers: [{ name: 'main', image, command: ['sh', '-c', work] }] };
+    case 'polling peer':
+      return { containers: [{ name: 'main', image, command: ['sh', '-c', `until wget -q -O /dev/null http://127.0.0.1:9090/readiness; do sleep 1; done; ${work}; wget -q -O /dev/null --post-data= http://127.0.0.1:9091/quitquitquit`] }, { ...proxy, ...probe }] };
+  }
+}
+
+const rbac = [
+  { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'proa' } },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'proa' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'proa' }, subjects: [{ kind: 'ServiceAccount', name: 'proa' }], roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'proa' } },
+];
+
+function jobs(v: Variant, count: number): string {
+  const docs = Array.from({ length: count }, (_, i) => ({
+    apiVersion: 'batch/v1', kind: 'Job', metadata: { name: `job-${i}` },
+    spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 5, ...spec(v) } } },
+  }));
+  return [...rbac, ...docs].map((d) => stringify(d)).join('---\n');
+}
+
+/** Milliseconds from kubectl apply to every Job Complete (kubectl wait, a watch). */
+async function applyAndWait(node: RealNode, v: Variant, count: number): Promise<{ ms: number; namespace: string }> {
+  const namespace = `bench-${randomBytes(3).toString('hex')}`;
+  await node.kubectl(['create', 'namespace', namespace]);
+  // The ServiceAccount's token controller and kube-root-ca.crt first, outside the timing.
+  await node.kubectl(['apply', '-n', namespace, '-f', '-'], rbac.map((d) => stringify(d)).join('---\n'));
+  const t0 = performance.now();
+  const applied = await node.kubectl(['apply', '-n', namespace, '-f', '-'], jobs(v, count));
+  if (applied.code !== 0) throw new Error(applied.stderr);
+  const waited = await node.kubectl(['wait', '-n', namespace, '--for=condition=complete', 'job', '--all', '--timeout=600s']);
+  if (waited.code !== 0) throw new Error(`${v}: ${waited.stderr}`);
+  return { ms: performance.now() - t0, namespace };
+}
+
+async function requestsServed(node: RealNode): Promise<number> {
+  const r = await node.request('GET', '/metrics');
+  let sum = 0;
+  for (const m of r.body.matchAll(/^apiserver_request_total\{[^}]*\} (\S+)$/gm)) sum += Number(m[1]);
+  return sum;
+}
+
+function apiserverCpuMs(run: string): number {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes('kube-apiserver') || !cmd.includes(run)) continue;
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in 10 ms ticks
+    } catch { /* gone */ }
+  }
+  return Number.NaN;
+}
+
+export interface NodeFigures {
+  startupMs: number;
+  jobMs: Record<Variant, number[]>;
+  burst: Record<'proa' | 'native sidecar, no proa', { ms: number; requests: number; cpuMs: number }>;
+}
+
+export async function nodeFigures(runs: number, say: (s: string) => void): Promise<NodeFigures> {
+  const node = await RealNode.start();
+  try {
+    const jobMs = { proa: [], 'native sidecar, no proa': [], 'polling peer': [] } as Record<Variant, number[]>;
+    // The images are pulled once, by a first Job of each kind, outside the figures.
+    for (const v of Object.keys(jobMs) as Variant[]) await applyAndWait(node, v, 1);
+    for (let i = 0; i < runs; i++) {
+      for (const v of Object.keys(jobMs) as Variant[]) jobMs[v].push((await applyAndWait(node, v, 1)).ms);
+    }
+    say(`the real node: one Job each, ${runs} runs: done; a burst of 30 Jobs, with proa and without`);
+    const burst = {} as NodeFigures['burst'];
+    for (const v of ['proa', 'native sidecar, no proa'] as const) {
+      const [r0, c0] = [await requestsServed(node), apiserverCpuMs(node.run)];
+      const { ms } = await applyAndWait(node, v, 30);
+      burst[v] = { ms, requests: (await requestsServed(node)) - r0, cpuMs: apiserverCpuMs(node.run) - c0 };
+    }
+    return { startupMs: node.startupMs, jobMs, burst };
+  } finally {
+    await node.stop();
+  }
+}
