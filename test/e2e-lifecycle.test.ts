@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from '../testbed/paths.ts';
 import { Simulator } from '../testbed/simulator/simulator.ts';
+import { runtime } from '../testbed/images/runtime.ts';
 import {
   assertStartedAfterReady, scenario, freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, shutdownFlag,
 } from './e2e.ts';
@@ -14,7 +15,7 @@ const trap = join(root, 'test', 'bin', 'trap.sh');
 test('the seed scenario (examples/demo-job.yaml): Job complete, every exit code 0', async (t, api) => {
   const port = await freePort();
   const yaml = readFileSync(join(root, 'examples', 'demo-job.yaml'), 'utf8').replaceAll('18080', String(port)).replace('value: "3"', 'value: "1"');
-  const sim = await Simulator.start(yaml, { api });
+  const sim = await Simulator.start(yaml, { api, runtime });
   t.after(() => sim.stop());
   const outcome = await sim.finished;
   assert.deepEqual(outcome, { phase: 'Succeeded', deleted: false, exitCodes: { main: 0, 'sidecar-1': 0 }, restarts: { main: 0, 'sidecar-1': 0 } });
