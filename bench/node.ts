@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { RealNode } from '../testbed/node/node.ts';
+import { documentedRbac } from '../testbed/simulator/kubelet-api.ts';
 import { randomBytes } from 'node:crypto';
 
 const proxyArgs = ['--health-check', '--http-address=0.0.0.0', '--quitquitquit', '--exit-zero-on-sigterm', '--port=5432', 'p:r:i'];
@@ -29,11 +30,8 @@ function spec(v: Variant): Record<string, unknown> {
   }
 }
 
-const rbac = [
-  { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'proa' } },
-  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'proa' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] },
-  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'proa' }, subjects: [{ kind: 'ServiceAccount', name: 'proa' }], roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'proa' } },
-];
+/** The README's ServiceAccount, Role and RoleBinding, as examples/job.yaml has them. */
+const rbac = documentedRbac();
 
 function jobs(v: Variant, count: number): string {
   const docs = Array.from({ length: count }, (_, i) => ({

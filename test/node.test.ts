@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { stringify } from 'yaml';
 import { nodeFromEnv, type NodeClient } from '../testbed/node/node.ts';
+import { documentedRbac } from '../testbed/simulator/kubelet-api.ts';
 import { PlayedOnNode } from '../testbed/node/played.ts';
 import { examples, manifest } from './examples.ts';
 
@@ -33,7 +34,7 @@ async function play(t: TestContext, n: NodeClient, text: string, prefix: string)
 }
 
 /** The README's ServiceAccount, Role and RoleBinding (examples/job.yaml's last three documents). */
-const rbac = manifest({ file: 'job.yaml', lines: {} }).split('\n---\n').filter((d) => /^kind: (ServiceAccount|Role|RoleBinding)$/m.test(d)).join('\n---\n');
+const rbac = documentedRbac().map((d) => stringify(d)).join('---\n');
 
 const env = [
   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

@@ -17,37 +17,38 @@ import { portableMissing } from './tiers.ts';
 const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const named = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const files = named.length > 0 ? named : readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join('test', f));
-let plane: ControlPlane | undefined;
 const env = { ...process.env };
-if (kubeBinariesBuilt()) {
-  plane = await ControlPlane.start();
+// The two back ends start side by side; the real node only when a file of its tier runs
+// (`node test/run.ts test/cli.test.ts` needs none).
+const nodeTier = files.some((f) => /(^|\/)node(-[a-z]+)?\.test\.ts$/.test(f));
+let nodeNote = nodeTier ? nodeMissing() : 'none of its files was named';
+const [plane, realNode] = await Promise.all([
+  kubeBinariesBuilt() ? ControlPlane.start() : undefined,
+  nodeNote ? undefined : RealNode.start().catch((err: unknown) => {
+    nodeNote = `it failed to start: ${err instanceof Error ? err.message : String(err)}`;
+    return undefined;
+  }),
+]);
+if (plane) {
   env.PROA_REAL_API = JSON.stringify(plane.access);
   const rss = plane.rss();
   console.log(`real API server: kube-apiserver ${kubeVersion} and etcd from ${kubeBinDir()}, ready in ${plane.startupMs} ms ` +
     `(RSS: kube-apiserver ${Math.round(rss.apiserver / 1024)} MiB, etcd ${Math.round(rss.etcd / 1024)} MiB)`);
-} else if (process.env.PROA_REQUIRE_REAL_API === '1') {
-  console.error(`the real-API-server tier cannot run: no kube-apiserver and etcd in ${kubeBinDir()}; run npm run kube:build`);
-  process.exit(1);
-}
-let realNode: RealNode | undefined;
-let nodeNote = nodeMissing();
-if (!nodeNote) {
-  realNode = await RealNode.start().catch((err: unknown) => {
-    nodeNote = `it failed to start: ${err instanceof Error ? err.message : String(err)}`;
-    return undefined;
-  });
 }
 if (realNode) {
   env.PROA_REAL_NODE = realNode.toEnv();
   console.log(`real node: kubelet, containerd ${containerdVersion()}, controller-manager, scheduler and a registry, Ready with kube-root-ca.crt in ${realNode.startupMs} ms ` +
     `(${realNode.steps.map((s) => `${s.step} ${(s.ms / 1000).toFixed(1)} s`).join(', ')})`);
-} else if (process.env.PROA_REQUIRE_REAL_NODE === '1') {
-  console.error(`the real-node tier cannot run: ${nodeNote}`);
-  await plane?.stop();
-  process.exit(1);
 }
+const refuse = async (why: string): Promise<never> => {
+  console.error(why);
+  await Promise.all([realNode?.stop(), plane?.stop()]);
+  process.exit(1);
+};
+if (!plane && process.env.PROA_REQUIRE_REAL_API === '1') await refuse(`the real-API-server tier cannot run: no kube-apiserver and etcd in ${kubeBinDir()}; run npm run kube:build`);
+if (!realNode && nodeTier && process.env.PROA_REQUIRE_REAL_NODE === '1') await refuse(`the real-node tier cannot run: ${nodeNote}`);
 const notRun: string[] = [];
-if (nodeNote) notRun.push(`NOTE: the real-node tier (test/node*.test.ts) was NOT run: ${nodeNote}.`);
+if (nodeNote && nodeTier) notRun.push(`NOTE: the real-node tier (test/node*.test.ts) was NOT run: ${nodeNote}.`);
 if (!plane) {
   notRun.push(`NOTE: the real-API-server tier was NOT run: no kube-apiserver ${kubeVersion} and etcd in ${kubeBinDir()}. ` +
     'Build them with `npm run kube:build` (needs Go), then run npm test again; everything else ran against the fake API server.');
@@ -55,7 +56,9 @@ if (!plane) {
 const portable = portableMissing();
 if (portable) notRun.push(`NOTE: the portable-folder tier (test/portable.test.ts) was NOT run: ${portable}.`);
 for (const note of notRun) console.log(note);
-const child = spawn(process.execPath, ['--test', '--test-concurrency=4', '--test-timeout=300000', ...flags, ...files], { stdio: 'inherit', env, cwd: root });
+// setpriv's parent-death signal: a runner killed outright takes the test runner with it.
+const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, '--test', '--test-concurrency=4', '--test-timeout=300000', ...flags, ...files],
+  { stdio: 'inherit', env, cwd: root });
 const stop = (): void => void child.kill('SIGINT');
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

@@ -25,6 +25,9 @@ import { podNetworksAvailable } from './simulator/pod-network.ts';
 import { admit } from './webhooks/injectors.ts';
 import { ControlPlane, kubeBinariesBuilt, kubeBinDir } from './api/real-apiserver.ts';
 import { nodeMissing, RealNode } from './node/node.ts';
+import { documentedRbac } from './simulator/kubelet-api.ts';
+import { repositoryAndTag } from './images/oci.ts';
+import { stringify } from 'yaml';
 import { PlayedOnNode } from './node/played.ts';
 
 // Everything after `--` is the command --exec runs.
@@ -139,27 +142,39 @@ process.exit(outcome.phase === 'Succeeded' ? 0 : 1);
 
 /** The manifest as a real node plays it: applied with kubectl, followed by a watch, the logs merged in at the end by their timestamps. */
 async function onRealNode(): Promise<number> {
+  // Each build at most once: a second time round, what is missing is said, not rebuilt.
+  const tried = new Set<string>();
   for (let missing = nodeMissing(); missing; missing = nodeMissing()) {
     const build = missing.startsWith('not built') ? ['testbed/go/build.ts']
       : missing.includes('portable folder') ? ['build.mjs', '--dist'] : undefined;
-    if (!build) {
+    if (!build || tried.has(build[0]!)) {
       console.error(`--node=real: ${missing}`);
       return 2;
     }
     console.log(build[0] === 'build.mjs' ? 'Building proa\'s portable folder first (npm run dist: about a minute)...'
       : `Building the real node's binaries first (${missing.replace('not built: ', '').replace(/ \(.*$/, '')}) into ${kubeBinDir()}: ` +
         'about 6 minutes on 2 cores the first time (Go modules downloaded included), then cached.');
+    tried.add(build[0]!);
     const r = spawnSync(process.execPath, build, { cwd: root, stdio: 'inherit', env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/local/go/bin` } });
     if (r.status !== 0) return 1;
   }
   let text = played;
   if (rbac === undefined && values['supply-rbac']) {
-    const readme = readFileSync(join(root, 'examples', 'job.yaml'), 'utf8').split('\n---\n').filter((d) => /^kind: (ServiceAccount|Role|RoleBinding)$/m.test(d));
-    text = `${text}\n---\n${readme.join('\n---\n')}`;
+    text = `${text}\n---\n${documentedRbac().map((d) => stringify(d)).join('---\n')}`;
   }
   console.log('Starting the real node (etcd, kube-apiserver, controller-manager, scheduler, containerd, kubelet, a registry) in namespaces of its own...');
   const node = await RealNode.start({ progress: (line) => console.log(`  ${line}`) });
   console.log(`Node Ready in ${(node.startupMs / 1000).toFixed(1)} s. Applying ${manifest}\n`);
+  // A manifest written for a cluster names its own images: said up front, since their
+  // pull fails here as it would in a cluster that cannot reach them (ErrImagePull).
+  const held = new Set(node.images.map((r) => JSON.stringify(repositoryAndTag(r))));
+  const { pod } = podFromManifest(text);
+  const absent = [...new Set([...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c: { image?: string }) => String(c.image ?? '')))]
+    .filter((ref) => !held.has(JSON.stringify(repositoryAndTag(ref))));
+  if (absent.length > 0) {
+    console.log(`Not in the test bed's registry, so their pull will fail (ErrImagePull) and the Pod will wait: ${absent.join(', ')}. ` +
+      `It holds: ${node.images.join(', ')}.\n`);
+  }
   const p = await PlayedOnNode.play(node, text, 'demo', (e) => {
     const line = render(e);
     if (line) console.log(line);
@@ -175,7 +190,10 @@ async function onRealNode(): Promise<number> {
   const stop = (): void => void p.deletePod();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const outcome = await p.finished;
+  const outcome = await Promise.race([p.finished, node.died.then((why) => {
+    console.error(`\n${why}`);
+    process.exit(1);
+  })]);
   const timeline = [...p.timeline, ...(outcome.deleted ? [] : await p.logEvents())].sort((a, b) => a.t - b.t);
   console.log('\nThe whole timeline, each container\'s log placed by the kubelet\'s timestamps (kubectl logs --timestamps):\n');
   for (const e of timeline) {

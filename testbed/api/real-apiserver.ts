@@ -153,7 +153,9 @@ export class ControlPlane {
   }
 
   #spawn(cmd: string, args: string[]): ChildProcess {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+    // setpriv execs in place (the same PID) with a parent-death signal: a test run killed
+    // outright leaves no etcd or kube-apiserver behind.
+    const p = spawn('setpriv', ['--pdeathsig', 'TERM', '--', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
     const keep = (b: Buffer): void => {
       this.#logs.push(b.toString());
       if (this.#logs.length > 400) this.#logs.splice(0, 200);

@@ -46,18 +46,20 @@ function fresh(dir: string): string {
   return dir;
 }
 
-/** Copies `file` to the same path under `rootfs` (dereferenced), with every library its loader will want. */
-function withLibraries(rootfs: string, file: string): void {
-  const place = (path: string): void => {
+/** The libraries `file`'s loader will want, the loader included (ldd). */
+function libraries(file: string): string[] {
+  return [...execFileSync('ldd', [file], { encoding: 'utf8' }).matchAll(/(?:=> )?(\/\S+) \(0x/g)].map((m) => m[1]!);
+}
+
+/** Copies each path to the same path under `rootfs`, dereferenced. */
+function place(rootfs: string, paths: string[]): void {
+  for (const path of paths) {
     const dest = join(rootfs, path);
-    if (existsSync(dest)) return;
+    if (existsSync(dest)) continue;
     mkdirSync(dirname(dest), { recursive: true });
     copyFileSync(path, dest);
     chmodSync(dest, 0o755);
-  };
-  place(file);
-  const out = execFileSync('ldd', [file], { encoding: 'utf8' });
-  for (const m of out.matchAll(/(?:=> )?(\/\S+) \(0x/g)) place(m[1]!);
+  }
 }
 
 function writeExecutable(path: string, text: string): void {
@@ -90,11 +92,8 @@ export function buildCatalog(inputs: CatalogInputs): Image[] {
   chmodSync(join(glibc, 'tmp'), 0o1777);
   writeFileSync(join(glibc, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
   writeFileSync(join(glibc, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
-  for (const bin of ['/usr/bin/curl', node, '/usr/bin/python3.11']) {
-    const out = execFileSync('ldd', [bin], { encoding: 'utf8' });
-    for (const m of out.matchAll(/(?:=> )?(\/\S+) \(0x/g)) withLibraries(glibc, m[1]!);
-  }
-  withLibraries(glibc, '/usr/bin/curl');
+  // The C libraries of every dynamically linked program the images hold, and curl itself.
+  place(glibc, ['/usr/bin/curl', ...['/usr/bin/curl', node, '/usr/bin/python3.11'].flatMap(libraries)]);
   const glibcLayer = store.layer(glibc);
 
   // proa as the Dockerfile's final stage lays it out.
@@ -116,12 +115,14 @@ export function buildCatalog(inputs: CatalogInputs): Image[] {
   const nodeLayer = store.layer(nodeRoot);
 
   const python = stage('python');
-  withLibraries(python, '/usr/bin/python3.11');
+  place(python, ['/usr/bin/python3.11']);
   cpSync('/usr/lib/python3.11', join(python, 'usr', 'lib', 'python3.11'), {
     recursive: true, dereference: true,
     filter: (src) => !/\/(test|tests|idlelib|tkinter|turtledemo|ensurepip|__pycache__)(\/|$)/.test(src.slice('/usr/lib/python3.11'.length)),
   });
-  for (const so of readdirSync(join(python, 'usr', 'lib', 'python3.11', 'lib-dynload'))) withLibraries(python, join('/usr/lib/python3.11/lib-dynload', so));
+  // The standard library's extension modules link against more than python3 does (libffi, libssl, …).
+  const dynload = readdirSync(join(python, 'usr', 'lib', 'python3.11', 'lib-dynload')).map((so) => join('/usr/lib/python3.11/lib-dynload', so));
+  place(python, dynload.flatMap(libraries).filter((lib) => !existsSync(join(glibc, lib))));
   mkdirSync(join(python, 'usr', 'local', 'bin'), { recursive: true });
   symlinkSync('/usr/bin/python3.11', join(python, 'usr', 'local', 'bin', 'python'));
   symlinkSync('/usr/bin/python3.11', join(python, 'usr', 'local', 'bin', 'python3'));

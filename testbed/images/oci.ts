@@ -5,7 +5,7 @@
 // how the real node's containerd then pulls them, as in a cluster.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 
@@ -20,6 +20,19 @@ export interface Blob {
   file: string;
 }
 
+/** A file's SHA-256, read in pieces (a layer is hundreds of MB). */
+function sha256(file: string): string {
+  const hash = createHash('sha256');
+  const buf = Buffer.alloc(1 << 20);
+  const fd = openSync(file, 'r');
+  try {
+    for (let n; (n = readSync(fd, buf)) > 0;) hash.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
 /** A directory of blobs by digest (the OCI layout's `blobs/sha256/`). */
 export class BlobStore {
   readonly dir: string;
@@ -30,7 +43,7 @@ export class BlobStore {
   }
 
   #place(tmp: string): Blob {
-    const hex = createHash('sha256').update(readFileSync(tmp)).digest('hex');
+    const hex = sha256(tmp);
     const file = join(this.dir, 'sha256', hex);
     if (existsSync(file)) rmSync(tmp);
     else renameSync(tmp, file);

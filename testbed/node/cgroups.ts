@@ -24,11 +24,23 @@ export function makeCgroupRoot(cgroupRoot: string): void {
   }
 }
 
-/** Cgroup roots of real nodes whose run directory is gone (a run killed outright). */
-export function staleCgroupRoots(): string[] {
+/** Cgroup roots of real nodes whose launcher is gone (a run killed outright), with their run directories. */
+export function staleRuns(): { cgroupRoot: string; run: string }[] {
   const cpu = join('/sys/fs/cgroup', cgroupHierarchies()[0] ?? 'cpu');
   if (!existsSync(cpu)) return [];
-  return readdirSync(cpu).filter((d) => d.startsWith(prefix) && !existsSync(runOf(d))).map((d) => `/${d}`);
+  return readdirSync(cpu).filter((d) => d.startsWith(prefix) && !launcherAlive(runOf(d))).map((d) => ({ cgroupRoot: `/${d}`, run: runOf(d) }));
+}
+
+/** The file in a run directory that names its launcher's PID. */
+export const launcherPidFile = (run: string): string => join(run, 'launcher.pid');
+
+function launcherAlive(run: string): boolean {
+  try {
+    process.kill(Number(readFileSync(launcherPidFile(run), 'utf8')), 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const prefix = 'proa-node~';

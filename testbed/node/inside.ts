@@ -11,7 +11,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer as createTls } from 'node:https';
-import { connect, createServer } from 'node:net';
+import { forwarder } from '../forward.ts';
 import { join } from 'node:path';
 import { adminRequest, type ControlPlaneAccess } from '../api/real-apiserver.ts';
 import { push, type Image } from '../images/oci.ts';
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     `--kubeconfig=${kubeconfig(l.pki, 'scheduler', server)}`, '--leader-elect=false', '--secure-port=0',
   ]);
   serveWebhook();
-  await api('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
+  const hook = await api('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
     apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'proa-test-injectors' },
     webhooks: [{
       name: 'injectors.proa.test', admissionReviewVersions: ['v1'], sideEffects: 'None', failurePolicy: 'Fail', timeoutSeconds: 10,
@@ -134,6 +134,7 @@ async function main(): Promise<void> {
       rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
     }],
   });
+  if (hook.status !== 201) throw new Error(`the injectors' MutatingWebhookConfiguration was refused: ${hook.status} ${hook.body.slice(0, 300)}`);
   await pushed;
   makeCgroupRoot(l.cgroupRoot);
   start('kubelet', join(binDir, 'kubelet'), [
@@ -151,12 +152,7 @@ async function main(): Promise<void> {
 
   // The harness outside reaches the API server through this socket.
   const apiSocket = join(runDir, 'api.sock');
-  createServer((c) => {
-    const up = connect(addresses.apiPort, '127.0.0.1');
-    c.pipe(up).pipe(c);
-    c.on('error', () => up.destroy());
-    up.on('error', () => c.destroy());
-  }).listen(apiSocket, () => say({ event: 'ready', apiSocket, pki: l.pki, logs: l.logs, cgroupRoot: l.cgroupRoot, podLogs: join(runDir, 'pod-logs') }));
+  forwarder({ port: addresses.apiPort, host: '127.0.0.1' }).listen(apiSocket, () => say({ event: 'ready', apiSocket, pki: l.pki, logs: l.logs, cgroupRoot: l.cgroupRoot, podLogs: join(runDir, 'pod-logs') }));
 }
 
 /** The injectors' mutating webhook: the templates of testbed/webhooks/injectors.ts, served as a JSONPatch. */

@@ -5,18 +5,22 @@
 // directory, and gives kubectl a kubeconfig for it. `stop()` ends it by PID and removes
 // what it made: the run directory and the kubelet's cgroups.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { forwarder } from '../forward.ts';
+import { kubeconfig as writeKubeconfig } from './pki.ts';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { kubeBinDir, kubeVersion, adminRequest, type AdminResponse, type ControlPlaneAccess } from '../api/real-apiserver.ts';
 import { buildCatalog } from '../images/catalog.ts';
 import { node, root, tempDir } from '../paths.ts';
-import { cgroupHierarchies, staleCgroupRoots } from './cgroups.ts';
+import { cgroupHierarchies, launcherPidFile, staleRuns } from './cgroups.ts';
 
 export const nodeBinaries = ['kube-apiserver', 'etcd', 'kubelet', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'registry'];
 const hostTools: [string, string][] = [['containerd', 'containerd'], ['runc', 'runc'], ['containerd-shim-runc-v2', 'containerd'],
-  ['/usr/lib/cni/bridge', 'containernetworking-plugins'], ['unshare', 'util-linux'], ['ip', 'iproute2'], ['gcc', 'gcc'], ['tar', 'tar']];
+  ['/usr/lib/cni/bridge', 'containernetworking-plugins'], ['unshare', 'util-linux'], ['setpriv', 'util-linux'], ['ip', 'iproute2'], ['gcc', 'gcc'],
+  // pause.c is linked statically
+  ['/usr/lib/x86_64-linux-gnu/libc.a', 'libc6-dev'], ['tar', 'tar']];
 
 function onPath(cmd: string): boolean {
   if (cmd.startsWith('/')) return existsSync(cmd);
@@ -63,12 +67,18 @@ export class RealNode implements NodeClient {
   /** Milliseconds from the launch to the node Ready with kube-root-ca.crt published (images built before). */
   readonly startupMs: number;
   readonly run: string;
+  /** The images its registry holds, as Pod specs name them. */
+  readonly images: string[];
   readonly #inside: ChildProcess;
   readonly #forward: Server;
   readonly #cgroupRoot: string;
+  #stopping = false;
+  /** Resolves with why, should the node end without stop(). */
+  readonly died: Promise<string>;
 
-  private constructor(run: string, inside: ChildProcess, forward: Server, access: ControlPlaneAccess, kubeconfig: string, steps: NodeStep[], startupMs: number, cgroupRoot: string) {
+  private constructor(run: string, images: string[], inside: ChildProcess, forward: Server, access: ControlPlaneAccess, kubeconfig: string, steps: NodeStep[], startupMs: number, cgroupRoot: string) {
     this.run = run;
+    this.images = images;
     this.#inside = inside;
     this.#forward = forward;
     this.access = access;
@@ -76,13 +86,19 @@ export class RealNode implements NodeClient {
     this.steps = steps;
     this.startupMs = startupMs;
     this.#cgroupRoot = cgroupRoot;
+    this.died = new Promise((resolve) => inside.once('exit', (code, signal) => {
+      if (!this.#stopping) resolve(`the real node's launcher ended (${signal ?? `exit ${code}`}); its logs were in ${join(run, 'logs')}`);
+    }));
   }
 
   static async start(opts: { progress?: (line: string) => void } = {}): Promise<RealNode> {
     const missing = nodeMissing();
     if (missing) throw new Error(`the real node cannot start: ${missing}`);
-    // A run killed outright leaves its (empty) cgroups: the next start removes them.
-    for (const stale of staleCgroupRoots()) removeCgroups(stale);
+    // A run killed outright leaves its (empty) cgroups and its run directory: the next start removes them.
+    for (const stale of staleRuns()) {
+      removeCgroups(stale.cgroupRoot);
+      rmSync(stale.run, { recursive: true, force: true });
+    }
     const run = tempDir('proa-node-');
     const say = opts.progress ?? ((): void => {});
     const built = performance.now();
@@ -90,9 +106,14 @@ export class RealNode implements NodeClient {
     writeFileSync(join(run, 'images.json'), JSON.stringify(images));
     say(`images: ${images.length} built in ${((performance.now() - built) / 1000).toFixed(1)} s`);
     const t0 = performance.now();
-    const inside = spawn('unshare', ['--net', '--pid', '--mount', '--fork', '--kill-child', '--mount-proc', '--',
+    // setpriv's parent-death signal: a harness killed outright takes unshare with it, and
+    // --kill-child the namespace's PID 1, and so everything in it.
+    const inside = spawn('setpriv', ['--pdeathsig', 'TERM', '--', 'unshare', '--net', '--pid', '--mount', '--fork', '--kill-child', '--mount-proc', '--',
       node, join(root, 'testbed', 'node', 'inside.ts'), run, kubeBinDir(), join(run, 'images.json')],
-    { stdio: ['pipe', 'pipe', 'inherit'] });
+    // Its own process group: a terminal's Ctrl-C is the harness's to handle (the demo
+    // deletes the Pod), not a signal that would take the node down under it.
+    { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+    writeFileSync(launcherPidFile(run), String(inside.pid));
     const steps: NodeStep[] = [];
     const ready = await new Promise<{ apiSocket: string; pki: string; cgroupRoot: string }>((resolve, reject) => {
       const lines = createInterface({ input: inside.stdout! });
@@ -110,26 +131,15 @@ export class RealNode implements NodeClient {
       throw err;
     });
     const startupMs = Math.round(performance.now() - t0);
-    const forward = createServer((c) => {
-      const up = connect(ready.apiSocket);
-      c.pipe(up).pipe(c);
-      c.on('error', () => up.destroy());
-      up.on('error', () => c.destroy());
-    });
+    const forward = forwarder({ path: ready.apiSocket });
     const port = await new Promise<number>((resolve) => forward.listen(0, '127.0.0.1', () => resolve((forward.address() as { port: number }).port)));
-    const read = (f: string): string => spawnSync('cat', [join(ready.pki, f)], { encoding: 'utf8' }).stdout;
+    const read = (f: string): string => readFileSync(join(ready.pki, f), 'utf8');
     const access: ControlPlaneAccess = {
       host: '127.0.0.1', port, ca: read('ca.crt'), adminCert: read('admin.crt'), adminKey: read('admin.key'),
       saKeyFile: join(ready.pki, 'sa.key'), issuer: 'https://kubernetes.default.svc.cluster.local',
     };
-    const kubeconfig = join(run, 'admin-outside.kubeconfig');
-    writeFileSync(kubeconfig, JSON.stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'node',
-      clusters: [{ name: 'node', cluster: { server: `https://127.0.0.1:${port}`, 'certificate-authority': join(ready.pki, 'ca.crt') } }],
-      users: [{ name: 'admin', user: { 'client-certificate': join(ready.pki, 'admin.crt'), 'client-key': join(ready.pki, 'admin.key') } }],
-      contexts: [{ name: 'node', context: { cluster: 'node', user: 'admin' } }],
-    }));
-    return new RealNode(run, inside, forward, access, kubeconfig, steps, startupMs, ready.cgroupRoot);
+    const kubeconfig = writeKubeconfig(ready.pki, 'admin', `https://127.0.0.1:${port}`, join(run, 'admin-outside.kubeconfig'));
+    return new RealNode(run, images.map((i) => i.ref), inside, forward, access, kubeconfig, steps, startupMs, ready.cgroupRoot);
   }
 
   /** For PROA_REAL_NODE. */
@@ -147,6 +157,7 @@ export class RealNode implements NodeClient {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
     this.#forward.close();
     await stopInside(this.#inside);
     removeCgroups(this.#cgroupRoot);

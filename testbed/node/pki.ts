@@ -41,9 +41,8 @@ export function makeNodePki(dir: string): void {
   openssl(dir, ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
 }
 
-/** A kubeconfig (JSON is YAML) for one of `clients`, to the API server at `server`. */
-export function kubeconfig(dir: string, stem: keyof typeof clients, server: string): string {
-  const file = join(dir, `${stem}.kubeconfig`);
+/** A kubeconfig (JSON is YAML) for one of `clients`, to the API server at `server`; written to `file` (default: beside the certificates). */
+export function kubeconfig(dir: string, stem: keyof typeof clients, server: string, file = join(dir, `${stem}.kubeconfig`)): string {
   writeFileSync(file, JSON.stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'node',
     clusters: [{ name: 'node', cluster: { server, 'certificate-authority': join(dir, 'ca.crt') } }],

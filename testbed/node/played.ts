@@ -29,7 +29,12 @@ export class PlayedOnNode {
   pod: Json | undefined;
   readonly #node: NodeClient;
   readonly #t0 = performance.now();
-  readonly #seen = new Map<string, string>();
+  /** Each container's last recorded state, restart count and `started`. */
+  readonly #states = new Map<string, string>();
+  readonly #others = new Set<string>();
+  #phase: string | undefined;
+  #deleting = false;
+  #deleted = false;
   #waiters: { match: (e: TimelineEvent) => boolean; resolve: (e: TimelineEvent) => void }[] = [];
   #end: (o: Outcome) => void = () => {};
   #closeWatch: () => void = () => {};
@@ -69,40 +74,43 @@ export class PlayedOnNode {
   }
 
   #observe(type: string, pod: Json): void {
+    // The first Pod is the one played; a Job's retry is another Pod, named once.
+    if (this.pod !== undefined && pod.metadata.uid !== this.pod.metadata.uid) {
+      if (!this.#others.has(pod.metadata.uid)) this.#record('note', { note: `another Pod, ${pod.metadata.name}, is not followed` });
+      this.#others.add(pod.metadata.uid);
+      return;
+    }
     if (this.pod === undefined) this.#record('pod-created', { pod: pod.metadata.name, namespace: this.namespace, restartPolicy: pod.spec.restartPolicy });
     this.pod = pod;
-    if (pod.metadata.deletionTimestamp && !this.#seen.has('deletion')) {
-      this.#seen.set('deletion', '');
+    if (pod.metadata.deletionTimestamp && !this.#deleting) {
+      this.#deleting = true;
       this.#record('deletion', { graceSeconds: pod.metadata.deletionGracePeriodSeconds });
     }
-    const statuses: Json[] = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
-    for (const s of statuses) {
+    for (const s of statusesOf(pod)) {
       const st = s.state ?? {};
       const state = st.running ? (s.ready ? 'ready' : 'running') : st.terminated ? `terminated ${st.terminated.exitCode}` : `waiting ${st.waiting?.reason}`;
       const key = `${state}/${s.restartCount}/${s.started}`;
-      if (this.#seen.get(s.name) === key) continue;
-      this.#seen.set(s.name, key);
+      if (this.#states.get(s.name) === key) continue;
+      this.#states.set(s.name, key);
       this.#record('status', { container: s.name, state, ready: s.ready, started: s.started, restartCount: s.restartCount });
     }
     const phase = String(pod.status?.phase ?? 'Pending');
-    if (this.#seen.get('phase') !== phase) {
-      this.#seen.set('phase', phase);
+    if (this.#phase !== phase) {
+      this.#phase = phase;
       this.#record('phase', { phase });
     }
-    const gone = type === 'DELETED';
-    if (gone) {
-      this.#seen.set('deleted', '');
+    if (type === 'DELETED') {
+      this.#deleted = true;
       this.#record('pod-deleted', {});
     }
-    if (gone || phase === 'Succeeded' || phase === 'Failed') this.#end(this.lastOutcome());
+    if (this.#deleted || phase === 'Succeeded' || phase === 'Failed') this.#end(this.lastOutcome());
   }
 
   /** The phase and exit codes of the last status seen (after a deletion: the one before the Pod was gone). */
   lastOutcome(): Outcome {
-    const statuses: Json[] = [...(this.pod?.status?.initContainerStatuses ?? []), ...(this.pod?.status?.containerStatuses ?? [])];
     const exitCodes: Record<string, number> = {};
-    for (const s of statuses) if (s.state?.terminated) exitCodes[s.name] = s.state.terminated.exitCode;
-    return { phase: String(this.pod?.status?.phase ?? 'Pending'), exitCodes, deleted: this.#seen.has('deleted') };
+    for (const s of statusesOf(this.pod)) if (s.state?.terminated) exitCodes[s.name] = s.state.terminated.exitCode;
+    return { phase: this.#phase ?? 'Pending', exitCodes, deleted: this.#deleted };
   }
 
   /** A container's log lines, as `kubectl logs` gives them (`previous`: the run before its last restart). */
@@ -117,9 +125,8 @@ export class PlayedOnNode {
    * (`kubectl logs --timestamps`); proa's JSON lines are its stderr.
    */
   async logEvents(): Promise<TimelineEvent[]> {
-    const statuses: Json[] = [...(this.pod?.status?.initContainerStatuses ?? []), ...(this.pod?.status?.containerStatuses ?? [])];
     const events: TimelineEvent[] = [];
-    for (const s of statuses) {
+    for (const s of statusesOf(this.pod)) {
       const r = await this.#node.kubectl(['logs', '--timestamps', '-n', this.namespace, String(this.pod?.metadata.name), '-c', s.name]);
       for (const raw of r.stdout.split('\n').filter((l) => l !== '')) {
         const space = raw.indexOf(' ');
@@ -166,6 +173,13 @@ function watchPods(access: ControlPlaneAccess, namespace: string, onEvent: (type
   let rv = '';
   const open = (): void => {
     if (closed) return;
+    // One reopening per request, however it ended (end, error, close can all fire).
+    let reopened = false;
+    const again = (): void => {
+      if (reopened) return;
+      reopened = true;
+      setTimeout(open, 200);
+    };
     const req = request({
       host: access.host, port: access.port, ca: access.ca, cert: access.adminCert, key: access.adminKey, agent: false,
       path: `/api/v1/namespaces/${namespace}/pods?watch=1&allowWatchBookmarks=false${rv ? `&resourceVersion=${rv}` : ''}`,
@@ -179,8 +193,14 @@ function watchPods(access: ControlPlaneAccess, namespace: string, onEvent: (type
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           if (!line.trim()) continue;
-          const e = JSON.parse(line) as { type: string; object: Json };
-          if (e.type === 'ERROR') {
+          let e: { type: string; object: Json };
+          try {
+            e = JSON.parse(line) as { type: string; object: Json };
+          } catch {
+            res.destroy(); // not a watch: start again
+            return;
+          }
+          if (e.type === 'ERROR' || typeof e.object?.metadata !== 'object') {
             rv = '';
             continue;
           }
@@ -188,10 +208,9 @@ function watchPods(access: ControlPlaneAccess, namespace: string, onEvent: (type
           onEvent(e.type, e.object);
         }
       });
-      res.on('end', () => setTimeout(open, 100));
-      res.on('error', () => setTimeout(open, 100));
+      res.on('close', again);
     });
-    req.on('error', () => setTimeout(open, 500));
+    req.on('error', again);
     req.end();
     current = req;
   };
@@ -200,4 +219,8 @@ function watchPods(access: ControlPlaneAccess, namespace: string, onEvent: (type
     closed = true;
     current?.destroy();
   };
+}
+
+function statusesOf(pod: Json | undefined): Json[] {
+  return [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])];
 }

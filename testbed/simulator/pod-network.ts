@@ -5,7 +5,8 @@
 // address to the host through a unix socket and makes the kubelet's probes from inside.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
+import { forwarder } from '../forward.ts';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { node, root, tempDir } from '../paths.ts';
@@ -48,13 +49,7 @@ export class PodNetwork {
   /** A new namespace whose `apiHost:apiPort` reaches the API server at the same address on the host. */
   static async create(apiHost: string, apiPort: number): Promise<PodNetwork> {
     const socket = join(tempDir('proa-podnet-'), 'apiserver.sock');
-    const bridge = createServer((inside) => {
-      const outside = connect({ host: apiHost, port: apiPort });
-      inside.pipe(outside).pipe(inside);
-      const close = (): void => { inside.destroy(); outside.destroy(); };
-      inside.on('error', close).on('close', close);
-      outside.on('error', close).on('close', close);
-    });
+    const bridge = forwarder({ host: apiHost, port: apiPort });
     bridge.listen(socket);
     await once(bridge, 'listening');
     const agent = spawn('unshare', ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'pod-network',
