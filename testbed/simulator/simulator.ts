@@ -205,8 +205,6 @@ export class Simulator extends EventEmitter {
     const created = await api.createPod(pod, { rbac: opts.rbac ?? (rbac.length > 0 ? rbac : undefined) });
     pod.metadata.uid = created.metadata.uid;
     api.writeStatus(pod.status);
-    // What a kubelet publishes first, and what proa sees first: every container waiting.
-    for (const c of sim.#ctrs) sim.#recordStatus(c);
     // automountServiceAccountToken: false: the kubelet mounts no token (the directory stays empty).
     sim.#saDir = pod.spec.automountServiceAccountToken === false ? tempDir('proa-sim-nosa-')
       : await api.mountServiceAccount(join(tempDir('proa-sim-'), 'serviceaccount'));
@@ -219,6 +217,8 @@ export class Simulator extends EventEmitter {
       void sim.finished.then(() => clearInterval(sim.#rotation));
     }
     sim.#record('pod-created', { pod: sim.name, namespace: sim.namespace, restartPolicy: pod.spec.restartPolicy });
+    // What a kubelet publishes first, and what proa sees first: every container waiting.
+    for (const c of sim.#ctrs) sim.#recordStatus(c);
     if (opts.network === 'pod') {
       const { KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: port } = api.clusterEnv('');
       sim.#net = await PodNetwork.create(host!, Number(port));
