@@ -8,13 +8,11 @@
 // same end; where they differ otherwise, the simulator is wrong.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import { play } from '../testbed/backends.ts';
 import type { TimelineEvent } from '../testbed/simulator/simulator.ts';
-import { runtime } from '../testbed/images/runtime.ts';
 import { nodeFromEnv } from '../testbed/node/node.ts';
-import { PlayedOnNode } from '../testbed/node/played.ts';
 import { podNetworksAvailable } from '../testbed/simulator/pod-network.ts';
-import { admit } from '../testbed/webhooks/injectors.ts';
-import { backends, simulate } from './e2e.ts';
+import { backends } from './e2e.ts';
 import { examples, manifest } from './examples.ts';
 
 const node = nodeFromEnv();
@@ -71,9 +69,9 @@ if (node && backends.includes('real')) {
   for (const c of cases) {
     void test(`parity with the real node: ${c.name}`, { timeout: 180_000, skip: podNetworksAvailable() ? false : 'needs root' }, async (t: TestContext) => {
       const text = manifest(examples.find((e) => e.file === c.file)!);
-      const onNode = await PlayedOnNode.play(node, text, 'parity');
-      t.after(() => onNode.stop());
-      const sim = await simulate(t, 'real', text, { network: 'pod', runtime, admission: admit });
+      // One interface, both back ends: the same calls on each.
+      const [onNode, sim] = await Promise.all([play('node', text, { node }), play('real', text)]);
+      t.after(() => Promise.all([onNode.stop(), sim.stop()]));
       const [simOutcome, nodeOutcome] = await Promise.all([sim.finished, onNode.finished]);
       assert.equal(simOutcome.phase, nodeOutcome.phase, 'the same phase');
       assert.deepEqual(simOutcome.exitCodes, nodeOutcome.exitCodes, 'the same exit codes');
@@ -103,7 +101,7 @@ if (node && backends.includes('real')) {
           assert.ok(firstT(tl, c.native, (x) => x.startsWith('terminated')) >= firstT(tl, main, (x) => x.startsWith('terminated')), `${who}: ${c.native} stops after ${main}`);
         }
       }
-      const simRule = foundBy(sim.logs(main).map((l) => JSON.stringify(l)));
+      const simRule = foundBy(await sim.logs(main));
       const nodeRule = foundBy(await onNode.logs(main));
       assert.equal(simRule, nodeRule, 'proa finds its own container by the same rule');
     });
