@@ -57,7 +57,7 @@ export class PlayedOnNode {
     p.#closeWatch = watchPods(node.access, p.namespace, (type, pod) => p.#observe(type, pod));
     const applied = await node.kubectl(['apply', '-n', p.namespace, '-f', '-'], manifest);
     if (applied.code !== 0) throw new Error(`kubectl apply: ${applied.stderr}`);
-    p.#record('note', { note: `applied in namespace ${p.namespace}: ${applied.stdout.trim().split('\n').join(', ')}` });
+    p.#record('applied', { namespace: p.namespace, objects: applied.stdout.trim().split('\n') });
     return p;
   }
 
@@ -76,7 +76,7 @@ export class PlayedOnNode {
   #observe(type: string, pod: Json): void {
     // The first Pod is the one played; a Job's retry is another Pod, named once.
     if (this.pod !== undefined && pod.metadata.uid !== this.pod.metadata.uid) {
-      if (!this.#others.has(pod.metadata.uid)) this.#record('note', { note: `another Pod, ${pod.metadata.name}, is not followed` });
+      if (!this.#others.has(pod.metadata.uid)) this.#record('other-pod', { pod: pod.metadata.name });
       this.#others.add(pod.metadata.uid);
       return;
     }
