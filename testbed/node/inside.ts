@@ -162,7 +162,14 @@ function serveWebhook(): void {
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
-      const review = JSON.parse(body) as { request: { uid: string; object: { metadata?: Record<string, unknown>; spec: unknown } } };
+      let review: { request: { uid: string; object: { metadata?: Record<string, unknown>; spec: unknown } } };
+      try {
+        review = JSON.parse(body) as typeof review;
+        if (typeof review.request?.object?.spec !== 'object') throw new Error('no Pod in the review');
+      } catch (err) {
+        res.writeHead(400).end(String(err)); // not the API server's review: the node keeps running
+        return;
+      }
       const pod = review.request.object;
       const injected = admit(pod as Parameters<typeof admit>[0]);
       const patch = injected.length > 0 ? [{ op: 'replace', path: '/spec', value: pod.spec }] : undefined;
