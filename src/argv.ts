@@ -3,7 +3,7 @@
 // ending the options; PROA_* variables where no flag was given. Every problem is a
 // UsageError (one line, exit code 2), its text passed through the one redaction.
 import { options, envName, type OptionSpec } from './options.ts';
-import { redact } from './urls.ts';
+import { redact, shownValue } from './urls.ts';
 import { parseSwitch } from './values.ts';
 
 export class UsageError extends Error {
@@ -50,6 +50,8 @@ export interface RawValue {
   values: string[];
   /** `--flag` or the environment variable's name. */
   where: string;
+  /** A PROA_* list split at commas that holds an `@`: its pieces are never quoted (cli.ts' show). */
+  secret?: boolean;
 }
 
 export interface Split {
@@ -78,7 +80,7 @@ export function splitArgv(argv: readonly string[], lenient = false): Split {
   };
   // --help and --version end the command line: anything after them is a mistake to name.
   const nothingAfter = (flag: string, i: number): void => {
-    if (i + 1 < argv.length) problem(`${flag} takes nothing after it (got "${argv[i + 1]}")`);
+    if (i + 1 < argv.length) problem(`${flag} takes nothing after it (got "${shownValue(argv[i + 1]!)}")`);
   };
   const takeValue = (spec: OptionSpec, inline: string | undefined, i: number): [string, number] => {
     if (inline !== undefined) return [inline, i];
@@ -109,11 +111,11 @@ export function splitArgv(argv: readonly string[], lenient = false): Split {
       const spec = options.find((o) => o.long === name);
       if (!spec) {
         const near = nearest(name, [...options.map((o) => o.long), 'help', 'version']);
-        problem(`unknown option '--${name}'${near ? `; did you mean --${near}?` : ''}`);
+        problem(`unknown option '--${shownValue(name)}'${near ? `; did you mean --${near}?` : ''}`);
         continue;
       }
       if (spec.kind === 'switch') {
-        if (inline !== undefined) problem(`--${spec.long} is a switch and takes no value (got "${inline}")`);
+        if (inline !== undefined) problem(`--${spec.long} is a switch and takes no value (got "${shownValue(inline)}")`);
         add(spec, 'true');
       } else {
         const [value, at] = takeValue(spec, inline, i);
@@ -178,10 +180,10 @@ export function mergeEnv(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv): vo
     const values = spec.kind === 'list' ? text.split(',').map((v) => v.trim()).filter((v) => v !== '') : [text];
     if (spec.kind === 'switch') {
       const on = parseSwitch(text);
-      if (on === undefined) fail(`${name}="${text}" is not a switch value; expected 1, true, yes, 0, false or no`);
+      if (on === undefined) fail(`${name}="${shownValue(text)}" is not a switch value; expected 1, true, yes, 0, false or no`);
       if (!on) continue;
       values[0] = 'true';
     }
-    raw.set(spec.long, { values, where: name });
+    raw.set(spec.long, { values, where: name, ...(spec.kind === 'list' && values.length > 1 && text.includes('@') ? { secret: true } : {}) });
   }
 }

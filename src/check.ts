@@ -4,12 +4,13 @@
 // the last line. What the API answers passes the same boundary as the watch's events
 // (kube/decode.ts), and an answer proa cannot read is a finding, never a crash.
 import { readFileSync, statSync } from 'node:fs';
-import { configOf, type Config } from './cli.ts';
+import { configOf, killFlag, type Config } from './cli.ts';
 import { defaultServiceAccountDir } from './options.ts';
 import { listProcesses } from './kill.ts';
 import { hasAction, portOf, recognise } from './known.ts';
 import { describe, finishedForGood, plan, statusOf, unprobedWarning } from './pod.ts';
 import { display, hostOf, isLocalHost } from './urls.ts';
+import { escapeControls } from './log.ts';
 import { ApiClient, isTlsFailure, type TransportError } from './kube/client.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
 import { decodePod } from './kube/decode.ts';
@@ -21,8 +22,15 @@ interface Finding { section: string; status: Status; text: string }
 
 class Report {
   readonly findings: Finding[] = [];
-  add(section: string, status: Status, text: string): void {
-    this.findings.push({ section, status, text });
+  /**
+   * A finding: `text` is one line whatever it quotes (the API's strings may hold a newline
+   * or an escape sequence that would forge a line or hide the rest of the terminal), so
+   * control characters are escaped as in the logs; `block`, proa's own multi-line text
+   * (a Role to apply), follows it line by line.
+   */
+  add(section: string, status: Status, text: string, block?: string): void {
+    const lines = [escapeControls(text), ...(block?.split('\n').map(escapeControls) ?? [])];
+    this.findings.push({ section, status, text: lines.join('\n') });
   }
   get blocking(): Finding | undefined {
     return this.findings.find((f) => f.status === 'fail');
@@ -143,9 +151,9 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
     return;
   }
   // With endpoints, what would stop the watch makes proa fall back to them: a warning.
-  const blocked = (section: string, text: string): void => {
-    if (endpoints.length === 0) return r.add(section, 'fail', text);
-    r.add(section, 'warn', text);
+  const blocked = (section: string, text: string, block?: string): void => {
+    if (endpoints.length === 0) return r.add(section, 'fail', text, block);
+    r.add(section, 'warn', text, block);
     r.add('mode', 'warn', 'proa would fall back to the endpoints alone: ready when they answer, exited when they refuse connections');
   };
   r.add('mode', 'info', endpoints.length > 0 ? 'the watch and the endpoints: the command would start when both agree; ' +
@@ -181,7 +189,7 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
     if (!allowed) denied.push(verb);
   }
   if (denied.length > 0) {
-    blocked('rbac', `service account ${account} may not ${denied.join(', ')} pods in namespace ${id.namespace.value}; apply:\n${rbacYaml(client.serviceAccount(), id.namespace.value)}`);
+    blocked('rbac', `service account ${account} may not ${denied.join(', ')} pods in namespace ${id.namespace.value}; apply:`, rbacYaml(client.serviceAccount(), id.namespace.value));
     return;
   }
   r.add('rbac', 'ok', `service account ${account} may get, list and watch pods in namespace ${id.namespace.value}`);
@@ -202,7 +210,7 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   }
   const { pod, problems } = decodePod(body);
   for (const problem of problems) r.add('pod', 'warn', `a field of the Pod proa cannot read, taken as unknown: ${problem}`);
-  const planned = plan(pod, { container: config.container, detected, waitFor: config.waitFor, ignore: config.ignore, killAll: config.killAll, peers: config.peers });
+  const planned = plan(pod, { container: config.container, detected, waitFor: config.waitFor, ignore: config.ignore, kill: killFlag(config), peers: config.peers });
   // A spec proa cannot follow is one problem; the rest is still checked, against the
   // plan proa would then fall back to (every regular container but its own).
   if ('error' in planned) r.add('pod', 'fail', planned.error);
@@ -298,7 +306,7 @@ export function render(report: Report, source: string, json: boolean): string {
   const blocking = report.blocking;
   const problems = report.findings.filter((f) => f.status === 'fail').map((f) => f.text);
   if (json) return JSON.stringify({ ok: !blocking, source, findings: report.findings, ...(blocking ? { blocking: blocking.text, problems } : {}) }, null, 2) + '\n';
-  const lines = [`proa check, with ${source}`];
+  const lines = [`proa check, with ${escapeControls(source)}`];
   let section = '';
   for (const f of report.findings) {
     if (f.section !== section) lines.push((section = f.section));

@@ -3,7 +3,7 @@
 import { constants } from 'node:os';
 import { isLevel, levelFromRustLog, type Level, type LogFormat } from './log.ts';
 import { maxDurationText } from './limits.ts';
-import { credentialProblem, display, isLocalHost } from './urls.ts';
+import { credentialProblem, display, isLocalHost, shownValue } from './urls.ts';
 import { parseDuration, parseSignal, parseSwitch, type KillSignal } from './values.ts';
 import { defaultServiceAccountDir } from './options.ts';
 import { envTypos, fail, mergeEnv, splitArgv, UsageError, type RawValue } from './argv.ts';
@@ -81,7 +81,7 @@ function disabledSwitch(env: NodeJS.ProcessEnv): boolean {
   const text = env.PROA_DISABLED;
   if (text === undefined || text === '') return false;
   const on = parseSwitch(text);
-  if (on === undefined) fail(`PROA_DISABLED="${text}" is not a switch value; expected 1, true, yes, 0, false or no`);
+  if (on === undefined) fail(`PROA_DISABLED="${shownValue(text)}" is not a switch value; expected 1, true, yes, 0, false or no`);
   return on;
 }
 
@@ -94,7 +94,7 @@ function parseCheck(argv: readonly string[], env: NodeJS.ProcessEnv): Invocation
   const split = splitArgv(argv);
   if (split.help) return { kind: 'help' };
   if (split.version) return { kind: 'version' };
-  if (split.command.length > 0) fail(`check takes options only, not a command (got "${split.command[0]}"); to run a program named check: proa -- check`);
+  if (split.command.length > 0) fail(`check takes options only, not a command (got "${shownValue(split.command[0]!)}"); to run a program named check: proa -- check`);
   return { kind: 'check', config: configFrom(split.raw, env, '', []), bare: argv.length === 0, jsonAsked: (split.raw.get('log-format')?.values[0] ?? env.PROA_LOG_FORMAT ?? '').trim().toLowerCase() === 'json' };
 }
 
@@ -130,6 +130,21 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Invoc
   return { kind: 'run', config: configFrom(split.raw, env, command, args) };
 }
 
+/** The kill action configured, by its flag, if any. */
+export function killFlag(config: Config): '--kill' | '--kill-all' | undefined {
+  return config.killAll ? '--kill-all' : config.kill.length > 0 ? '--kill' : undefined;
+}
+
+/**
+ * A value of a list option as a usage error quotes it. From a PROA_* list that holds an
+ * `@`, not at all: the list was split at commas, and a comma inside a password leaves
+ * pieces of it (`http://admin:S3`) that no redaction would recognise.
+ */
+function show(r: RawValue, text: string): string {
+  if (!r.secret) return `"${shownValue(text)}"`;
+  return `item ${r.values.indexOf(text) + 1} of ${r.values.length} (not shown: the variable holds credentials; a comma inside a URL there is written %2C)`;
+}
+
 /** Options and environment, checked, into a Config. */
 function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command: string, args: string[]): Config {
   mergeEnv(raw, env);
@@ -147,10 +162,10 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
         u = undefined;
       }
       if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') {
-        fail(`${raw.get(long)!.where}: "${text}" is not an http(s) URL; expected e.g. http://127.0.0.1:15020/quitquitquit`);
+        fail(`${raw.get(long)!.where}: ${show(raw.get(long)!, text)} is not an http(s) URL; expected e.g. http://127.0.0.1:15020/quitquitquit`);
       }
       const problem = credentialProblem(u);
-      if (problem) fail(`${raw.get(long)!.where}: "${text}" cannot be used: ${problem}`);
+      if (problem) fail(`${raw.get(long)!.where}: ${show(raw.get(long)!, text)} cannot be used: ${problem}`);
       if (!isLocalHost(u.hostname)) nonLocal.push(`${long.startsWith('wait') ? 'wait endpoint' : 'shutdown target'} ${display(u)}`);
       return u;
     });
@@ -159,7 +174,7 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     list(long).map((text) => {
       const m = text.trim().match(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/);
       const port = m ? Number(m[2]) : 0;
-      if (!m || port < 1 || port > 65535) fail(`${raw.get(long)!.where}: "${text}" is not HOST:PORT; expected e.g. 127.0.0.1:5432 or [::1]:5432`);
+      if (!m || port < 1 || port > 65535) fail(`${raw.get(long)!.where}: ${show(raw.get(long)!, text)} is not HOST:PORT; expected e.g. 127.0.0.1:5432 or [::1]:5432`);
       const host = m[1]!.replace(/^\[|\]$/g, '');
       if (!isLocalHost(host)) nonLocal.push(`wait endpoint ${text.trim()}`);
       return { host, port, text: text.trim() };
@@ -170,9 +185,9 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     if (!r) return undefined;
     const text = r.values[0]!;
     const ms = parseDuration(text);
-    if (ms === undefined) fail(`${r.where}: "${text}" is not a duration; expected a number with a unit (ms, s, m, h) such as 500ms, 5s or 1m30s`);
-    if (ms === Infinity) fail(`${r.where}: "${text}" is too long; the largest duration is ${maxDurationText}`);
-    if (ms === 0 && zero === 'invalid') fail(`${r.where}: "${text}" must be greater than zero`);
+    if (ms === undefined) fail(`${r.where}: "${shownValue(text)}" is not a duration; expected a number with a unit (ms, s, m, h) such as 500ms, 5s or 1m30s`);
+    if (ms === Infinity) fail(`${r.where}: "${shownValue(text)}" is too long; the largest duration is ${maxDurationText}`);
+    if (ms === 0 && zero === 'invalid') fail(`${r.where}: "${shownValue(text)}" must be greater than zero`);
     return ms;
   };
 
@@ -185,7 +200,7 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     const values = list(long);
     for (const v of values) {
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v)) {
-        fail(`${raw.get(long)!.where}: "${v}" is not a container name; expected a DNS label (lower-case letters, digits, '-')`);
+        fail(`${raw.get(long)!.where}: ${show(raw.get(long)!, v)} is not a container name; expected a DNS label (lower-case letters, digits, '-')`);
       }
     }
     return values;
@@ -195,20 +210,20 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
   const sig = one('kill-signal');
   if (sig) {
     const parsed = parseSignal(sig.values[0]!);
-    if (!parsed) fail(`${sig.where}: "${sig.values[0]}" is not a signal; expected a name such as TERM, SIGINT or KILL, or a number`);
+    if (!parsed) fail(`${sig.where}: "${shownValue(sig.values[0]!)}" is not a signal; expected a name such as TERM, SIGINT or KILL, or a number`);
     killSignal = parsed;
   }
 
   const kill = list('kill');
   for (const k of kill) {
-    if (k.includes('/')) fail(`${raw.get('kill')!.where}: "${k}" is not a process name; expected an executable's base name such as envoy`);
+    if (k.includes('/')) fail(`${raw.get('kill')!.where}: ${show(raw.get('kill')!, k)} is not a process name; expected an executable's base name such as envoy`);
   }
 
   let logFormat: LogFormat = 'json';
   const fmt = one('log-format');
   if (fmt) {
     const v = fmt.values[0]!.trim().toLowerCase();
-    if (v !== 'json' && v !== 'text') fail(`${fmt.where}: "${fmt.values[0]}" is not a log format; expected json or text`);
+    if (v !== 'json' && v !== 'text') fail(`${fmt.where}: "${shownValue(fmt.values[0]!)}" is not a log format; expected json or text`);
     logFormat = v;
   }
 
@@ -216,7 +231,7 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
   const proaLog = env.PROA_LOG;
   if (proaLog !== undefined && proaLog !== '') {
     const v = proaLog.trim().toLowerCase();
-    if (!isLevel(v)) fail(`PROA_LOG="${proaLog}" is not a log level; expected error, warn, info or debug`);
+    if (!isLevel(v)) fail(`PROA_LOG="${shownValue(proaLog)}" is not a log level; expected error, warn, info or debug`);
     logLevel = v;
   } else if (env.RUST_LOG) {
     logLevel = levelFromRustLog(env.RUST_LOG) ?? logLevel;

@@ -12,11 +12,11 @@
 // poller averages half a second), at a cost a local sidecar does not notice.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
 import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
-import { loopbackLookup } from './requests.ts';
-import { display, hostOf } from './urls.ts';
+import { lookup } from './lookup.ts';
+import { display, hostOf, isLocalHost } from './urls.ts';
 import { portOf } from './known.ts';
 import { sleep } from './limits.ts';
 
@@ -54,14 +54,14 @@ export function shutdownEndpoints(urls: readonly URL[]): Endpoint[] {
 /** Every address `host` stands for, as proa connects to it (localhost without DNS). */
 function addresses(host: string): Promise<string[]> {
   return new Promise((resolve) => {
-    loopbackLookup(host, { all: true }, ((err: Error | null, list: { address: string }[]) => resolve(err ? [] : list.map((a) => a.address))) as never);
+    lookup(host, { all: true }, ((err: Error | null, list: { address: string }[]) => resolve(err ? [] : list.map((a) => a.address))) as never);
   });
 }
 
 /** One TCP connection: undefined when accepted, else why not (the error's code, or a timeout). */
 export function tcpAttempt(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const s = connect({ host, port, lookup: loopbackLookup as never, timeout: timeoutMs });
+    const s = connect({ host, port, lookup: lookup as never, timeout: timeoutMs });
     const done = (why: string | undefined): void => {
       s.destroy();
       resolve(why);
@@ -79,7 +79,7 @@ export function probeReady(ep: Endpoint, timeoutMs = attemptTimeoutMs): Promise<
   return new Promise((resolve) => {
     const signal = AbortSignal.timeout(timeoutMs);
     const get = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = get(url, { method: 'GET', lookup: loopbackLookup as never, signal, headers: { 'User-Agent': 'proa' } }, (res) => {
+    const req = get(url, { method: 'GET', lookup: lookup as never, signal, headers: { 'User-Agent': 'proa' } }, (res) => {
       // The status is all a probe needs: the body is not read, so a sidecar that streams
       // one without end holds no connection open past its answer.
       res.destroy();
@@ -91,6 +91,15 @@ export function probeReady(ep: Endpoint, timeoutMs = attemptTimeoutMs): Promise<
   });
 }
 
+const refused: ReadonlySet<string> = new Set(['ECONNREFUSED']);
+/**
+ * On an address given as such, or a loopback name, these too mean nothing listens there:
+ * the address is not on any interface (no IPv6 in the Pod: `localhost` resolves to ::1 as
+ * well, which cannot be connected to), or no route or family leads to it. For a name
+ * found through DNS they may be passing, and do not end an exit wait.
+ */
+const nothingThere: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EADDRNOTAVAIL', 'ENETUNREACH', 'EAFNOSUPPORT']);
+
 /**
  * Gone: undefined, when every address of the endpoint's host refuses connections; else
  * what still answers (or does not say: a timeout is not a refusal).
@@ -99,7 +108,8 @@ export async function probeClosed(ep: Endpoint, timeoutMs = attemptTimeoutMs): P
   const all = await addresses(ep.host);
   if (all.length === 0) return `${ep.host} does not resolve`;
   const results = await Promise.all(all.map(async (a) => [a, await tcpAttempt(a, ep.port, timeoutMs)] as const));
-  const open = results.filter(([, why]) => why !== 'ECONNREFUSED');
+  const closed = isIP(ep.host) !== 0 || isLocalHost(ep.host) ? nothingThere : refused;
+  const open = results.filter(([, why]) => !closed.has(why ?? ''));
   if (open.length === 0) return undefined;
   return open.map(([a, why]) => (why === undefined ? `accepting connections on ${a}` : `${a}: ${why}`)).join(', ');
 }

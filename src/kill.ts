@@ -9,8 +9,9 @@
 // - Never signalled: PID 1 (the pause process or the Pod's init: killing it kills the
 //   Pod), proa, its child, and every ancestor of proa (sh -c, tini or dumb-init in
 //   front of it), whose death would take the command's exit code with it.
-// - --kill-all only where the PID namespace is the Pod's own: never in the host's (the
-//   initial PID namespace, or one where kernel threads are visible).
+// - --kill and --kill-all only where the PID namespace is the Pod's own: never in the
+//   host's (the initial PID namespace, or one where kernel threads are visible), where a
+//   name matches other Pods' processes too (hostPID: true).
 // - A PID can be reused between the scan and the signal: the process's start time is
 //   read again just before signalling and a changed one is spared. That narrows the
 //   window without closing it (Node has no pidfd_send_signal).
@@ -27,6 +28,9 @@ export interface Process {
   /** /proc/PID/stat's starttime: the same PID with another start time is another process. */
   start: string;
 }
+
+/** What to change where signalling by name would reach beyond the Pod (hostPID: true). */
+export const hostPidFix = "drop hostPID: true (shareProcessNamespace: true shares the Pod's own processes), or stop the sidecar through its HTTP endpoint";
 
 /** /proc/PID/stat's fields after the command name, which may itself hold spaces and parentheses. */
 function statFields(pid: number | 'self', proc: string): string[] | undefined {
@@ -162,7 +166,7 @@ function visible(log: Logger): Process[] {
 export function killAll(sig: KillSignal, childPid: number | undefined, log: Logger): Outcome {
   const host = hostPidNamespace();
   if (host) {
-    log.error(`--kill-all refused: ${host}, so every process on the node would be signalled; use --kill NAME instead`);
+    log.error(`--kill-all refused: ${host}, so every process on the node would be signalled; ${hostPidFix}`);
     return { action: '--kill-all', done: false, error: 'refused in the host PID namespace' };
   }
   const targets = killTargets(visible(log), 'all', spared(childPid));
@@ -177,6 +181,11 @@ export function killAll(sig: KillSignal, childPid: number | undefined, log: Logg
  * (nothing to watch for their exit); otherwise keep looking for restarted ones.
  */
 export async function killByName(names: readonly string[], sig: KillSignal, childPid: number | undefined, a: Attempts, untilSignalled: boolean, log: Logger): Promise<Outcome[]> {
+  const host = hostPidNamespace();
+  if (host) {
+    log.error(`--kill refused: ${host}, so processes by those names all over the node, other Pods' too, would be signalled; ${hostPidFix}`, { names });
+    return names.map((name) => ({ action: `--kill ${name}`, done: false, error: 'refused in the host PID namespace' }));
+  }
   const spare = spared(childPid);
   const signalled = new Set<string>();
   const hit = new Set<string>();

@@ -54,7 +54,7 @@ const hasControl = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** Control characters as escapes (\n, \u001b), valid inside a JSON string too. */
-function escapeControls(s: string): string {
+export function escapeControls(s: string): string {
   return s.replace(controls, (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

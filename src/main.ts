@@ -7,7 +7,7 @@ import { parseCli, UsageError, type Config } from './cli.ts';
 import { usage } from './options.ts';
 import { createLogger, type Logger } from './log.ts';
 import { runCommand, Signals, signalNumber, type CommandResult } from './supervise.ts';
-import { hostPidNamespace } from './kill.ts';
+import { hostPidFix, hostPidNamespace } from './kill.ts';
 import { prepareShutdown, shutDown, type ShutdownInput } from './shutdown.ts';
 import type { Stop } from './view.ts';
 import { redact } from './urls.ts';
@@ -36,7 +36,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return (await runCommand(invocation.command, invocation.args, new Signals(log), log, commandEnv(env, invocation.keepProaEnv))).code;
   }
   const config = invocation.config;
-  refuseHostKillAll(config);
+  refuseHostKill(config);
   const log = createLogger(config.logFormat, config.logLevel);
   const run: ShutdownInput = { config, log, signals: new Signals(log), sidecars: undefined };
   const progress: Progress = { failed: false };
@@ -55,6 +55,14 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       if (gate.kind !== 'ready') return await stopEarly(run, gate);
     }
     if (progress.failed) return await new Promise<number>(() => {});
+    // A stopping signal that came after the wait decided (while it read one more turn of
+    // the watch, or between its verdict and here) is remembered, not forwarded: no command
+    // runs yet. Taken here, just before the spawn, it is the early stop it is.
+    const late = run.signals.stop;
+    if (late) {
+      log.warn('stopped before the command started', { signal: late });
+      return await stopEarly(run, { kind: 'signal', signal: late });
+    }
     // What the shutdown needs from the Pod, fixed now: after this, no answer from the API
     // can take the actions away.
     run.planned = run.sidecars?.planned();
@@ -109,13 +117,13 @@ function commandEnv(env: NodeJS.ProcessEnv, keep: boolean): NodeJS.ProcessEnv {
   return keep ? env : Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('PROA_')));
 }
 
-/** --kill-all in the host's PID namespace (hostPID: true) would signal the whole node. */
-function refuseHostKillAll(config: Config): void {
-  if (!config.killAll) return;
+/** --kill or --kill-all in the host's PID namespace (hostPID: true) would signal processes all over the node. */
+function refuseHostKill(config: Config): void {
+  if (!config.killAll && config.kill.length === 0) return;
   const host = hostPidNamespace();
   if (host) {
-    throw new UsageError(`proa: --kill-all refused: ${host} (hostPID: true?), so every process on the node would be signalled; ` +
-      'use --kill NAME instead');
+    throw new UsageError(`proa: ${config.killAll ? '--kill-all' : '--kill'} refused: ${host} (hostPID: true?), so processes all over the node, ` +
+      `other Pods' too, would be signalled; ${hostPidFix}`);
   }
 }
 
@@ -181,7 +189,9 @@ function safetyNet(run: ShutdownInput, progress: Progress): void {
   process.on('unhandledRejection', caught);
 }
 
-main(process.argv.slice(2), process.env).then(
+// proa's binary started as its own resolver (lookup.ts), for a name that needs DNS.
+if (process.env.__PROA_RESOLVER === '1') void import('./lookup.ts').then((m) => m.serveLookups());
+else main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof UsageError) {

@@ -4,8 +4,13 @@
 // - the watch and the endpoints: API access and endpoints given; the command starts
 //   when both agree. If the API refuses or cannot be reached before the command starts
 //   (a 403 on the Pod, a 401 after the token was read afresh, no answer for 10 s: an
-//   egress policy), proa falls back to the endpoints alone, once, saying why (with the
-//   Role to apply), and never switches back;
+//   egress policy), the endpoints alone decide the readiness, saying why (with the Role
+//   to apply). A refusal is for good: the watch stops. An outage is not: the watch keeps
+//   trying with its back-off, and once it answers again (one info line says so) it is
+//   back in charge of everything after the readiness (the exit wait). Whatever needs the
+//   Pod's spec (the other programs wrapped by proa, the restart policy, --shutdown-auto)
+//   follows the spec wherever the watch has seen it, so a Pod with peers never has a
+//   peer act alone;
 // - the endpoints alone: no API access (no token, no KUBERNETES_SERVICE_HOST) and
 //   endpoints given;
 // - neither: no API access and no endpoints: exit 3, naming the flags that would do.
@@ -68,14 +73,23 @@ class FallingBack implements SidecarView {
   readonly #fallBack = new AbortController();
   readonly #since = performance.now();
   #unwatched: Unwatched | undefined;
-  /** The readiness wait is over: what told it stays in charge. */
+  /** The readiness wait is over: what told it stays in charge of it. */
   #decided = false;
+  /** Why the endpoints took over; 'unreachable' alone leaves the watch running, to come back. */
+  #reason: Trouble | undefined;
+  #back = false;
 
   constructor(watched: Sidecars, config: Config, log: Logger, identity: Identity, account: () => string | undefined) {
     this.#watched = watched;
     this.#config = config;
     this.#log = log;
     watched.onTrouble((t) => this.#trouble(t, identity, account));
+    watched.observe(() => {
+      if (this.#reason !== 'unreachable' || this.#back || !watched.live) return;
+      this.#back = true;
+      this.#log.info('the Kubernetes API answers again: the watch is back in charge of the Pod (the exit wait, the other programs of this Pod); ' +
+        'the readiness stays as the endpoints decided it', { mode: 'watch+endpoints' });
+    });
   }
 
   #trouble(t: Trouble, identity: Identity, account: () => string | undefined): void {
@@ -85,10 +99,21 @@ class FallingBack implements SidecarView {
     const why = t === 'forbidden' ? `the Kubernetes API refuses service account ${sa} the Pod (403)${role}`
       : t === 'unauthorized' ? `the Kubernetes API rejects the service-account token (401), also read afresh${role}`
         : 'the Kubernetes API server has not answered for 10 s (an egress policy, or the API server down)';
+    this.#reason = t;
+    this.#fallBack.abort();
+    if (t === 'unreachable') {
+      this.#log.warn(`${why}. The sidecars' readiness is judged by their endpoints alone; the watch keeps trying, and takes over again once the API answers`);
+      this.#log.info('mode: the endpoints, until the API answers', { mode: 'endpoints', reason: t });
+      return;
+    }
     this.#log.warn(`${why}. The sidecars are judged by their endpoints alone for the rest of this run`);
     this.#log.info('mode: the endpoints alone', { mode: 'endpoints', reason: t });
-    this.#fallBack.abort();
     void this.#watched.stop().catch(() => {});
+  }
+
+  /** What follows the Pod's spec: the watch wherever it has seen it, else the endpoints. */
+  #bySpec(): SidecarView {
+    return !this.#unwatched || this.#watched.seen ? this.#watched : this.#unwatched;
   }
 
   async waitUntilReady(signals: Signals): Promise<Gate> {
@@ -104,23 +129,24 @@ class FallingBack implements SidecarView {
   }
 
   keepForRetry(result: CommandResult): boolean {
-    return this.#unwatched ? this.#unwatched.keepForRetry(result) : this.#watched.keepForRetry(result);
+    return this.#bySpec().keepForRetry(result);
   }
 
   planned(): Planned {
-    return (this.#unwatched ?? this.#watched).planned();
+    return this.#bySpec().planned();
   }
 
   settle(signals: Signals, early: boolean): Promise<'act' | 'leave'> {
-    return (this.#unwatched ?? this.#watched).settle(signals, early);
+    return this.#bySpec().settle(signals, early);
   }
 
   get deleted(): boolean {
-    return !this.#unwatched && this.#watched.deleted;
+    return this.#watched.deleted;
   }
 
+  /** The exit wait: the watch while it answers, else the endpoints. */
   beginShutdown(): ExitWaiter | undefined {
-    return (this.#unwatched ?? this.#watched).beginShutdown();
+    return (!this.#unwatched || this.#watched.live ? this.#watched : this.#unwatched).beginShutdown();
   }
 
   stop(): Promise<void> {

@@ -14,12 +14,26 @@
 //   container's name, that answers at once. If the acting peer is gone, the next one
 //   takes over. If the acting peer is killed after every other peer has left, that is
 //   the same loss as a single proa killed.
+// - the channel answers one line, `proa peer <uid> <container>`, and hangs up at once
+//   (never waiting for the asker to hang up: held-open connections would exhaust proa),
+//   at most maxConnections at a time; any other answer is silence.
+// - the channel's name can be seen in /proc/net/unix, and any process of the Pod may
+//   listen on it first. A peer that finds its own name taken says so and raises the
+//   alarm (one more abstract name, held while it lives); every peer looks for the alarm
+//   once a second from its start, and once it has seen it, trusts no channel's answer for
+//   the rest of its run and judges the others by the Pod's status alone (running =
+//   alive). What a process of the Pod can still do, the README says: answer for a peer
+//   that has not started yet, or that died, until the status shows it terminated.
+// - waiting for the acting peer races the stopping signals, and before the command
+//   (early stops) lasts at most earlyBoundMs: a peer not yet started (its image still
+//   pulling), or one that never answers (run with --no-wait or PROA_DISABLED), is then
+//   taken as acting, and this proa leaves the sidecars to it.
 // - early stops (before the command): a peer that is not acting never sends the actions;
 //   an acting one shuts the sidecars down at once, as a single proa does.
 import { connect, createServer, type Server } from 'node:net';
 import type { Logger } from './log.ts';
 import type { Signals } from './supervise.ts';
-import { finishedForGood, type Plan, type Pod } from './pod.ts';
+import { finishedForGood, statusOf, type Plan, type Pod } from './pod.ts';
 import { sleep } from './limits.ts';
 
 /** The liveness channel of a peer: abstract (no file), in the Pod's network namespace. */
@@ -27,23 +41,102 @@ function address(uid: string, container: string): string {
   return `\0proa/${uid}/${container}`;
 }
 
-/** This proa's liveness channel: open while it lives. */
-export function listen(uid: string, own: string, log: Logger): Server {
-  const server = createServer((s) => s.on('error', () => {}).end());
-  server.on('error', (err: NodeJS.ErrnoException) => log.warn('cannot open the liveness channel for the other programs of this Pod', { error: err.code ?? err.message }));
+/** Raised by a peer whose channel's name another process holds: no channel is trusted. */
+function alarm(uid: string): string {
+  return `\0proa/${uid}/distrust`;
+}
+
+const greeting = (uid: string, container: string): string => `proa peer ${uid} ${container}\n`;
+const maxConnections = 32;
+const answerTimeoutMs = 1000;
+
+/** Seen the alarm: no channel is trusted for the rest of this run. */
+let distrusted = false;
+
+function distrust(log: Logger): void {
+  if (distrusted) return;
+  distrusted = true;
+  log.warn("a peer found its liveness channel's name held by another process of this Pod: " +
+    "the programs of this Pod judge each other by the Pod's status alone for the rest of this run");
+}
+
+/** How often a peer looks for the alarm from its start. */
+const alarmEveryMs = 1000;
+
+/** This proa's liveness channel, open while it lives, and the look-out for the alarm. */
+export function listen(uid: string, own: string, log: Logger): { close(): void } {
+  const server = channel(uid, own, log);
+  const lookout = setInterval(() => {
+    if (distrusted) return clearInterval(lookout);
+    void accepts(alarm(uid)).then((raised) => raised && distrust(log));
+  }, alarmEveryMs);
+  lookout.unref();
+  return { close: () => { clearInterval(lookout); server.close(); } };
+}
+
+function channel(uid: string, own: string, log: Logger): Server {
+  const server = createServer((s) => {
+    s.on('error', () => {});
+    s.end(greeting(uid, own), () => s.destroy());
+  });
+  server.maxConnections = maxConnections;
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE') {
+      log.warn('cannot open the liveness channel for the other programs of this Pod', { error: err.code ?? err.message });
+      return;
+    }
+    log.warn(`another process of this Pod holds the liveness channel's name of container ${own}: ` +
+      "from now on the programs of this Pod judge each other by the Pod's status alone", { channel: address(uid, own).slice(1) });
+    distrusted = true;
+    const raised = createServer((s) => s.on('error', () => {}).destroy());
+    raised.maxConnections = maxConnections;
+    // Taken already: the alarm is raised either way.
+    raised.on('error', () => {});
+    raised.listen(alarm(uid));
+    raised.unref();
+  });
   server.listen(address(uid, own));
   server.unref();
   return server;
 }
 
-/** Whether the proa in `container` answers on its channel now. */
-export function alive(uid: string, container: string): Promise<boolean> {
+/** Whether anything listens at `path`. */
+function accepts(path: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ path: address(uid, container), timeout: 1000 });
+    const s = connect({ path, timeout: answerTimeoutMs });
     s.once('connect', () => { s.destroy(); resolve(true); });
     s.once('error', () => resolve(false));
     s.once('timeout', () => { s.destroy(); resolve(false); });
   });
+}
+
+/** What the proa in `container` says on its channel now: its greeting, or nothing. */
+function answers(uid: string, container: string): Promise<boolean> {
+  const expected = greeting(uid, container);
+  return new Promise((resolve) => {
+    const s = connect({ path: address(uid, container), timeout: answerTimeoutMs });
+    let got = '';
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setEncoding('latin1');
+    s.on('data', (chunk: string) => {
+      got += chunk;
+      if (got.length >= expected.length) done(got === expected);
+    });
+    s.once('end', () => done(false));
+    s.once('error', () => done(false));
+    s.once('timeout', () => done(false));
+  });
+}
+
+/** Whether the proa in `container` is alive by its channel, or 'distrusted' while the alarm is raised. */
+export async function alive(uid: string, container: string, log: Logger): Promise<boolean | 'distrusted'> {
+  if (distrusted) return 'distrusted';
+  const [raised, answered] = await Promise.all([accepts(alarm(uid)), answers(uid, container)]);
+  if (raised) distrust(log);
+  return distrusted ? 'distrusted' : answered;
 }
 
 export interface PeerPod {
@@ -55,6 +148,8 @@ export interface PeerPod {
 
 /** How often a peer that neither answers nor shows as terminated is asked again. */
 const askAgainMs = 200;
+/** Before the command, how long an earlier peer may stay unconfirmed before it is taken as acting. */
+export const earlyBoundMs = 3000;
 
 /**
  * The acting peer now: the first in spec order that has not finished for good (this proa
@@ -65,16 +160,25 @@ const askAgainMs = 200;
  * other. While the Pod is being deleted, the kubelet stops every container: the first
  * candidate is taken as acting without waiting.
  */
-export async function acting(view: PeerPod, order: readonly string[]): Promise<string> {
+export async function acting(view: PeerPod, order: readonly string[], stop: AbortSignal, log: Logger, boundMs?: number): Promise<string> {
   const p = view.plan;
+  const until = boundMs === undefined ? Infinity : performance.now() + boundMs;
   for (const name of order) {
     if (name === p.own) return name;
     for (;;) {
       const pod = view.pod;
       if (pod && finishedForGood(pod, p, name)) break;
       if (view.deleted) return name;
-      if (pod?.metadata?.uid && (await alive(pod.metadata.uid, name))) return name;
-      await sleep(askAgainMs);
+      const answer = pod?.metadata?.uid ? await alive(pod.metadata.uid, name, log) : false;
+      if (answer === true) return name;
+      if (answer === 'distrusted' && pod && statusOf(pod, name, false)?.state?.running) return name;
+      if (stop.aborted || performance.now() >= until) {
+        log.info(`proa in container ${name} has not confirmed that it is alive ` +
+          `(${stop.aborted ? 'a stopping signal came' : `within ${(boundMs ?? 0) / 1000}s, before the command`}): ` +
+          'taken as acting for the other programs of this Pod', { acting: name });
+        return name;
+      }
+      await sleep(Math.min(askAgainMs, until - performance.now()), stop);
     }
   }
   return p.own;
@@ -86,7 +190,11 @@ export async function acting(view: PeerPod, order: readonly string[]): Promise<s
  */
 export async function settle(view: PeerPod, order: readonly string[], signals: Signals, log: Logger, early: boolean): Promise<'act' | 'leave'> {
   const p = view.plan;
-  const who = await acting(view, order);
+  // Before the command, a signal is already the reason to stop: the next one ends the wait.
+  const signal = early ? signals.next() : signals.whenStopped();
+  const stop = new AbortController();
+  void signal.promise.then(() => stop.abort());
+  const who = await acting(view, order, stop.signal, log, early ? earlyBoundMs : undefined).finally(() => signal.cancel());
   if (who !== p.own) {
     log.info(`proa in container ${who} acts for the other programs of this Pod and is alive: the sidecars are its to stop`, { acting: who, peers: p.peers });
     return 'leave';

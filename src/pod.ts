@@ -120,8 +120,8 @@ export interface PlanInput {
   ignore: string[];
   /** --peer: containers that run proa although the spec cannot show it. */
   peers?: string[];
-  /** --kill-all is configured: a Pod in the host's PID namespace (hostPID) makes that a bad spec. */
-  killAll?: boolean;
+  /** A kill action configured: a Pod in the host's PID namespace (hostPID) makes that a bad spec. */
+  kill?: '--kill' | '--kill-all' | undefined;
 }
 
 export function restartPolicy(pod: Pod): RestartPolicy {
@@ -216,10 +216,10 @@ export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
     ownRule = 'first container in the spec';
   }
 
-  if (input.killAll && pod.spec?.hostPID === true) {
+  if (input.kill && pod.spec?.hostPID === true) {
     return {
-      error: "--kill-all with hostPID: true in the Pod spec: this Pod shares the node's PID namespace, so every process on the node " +
-        'would be signalled; --kill-all is refused (the other shutdown actions still run). Use --kill NAME, or drop hostPID',
+      error: `${input.kill} with hostPID: true in the Pod spec: this Pod shares the node's PID namespace, so processes all over the node ` +
+        `would be signalled; ${input.kill} is refused (the other shutdown actions still run). Drop hostPID, or stop the sidecar through its HTTP endpoint`,
       fallback: everyOther(own),
     };
   }
@@ -270,9 +270,24 @@ export function finishedForGood(pod: Pod, p: Plan, name: string): boolean {
   return t !== undefined && !willRestart(p.restartPolicy, t.exitCode);
 }
 
+/**
+ * Each status list indexed by name once, on first use: a Pod's statuses are looked up per
+ * awaited container on every event, and a scan each time made an event cost quadratic in
+ * the number of containers (20,000: 3.5 s of CPU per event). The first status of a name
+ * wins, as the scan's did.
+ */
+const indexes = new WeakMap<readonly ContainerStatus[], Map<string, ContainerStatus>>();
+
 export function statusOf(pod: Pod, name: string, native: boolean): ContainerStatus | undefined {
   const list = native ? pod.status?.initContainerStatuses : pod.status?.containerStatuses;
-  return (list ?? []).find((s) => s.name === name);
+  if (!list) return undefined;
+  let index = indexes.get(list);
+  if (!index) {
+    index = new Map();
+    for (const s of list) if (!index.has(s.name)) index.set(s.name, s);
+    indexes.set(list, index);
+  }
+  return index.get(name);
 }
 
 /** A short, stable description of a container's state, logged whenever it changes. */

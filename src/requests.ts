@@ -7,32 +7,14 @@
 import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { Logger } from './log.ts';
 import { delay, pause, type Attempts, type Outcome } from './attempts.ts';
 import { userAgent } from './version.ts';
+import { lookup } from './lookup.ts';
 import { display, hostOf, isLocalHost } from './urls.ts';
 
-/**
- * `localhost` and names under `.localhost` are the loopback addresses (RFC 6761),
- * answered here without DNS or /etc/hosts: scratch and Alpine images have no
- * nsswitch.conf, glibc then asks DNS first, and in a Pod that is cluster DNS, where
- * `localhost` is search-expanded and may come back NXDOMAIN or wrong.
- */
-export function loopbackLookup(hostname: string, options: { all?: boolean; family?: number | string }, callback: (...args: never[]) => void): void {
-  const name = hostname.toLowerCase().replace(/\.$/, '');
-  if (name !== 'localhost' && !name.endsWith('.localhost')) {
-    dnsLookup(hostname, options as never, callback as never);
-    return;
-  }
-  const family = options.family === 6 || options.family === 'IPv6' ? 6 : options.family === 4 || options.family === 'IPv4' ? 4 : 0;
-  const all: LookupAddress[] = [
-    ...(family !== 6 ? [{ address: '127.0.0.1', family: 4 }] : []),
-    ...(family !== 4 ? [{ address: '::1', family: 6 }] : []),
-  ];
-  const cb = callback as unknown as (err: null, address: string | LookupAddress[], family?: number) => void;
-  process.nextTick(() => (options.all ? cb(null, all) : cb(null, all[0]!.address, all[0]!.family)));
-}
+/** Interim (1xx) heads skipped before an answer; past this, a sidecar is only stalling. */
+const maxInterimHeads = 32;
 
 type Attempt = { kind: 'answered'; status: number } | { kind: 'failed'; error: string; status?: number };
 
@@ -48,7 +30,7 @@ function attempt(method: 'GET' | 'POST', url: URL, timeoutMs: number, stop: Abor
   return new Promise((resolve) => {
     const req = httpsRequest(url, {
       method,
-      lookup: loopbackLookup as never,
+      lookup: lookup as never,
       signal,
       headers: { 'User-Agent': userAgent, ...(method === 'POST' ? { 'Content-Length': '0' } : {}) },
     }, (res: IncomingMessage) => {
@@ -74,7 +56,7 @@ function plainAttempt(method: 'GET' | 'POST', url: URL, signal: AbortSignal,
       ? `Authorization: Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}\r\n` : '';
     const text = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: ${userAgent}\r\n${credentials}` +
       `${method === 'POST' ? 'Content-Length: 0\r\n' : ''}Connection: close\r\n\r\n`;
-    const socket = connect({ host: hostOf(url), port: Number(url.port || 80), lookup: loopbackLookup as never, noDelay: true });
+    const socket = connect({ host: hostOf(url), port: Number(url.port || 80), lookup: lookup as never, noDelay: true });
     let head = '';
     let settled = false;
     const settle = (r: Attempt): void => {
@@ -90,11 +72,20 @@ function plainAttempt(method: 'GET' | 'POST', url: URL, signal: AbortSignal,
     if (signal.aborted) return aborted();
     signal.addEventListener('abort', aborted);
     socket.once('connect', () => socket.write(text));
+    let heads = 0;
     socket.on('data', (chunk: Buffer) => {
       head += chunk.toString('latin1');
-      const status = head.match(/^HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n/);
-      if (head.includes('\r\n\r\n')) settle(status ? judged(Number(status[1])) : { kind: 'failed', error: 'not an HTTP answer' });
-      else if (head.length > 65536) settle({ kind: 'failed', error: 'not an HTTP answer' });
+      for (let end = head.indexOf('\r\n\r\n'); end >= 0; end = head.indexOf('\r\n\r\n')) {
+        const status = head.match(/^HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n/);
+        // A 1xx head (100 Continue, 103 Early Hints) is interim: the answer follows it.
+        if (status && status[1]!.startsWith('1') && status[1] !== '101') {
+          if (++heads > maxInterimHeads) return settle({ kind: 'failed', error: `more than ${maxInterimHeads} interim (1xx) answers` });
+          head = head.slice(end + 4);
+          continue;
+        }
+        return settle(status ? judged(Number(status[1])) : { kind: 'failed', error: 'not an HTTP answer' });
+      }
+      if (head.length > 65536) settle({ kind: 'failed', error: 'not an HTTP answer' });
     });
     socket.once('error', (err: NodeJS.ErrnoException) => settle({ kind: 'failed', error: err.code ?? err.message }));
     socket.once('close', () => settle({ kind: 'failed', error: 'ECONNRESET' }));

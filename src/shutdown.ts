@@ -87,7 +87,7 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
   if (interrupt.signal.aborted || !retry) return;
 
   const survivors = [...(waited?.running ?? []).map((name) => ({ who: `sidecar ${name}`, container: name })),
-    ...(waited?.answering ?? []).map((name) => ({ who: `the sidecar at endpoint ${name} (still accepting connections)`, endpoint: name }))];
+    ...(waited?.answering ?? []).map((a) => ({ who: `the sidecar at endpoint ${a.endpoint} (${a.why})`, endpoint: a.endpoint }))];
   if (waited?.verdict === 'timeout' && survivors.length > 0) {
     const failed = outcomes.filter((o) => !o.done);
     for (const { who, ...where } of survivors) {
@@ -139,8 +139,9 @@ function runActions(config: Config, planned: Planned | undefined, log: Logger, c
     ...config.httpGet.map((u) => requests.shutdownRequest('GET', u, config.httpTimeoutMs, a, log, hints(u))),
     ...[...config.httpPost, ...auto].map((u) => requests.shutdownRequest('POST', u, config.httpTimeoutMs, a, log, hints(u))),
   ] : [];
-  if (kill && config.killAll && hostPid) {
-    log.error('--kill-all not run: the Pod has hostPID: true, and every process on the node would be signalled');
+  if (kill && needsKill(config) && hostPid) {
+    log.error(`${config.killAll ? '--kill-all' : '--kill'} not run: the Pod has hostPID: true, and processes all over the node would be signalled; ` +
+      kill.hostPidFix);
   } else if (kill && config.killAll) all.push(Promise.resolve(kill.killAll(config.killSignal, childPid, log)));
   else if (kill && config.kill.length > 0) all.push(kill.killByName(config.kill, config.killSignal, childPid, a, untilDone, log));
   if (all.length === 0) log.debug('no shutdown actions to run');

@@ -63,6 +63,21 @@ export class Sidecars implements SidecarView {
     return this.#watched.deleted;
   }
 
+  /** The watch has shown the Pod (its spec) at least once. */
+  get seen(): boolean {
+    return this.#watched.pod !== undefined;
+  }
+
+  /** The watch has shown the Pod and answers now. */
+  get live(): boolean {
+    return this.#watched.pod !== undefined && !this.#watched.cut;
+  }
+
+  /** Calls `listener` after every read of the watch; returns its removal. */
+  observe(listener: () => void): () => void {
+    return this.#watched.observe(listener);
+  }
+
   planned(): Planned {
     return this.#watched.planned();
   }

@@ -98,9 +98,9 @@ export class Unwatched implements SidecarView {
         // The actions as usual first (retried until answered, within the bound): a port
         // that closes before its shutdown request is answered is a sidecar restarting.
         await Promise.race([actions, new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
-        let answering = endpoints.map((e) => e.name);
-        this.#log.info("waiting for the sidecars' endpoints to refuse connections", { endpoints: answering, timeoutMs: Math.max(0, Math.ceil(deadline - performance.now())), bound });
-        const closed = await pollUntil(endpoints, probeClosed, stop, (f) => { answering = [...f.keys()]; }, deadline);
+        let answering = endpoints.map((e) => ({ endpoint: e.name, why: 'not probed yet' }));
+        this.#log.info("waiting for the sidecars' endpoints to refuse connections", { endpoints: endpoints.map((e) => e.name), timeoutMs: Math.max(0, Math.ceil(deadline - performance.now())), bound });
+        const closed = await pollUntil(endpoints, probeClosed, stop, (f) => { answering = [...f].map(([endpoint, why]) => ({ endpoint, why })); }, deadline);
         if (closed) {
           this.#log.info('every sidecar endpoint refuses connections: the sidecars have exited', { endpoints: endpoints.map((e) => e.name) });
           return { verdict: 'exited', running: [], answering: [] };

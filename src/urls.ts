@@ -4,12 +4,29 @@
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 
-/** `scheme://user:password@` in any text: the userinfo goes, the rest stays. */
-const userinfo = /\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@?#"']*@/gi;
+/**
+ * `scheme://user:password@` in any text: the userinfo goes, the rest stays. The userinfo
+ * runs to the last `@` before the path, whatever it holds (quotes, `@`, `:`), but never
+ * past an unescaped `"`: in a JSON log line that ends the string the URL is in, and a
+ * quote inside a password there is escaped (`\"`).
+ */
+const userinfo = /\b([a-z][a-z0-9+.-]*:\/\/)(?:[^/\s?#"\\]|\\.)*@/gi;
 
 /** The text with the credentials of every URL in it removed. */
 export function redact(text: string): string {
   return text.replace(userinfo, '$1');
+}
+
+/**
+ * A raw value, as a usage error may quote it: one that is not a URL may still hold
+ * userinfo (a forgotten scheme, `//user:pw@host`), so whatever stands before its last `@`
+ * goes, a scheme apart.
+ */
+export function shownValue(text: string): string {
+  const at = text.lastIndexOf('@');
+  if (at < 0) return text;
+  const scheme = text.match(/^(?:[a-z][a-z0-9+.-]*:)?\/\//i)?.[0] ?? '';
+  return `${at >= scheme.length ? scheme : ''}***${text.slice(at)}`;
 }
 
 /** A URL's host as sockets take it: an IPv6 literal without its brackets. */

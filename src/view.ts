@@ -21,8 +21,8 @@ export interface ExitWait {
   verdict: 'exited' | 'deleted' | 'timeout' | 'stopped' | 'failed';
   /** Containers still running (by the Pod's status). */
   running: string[];
-  /** Endpoints still accepting connections (without the Pod's status). */
-  answering?: string[];
+  /** Endpoints not refusing connections (without the Pod's status), each with what its last probe found. */
+  answering?: { endpoint: string; why: string }[];
 }
 
 /** What the shutdown takes from the Pod, fixed before the command starts. */

@@ -2,13 +2,12 @@
 // plan made from the first one, deletion, whether the watch is cut), the state lines
 // that make a stuck Job explain itself, and `until`, on which the lifecycle's waits
 // (sidecars.ts) are built. Decisions live in pod.ts.
-import type { Config } from './cli.ts';
+import { killFlag, type Config } from './cli.ts';
 import type { Logger } from './log.ts';
 import { describe, gracePeriodMs, isDeleting, plan, statusOf, unprobedWarning, type Plan, type PlanError, type Pod } from './pod.ts';
 import { autoActions } from './auto.ts';
 import { portOf, recognise } from './known.ts';
 import { listen } from './peers.ts';
-import type { Server } from 'node:net';
 import { maxDurationText } from './limits.ts';
 import type { Identity } from './kube/config.ts';
 import { PodWatch, type Trouble, type WatchEvent } from './kube/watch.ts';
@@ -33,7 +32,7 @@ export class WatchedPod {
   #listeners = new Set<() => void>();
   readonly #troubles = new Set<(t: Trouble) => void>();
   /** This proa's liveness channel, open while it lives, when the Pod has peers (peers.ts). */
-  #channel: Server | undefined;
+  #channel: { close(): void } | undefined;
   /** The watch cannot reach the API server right now (the exit wait's cue for the endpoints). */
   #cut = false;
 
@@ -142,7 +141,7 @@ export class WatchedPod {
   #makePlan(pod: Pod): Plan | PlanError {
     const p = plan(pod, {
       container: this.#config.container, detected: this.#detected, waitFor: this.#config.waitFor, ignore: this.#config.ignore,
-      killAll: this.#config.killAll, peers: this.#config.peers,
+      kill: killFlag(this.#config), peers: this.#config.peers,
     });
     const grace = gracePeriodMs(pod);
     if (grace.clamped && this.#config.shutdownTimeoutMs === undefined) {

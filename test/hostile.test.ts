@@ -168,18 +168,20 @@ test('durations past 2147483647ms: exit 2 naming the maximum, from flags and the
   assert.equal((await max.exited).code, 0, max.dump());
 });
 
-test('terminationGracePeriodSeconds past the limit: clamped with one warning; the exit wait and --kill end when the sidecar does', async (t) => {
+test('terminationGracePeriodSeconds past the limit: clamped with one warning; the exit wait and --kill end when the sidecar does', ns, async (t) => {
   const victim = `proa-victim-${process.pid}`;
-  const sleeper = new Run('bash', ['-c', `exec -a ${victim} sleep 300`], { PATH: process.env.PATH ?? '' });
-  t.after(() => sleeper.child.kill('SIGKILL'));
   const b = await bed(t, readyPod('long-grace', (p) => { p.spec.terminationGracePeriodSeconds = 3_000_000; }));
-  const run = b.run(['-k', victim, '--', 'true']);
+  // In a PID namespace of the test's own, as a Pod's: --kill is refused in the host's.
+  const env = Object.entries({ ...b.env, PATH: process.env.PATH ?? '', PROA_LOG: 'debug' }).map(([k, v]) => `${k}=${v}`);
+  const run = new Run('unshare', ['--pid', '--fork', '--mount-proc', 'env', ...env, 'bash', '-c',
+    `(exec -a ${victim} sleep 300) & s=$!; "${binary}" -k ${victim} -- true; echo "proa=$?"; wait $s; echo "sleep=$?"`], { PATH: process.env.PATH ?? '' });
+  t.after(() => run.child.kill('SIGKILL'));
   await run.waitFor((l) => l.msg === 'sent signal' && l.name === victim);
   b.update((p) => terminated(p, 'proxy', 0));
   assert.equal((await run.exited).code, 0, run.dump());
+  assert.match(run.stdout, /proa=0\nsleep=143\n/, `matched by argv[0]: ${run.stdout}`);
   assert.equal(run.lines.filter((l) => /terminationGracePeriodSeconds 3000000 is longer than proa can wait/.test(l.msg)).length, 1, run.dump());
   assert.ok(run.has('1/1 sidecars exited'));
-  assert.equal((await sleeper.exited).signal, 'SIGTERM', 'matched by argv[0]');
 });
 
 // --- 5, 6. error bodies and lines that never end ---------------------------------------

@@ -72,6 +72,8 @@ const healthyAfterMs = 1000;
 const deadMarginMs = 5_000;
 const notFoundAfterMs = 10_000;
 const unreachableAfterMs = 10_000;
+/** Kinds of unusable events, and of unreadable fields, remembered and logged (see #odd). */
+const maxOddities = 16;
 
 /** What may make a watch useless to its owner (see the top of this file). */
 export type Trouble = 'forbidden' | 'unauthorized' | 'unreachable' | 'broken';
@@ -96,6 +98,7 @@ export class PodWatch {
   #done: Promise<void> | undefined;
   /** What the API sent that proa could not use, each logged once. */
   #oddities = new Set<string>();
+  #oddCapped = false;
   #badFields = new Set<string>();
 
   /** Armed while no answer has come from the API server (from the start, or since a failure). */
@@ -245,7 +248,7 @@ export class PodWatch {
   /** Fields of the wrong type: each logged when first seen, and once when a Pod reads cleanly again. */
   #fieldProblems(problems: string[]): void {
     for (const p of problems) {
-      if (this.#badFields.has(p)) continue;
+      if (this.#badFields.has(p) || this.#badFields.size >= maxOddities) continue;
       this.#badFields.add(p);
       this.#log.warn('the Pod from the API has a field proa cannot read; taken as unknown', { field: p });
     }
@@ -255,11 +258,20 @@ export class PodWatch {
     }
   }
 
-  /** Something the API sent that proa cannot use: logged the first time, skipped always. */
+  /**
+   * Something the API sent that proa cannot use: logged the first time, skipped always.
+   * At most maxOddities kinds are remembered and logged for the whole run, then one line
+   * says the rest are skipped unlogged: a server sending endless distinct event types
+   * would otherwise grow memory and the log without bound.
+   */
   #odd(what: string): undefined {
-    if (!this.#oddities.has(what)) {
+    if (this.#oddities.has(what)) return undefined;
+    if (this.#oddities.size < maxOddities) {
       this.#oddities.add(what);
       this.#log.warn(what);
+    } else if (!this.#oddCapped) {
+      this.#oddCapped = true;
+      this.#log.warn(`the watch stream sent more than ${maxOddities} kinds of events proa cannot use; the rest are skipped without a word`);
     }
     return undefined;
   }
