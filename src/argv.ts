@@ -57,6 +57,8 @@ export interface RawValue {
 export interface Split {
   raw: Map<string, RawValue>;
   command: string[];
+  /** The option whose value came last, right before the command, when no `--` stood between. */
+  lastBeforeCommand?: { long: string; value: string };
   help: boolean;
   version: boolean;
 }
@@ -93,12 +95,15 @@ export function splitArgv(argv: readonly string[], lenient = false): Split {
   };
 
   let i = 0;
+  let last: { long: string; value: string } | undefined;
   for (; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
+      last = undefined;
       i++;
       break;
     }
+    if (arg.startsWith('-') && arg.length > 1) last = undefined;
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = arg.slice(2, eq < 0 ? undefined : eq);
@@ -120,6 +125,7 @@ export function splitArgv(argv: readonly string[], lenient = false): Split {
       } else {
         const [value, at] = takeValue(spec, inline, i);
         add(spec, value);
+        last = { long: spec.long, value };
         i = at;
       }
       continue;
@@ -151,6 +157,7 @@ export function splitArgv(argv: readonly string[], lenient = false): Split {
     break;
   }
   out.command = argv.slice(i);
+  if (last && out.command.length > 0) out.lastBeforeCommand = last;
   return out;
 }
 

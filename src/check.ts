@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { configOf, killFlag, type Config } from './cli.ts';
 import { defaultServiceAccountDir } from './options.ts';
-import { listProcesses } from './kill.ts';
+import { listProcesses, notPermitted } from './kill.ts';
 import { hasAction, portOf, recognise } from './known.ts';
 import { describe, finishedForGood, plan, statusOf, unprobedWarning } from './pod.ts';
 import { display, hostOf, isLocalHost } from './urls.ts';
@@ -279,8 +279,11 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
       const found = procs.filter((x) => x.names.includes(name) && x.pid !== process.pid);
       if (found.length === 0) r.add('shutdown', 'warn', `--kill ${name}: no such process visible (needs shareProcessNamespace: true, and the sidecar running)`);
       else {
-        const may = found.every((x) => maySignal(x.pid));
-        r.add('shutdown', may ? 'ok' : 'warn', `--kill ${name}: pid ${found.map((x) => x.pid).join(', ')}${may ? ', may be signalled' : ': runs as another user; needs the same uid or CAP_KILL'}`);
+        const barred = found.filter((x) => !maySignal(x.pid));
+        // No other action could stop it, and the kernel would refuse this one: proa would not work here.
+        const only = urls.length === 0 && !config.shutdownAuto;
+        r.add('shutdown', barred.length === 0 ? 'ok' : only ? 'fail' : 'warn', `--kill ${name}: pid ${found.map((x) => x.pid).join(', ')}` +
+          (barred.length === 0 ? ', may be signalled' : `: not permitted to signal pid ${barred[0]!.pid}: ${notPermitted(barred[0]!.pid)}`));
       }
     }
   }

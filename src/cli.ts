@@ -5,7 +5,7 @@ import { isLevel, levelFromRustLog, type Level, type LogFormat } from './log.ts'
 import { maxDurationText } from './limits.ts';
 import { credentialProblem, display, isLocalHost, shownValue } from './urls.ts';
 import { parseDuration, parseSignal, parseSwitch, type KillSignal } from './values.ts';
-import { defaultServiceAccountDir } from './options.ts';
+import { defaultServiceAccountDir, options } from './options.ts';
 import { envTypos, fail, mergeEnv, splitArgv, UsageError, type RawValue } from './argv.ts';
 
 export { parseDuration, parseSignal, UsageError, type KillSignal };
@@ -116,6 +116,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Invoc
   if (split.version) return { kind: 'version' };
   const [command, ...args] = split.command;
   if (command === undefined) fail('missing COMMAND to run; usage: proa [OPTIONS] [--] COMMAND [ARGS...]');
+  refuseSpacedUnit(split.lastBeforeCommand, command);
   if (disabled) {
     const format = (split.raw.get('log-format')?.values[0] ?? env.PROA_LOG_FORMAT ?? '').trim().toLowerCase();
     const level = (env.PROA_LOG ?? '').trim().toLowerCase();
@@ -128,6 +129,21 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Invoc
   }
 
   return { kind: 'run', config: configFrom(split.raw, env, command, args) };
+}
+
+const durationOptions: ReadonlySet<string> = new Set(options.filter((o) => o.arg === 'DURATION').map((o) => o.long));
+const unitWord = /^(s|secs?|seconds?|m|mins?|minutes?|h|hours?|ms)$/i;
+
+/**
+ * `--ready-timeout 5 min`: the space ended the value, so 5 would be seconds and `min`
+ * would run as the command. A bare number followed, with no `--` between, by a word that
+ * names a unit is refused (a bare number alone stays seconds, as documented).
+ */
+function refuseSpacedUnit(last: { long: string; value: string } | undefined, command: string): void {
+  if (!last || !durationOptions.has(last.long) || !/^\d+(\.\d+)?$/.test(last.value.trim()) || !unitWord.test(command)) return;
+  const unit = command.toLowerCase().startsWith('ms') ? 'ms' : command[0]!.toLowerCase();
+  fail(`--${last.long}: "${last.value} ${command}" is not a duration: the space ends the value, and "${command}" would run as the command; ` +
+    `write ${last.value}${unit} (or put -- before a command named ${command})`);
 }
 
 /** The kill action configured, by its flag, if any. */

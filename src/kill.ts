@@ -133,7 +133,7 @@ const shown = (p: Process, names: readonly string[] | 'all'): string => (names =
  * the signal was sent.
  */
 export function signalIfSame(p: Process, name: string, sig: KillSignal, log: Logger, proc = '/proc',
-  send: (pid: number, signal: number) => void = (pid, signal) => process.kill(pid, signal)): boolean {
+  send: (pid: number, signal: number) => void = (pid, signal) => process.kill(pid, signal), denied?: Map<string, string>): boolean {
   if (statFields(p.pid, proc)?.[startField] !== p.start) {
     log.debug('not signalling: the process exited, or its PID now belongs to another', { pid: p.pid, name });
     return false;
@@ -145,12 +145,32 @@ export function signalIfSame(p: Process, name: string, sig: KillSignal, log: Log
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ESRCH') return false;
-    log.warn(code === 'EPERM'
-      ? `not permitted to signal ${name} (pid ${p.pid}): it runs as another user (Istio's proxy runs as uid 1337); ` +
-        "proa's container needs the same runAsUser, or CAP_KILL (securityContext.capabilities.add: [KILL])"
-      : 'could not signal process', { signal: sig.name, pid: p.pid, name, error: code });
+    if (code === 'EPERM') {
+      const why = notPermitted(p.pid, proc);
+      denied?.set(name, why);
+      log.warn(`not permitted to signal ${name} (pid ${p.pid}): ${why}`, { signal: sig.name, pid: p.pid, name, error: code });
+    } else {
+      log.warn('could not signal process', { signal: sig.name, pid: p.pid, name, error: code });
+    }
     return false;
   }
+}
+
+/** A process's real user, from /proc/PID/status. */
+function uidOf(pid: number | 'self', proc: string): string | undefined {
+  try {
+    return readFileSync(`${proc}/${pid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why the kernel refused a signal (EPERM), and what to change. */
+export function notPermitted(pid: number, proc = '/proc'): string {
+  const theirs = uidOf(pid, proc);
+  const mine = uidOf('self', proc);
+  return `it runs as uid ${theirs ?? '(unknown)'} and proa as uid ${mine ?? '(unknown)'}, without CAP_KILL; ` +
+    `run proa's container as the same user (securityContext.runAsUser${theirs ? `: ${theirs}` : ''}), or add CAP_KILL (securityContext.capabilities.add: [KILL])`;
 }
 
 function visible(log: Logger): Process[] {
@@ -190,23 +210,29 @@ export async function killByName(names: readonly string[], sig: KillSignal, chil
   const signalled = new Set<string>();
   const hit = new Set<string>();
   const reported = new Set<string>();
+  /** Names seen but not permitted to be signalled (EPERM), with why. */
+  const denied = new Map<string, string>();
   for (let n = 0; ; n++) {
     for (const p of killTargets(visible(log), names, spare)) {
       const key = `${p.pid}/${p.start}`;
       if (signalled.has(key)) continue;
       signalled.add(key);
       const name = shown(p, names);
-      if (signalIfSame(p, name, sig, log)) hit.add(name);
+      if (signalIfSame(p, name, sig, log, '/proc', undefined, denied)) hit.add(name);
     }
-    const missing = names.filter((name) => !hit.has(name));
+    const missing = names.filter((name) => !hit.has(name) && !denied.has(name));
     for (const name of missing) {
       if (reported.has(name)) continue;
       reported.add(name);
       log.warn(a.retry ? 'no visible process by that name yet; looking again (--kill needs shareProcessNamespace: true in the Pod spec)'
         : 'no visible process by that name (--kill needs shareProcessNamespace: true in the Pod spec)', { name });
     }
-    if (untilSignalled && missing.length === 0) break;
+    // Refused by the kernel: looking again changes nothing until the Pod's spec does.
+    if (names.every((name) => hit.has(name) || denied.has(name)) && (untilSignalled || names.every((name) => denied.has(name)))) break;
     if (!a.retry || !(await pause(delay(n), a))) break;
   }
-  return names.map((name) => ({ action: `--kill ${name}`, done: hit.has(name), ...(hit.has(name) ? {} : { error: 'no such process seen' }) }));
+  return names.map((name) => ({
+    action: `--kill ${name}`, done: hit.has(name),
+    ...(hit.has(name) ? {} : { error: denied.has(name) ? `not permitted (EPERM): ${denied.get(name)}` : 'no such process seen' }),
+  }));
 }

@@ -50,7 +50,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       // the endpoints, and their TLS and HTTP cost ~12 ms and ~5 MiB (npm run bench).
       const { connect } = await import('./modes.ts');
       run.sidecars = await connect(config, env, log);
-      if (!run.sidecars) return await stopEarly(run, { kind: 'not-in-cluster', code: 3 });
+      if (!run.sidecars) {
+        const code = await stopEarly(run, { kind: 'not-in-cluster', code: 3 });
+        // 3 is also a common code of programs' own: the last line says whose it is.
+        log.error("exit 3 is proa's, not the program's: no Kubernetes API access, and no endpoint to wait on (the lines above say why); the program never ran", { code });
+        return code;
+      }
       const gate = await run.sidecars.waitUntilReady(run.signals);
       if (gate.kind !== 'ready') return await stopEarly(run, gate);
     }

@@ -36,7 +36,16 @@ export function whatBlocks(pod: Pod | undefined, p: Plan | PlanError | undefined
 
 export function reminderMessage(waitedMs: number, blocking: Blocker[], pod: string | undefined): string {
   const what = blocking.length > 0 ? blocking.map((b) => b.line).join('; ') : 'every awaited sidecar looks ready; waiting for the next status to confirm it';
-  return `still waiting for the sidecars after ${Math.round(waitedMs / 1000)}s (reminder): ${what}. Probe failures are in the Pod's events: kubectl describe pod ${pod ?? '<pod>'}`;
+  // The events hold the probes' failures: named only where a sidecar runs and is not ready.
+  const probing = blocking.some((b) => typeof b.fields.state === 'string' && b.fields.state.startsWith('running'));
+  return `still waiting for the sidecars after ${Math.round(waitedMs / 1000)}s (reminder): ${what}.` +
+    (probing ? ` Probe failures are in the Pod's events: kubectl describe pod ${pod ?? '<pod>'}` : '');
+}
+
+/** What a reminder's line carries as fields: each blocker's that has any. */
+export function blockingFields(blocking: Blocker[]): { blocking?: Record<string, unknown>[] } {
+  const fields = blocking.map((b) => b.fields).filter((f) => Object.values(f).some((v) => v !== undefined));
+  return fields.length > 0 ? { blocking: fields } : {};
 }
 const scheduleMs = [30_000, 60_000, 120_000, 300_000];
 const everyMs = 300_000;

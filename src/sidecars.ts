@@ -9,7 +9,7 @@
 import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
 import { exitBaseline, exits, ownRestartCount, readiness, type ExitBaseline } from './pod.ts';
-import { reminderMessage, reminders, whatBlocks } from './reminders.ts';
+import { blockingFields, reminderMessage, reminders, whatBlocks } from './reminders.ts';
 import { timerMs } from './limits.ts';
 import type { CommandResult, Signals } from './supervise.ts';
 import type { Identity } from './kube/config.ts';
@@ -159,7 +159,7 @@ export class Sidecars implements SidecarView {
   #remind(waitedMs: number): void {
     const blocking = this.#blockers();
     this.#log.warn(reminderMessage(waitedMs, blocking, this.#watched.pod?.metadata?.name), {
-      waitedS: Math.round(waitedMs / 1000), blocking: blocking.map((b) => b.fields),
+      waitedS: Math.round(waitedMs / 1000), ...blockingFields(blocking),
     });
   }
 

@@ -33,6 +33,17 @@ test('durations: units, combinations, bare seconds', () => {
   for (const bad of ['', 's', '5x', '-1s', '1 s', '5sec', 'ms5']) assert.equal(parseDuration(bad), undefined, bad);
 });
 
+test('a bare number then a unit word (--ready-timeout 5 min) is refused with the hint; with -- between, the word is the command', () => {
+  assert.match(usageError(['--ready-timeout', '5', 'min', 'true']), /--ready-timeout: "5 min" is not a duration: the space ends the value, and "min" would run as the command; write 5m/);
+  assert.match(usageError(['--shutdown-timeout=30', 'seconds']), /write 30s/);
+  assert.match(usageError(['--shutdown-http-timeout', '1.5', 'Hours', 'x']), /write 1.5h/);
+  assert.match(usageError(['--watch-timeout', '200', 'ms']), /write 200ms/);
+  assert.equal(config(['--ready-timeout', '5', '--', 'min']).command, 'min');
+  assert.equal(config(['--ready-timeout', '5', 'sleep', 'min']).command, 'sleep');
+  assert.equal(config(['--ready-timeout', '5m', 'h']).command, 'h', 'a value with its unit: the next word is the command');
+  assert.equal(config(['-g', 'http://127.0.0.1:1/q', 's']).command, 's', 'not after a duration');
+});
+
 test('signals: names with or without SIG, any case, numbers', () => {
   assert.deepEqual(parseSignal('TERM'), { name: 'SIGTERM', number: 15 });
   assert.deepEqual(parseSignal('SIGKILL'), { name: 'SIGKILL', number: 9 });

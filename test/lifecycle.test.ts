@@ -65,6 +65,7 @@ test('not in Kubernetes: exit 3 naming --no-wait, shutdown actions still run', a
   const r2 = b.run(['-g', b.rec.url('/quit2'), 'true'], { PROA_SERVICEACCOUNT_DIR: tempDir() });
   assert.equal((await r2.exited).code, 3, r2.dump());
   assert.ok(r2.lines.some((l) => /no service-account token/.test(l.msg)));
+  for (const r of [r1, r2]) assert.match(r.lines.at(-1)!.msg, /^exit 3 is proa's, not the program's: no Kubernetes API access/, r.dump());
   assert.deepEqual(b.rec.received.map((r) => r.path).sort(), ['/quit', '/quit2']);
 });
 

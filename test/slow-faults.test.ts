@@ -59,6 +59,7 @@ test('a stuck wait gets a reminder after 30 s: each unready sidecar with its sta
   const denied = await bed(t, makePod({ name: 'denied', containers: ['main', 'proxy'] }));
   denied.api.forbid('watch');
   const run2 = denied.run(['--shutdown-timeout', '0', 'true']);
+  const run3 = denied.run(['--shutdown-timeout', '0', '--log-format', 'text', 'true']);
 
   const r = await run.waitFor(/reminder/);
   assert.equal(r.level, 'warn');
@@ -66,6 +67,17 @@ test('a stuck wait gets a reminder after 30 s: each unready sidecar with its sta
   assert.deepEqual(r.blocking, [{ container: 'proxy', state: 'running, not ready', restartCount: 0 }]);
   const r2 = await run2.waitFor(/reminder/);
   assert.match(r2.msg, /^still waiting for the sidecars after 30s \(reminder\): the Pod was never seen: forbidden \(cannot watch\): service account default\/proa needs get, list and watch on pods/);
+  // Nothing in it is about probes, and it carries no empty fields (text logs printed `blocking={}`).
+  assert.doesNotMatch(r2.msg, /Probe failures/);
+  assert.equal(r2.blocking, undefined, JSON.stringify(r2));
+  await new Promise<void>((resolve) => {
+    const look = (): void => (run3.text.some((l) => /reminder/.test(l)) ? resolve() : void run3.child.stderr!.once('data', () => setImmediate(look)));
+    look();
+  });
+  run3.signal('SIGTERM');
+  await run3.exited;
+  const line = run3.text.find((l) => /reminder/.test(l));
+  assert.ok(line && !/blocking=/.test(line), run3.text.join('\n'));
   run.signal('SIGTERM');
   run2.signal('SIGTERM');
   assert.equal((await run.exited).code, 143);
