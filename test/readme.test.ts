@@ -3,6 +3,7 @@
 // project (version, license) is so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { node, root, tempDir } from '../testbed/paths.ts';
@@ -55,4 +56,25 @@ test('npm test says once at its start and once at its end which tier did not run
   assert.ok(lines.slice(closing).includes(notes[1]!), `one among the closing notes: ${lines.slice(-4).join('\n')}`);
   assert.match(notes[0]!, /npm run kube:build/);
   assert.doesNotMatch(run.stdout, /# SKIP/);
+});
+
+test('every COPY source of the Dockerfiles is a file of the repository, and the example application builds and runs as its stages do', async (t) => {
+  // Each Dockerfile with its build context: the repository for the top one, examples/ for the example's.
+  for (const [file, context] of [['Dockerfile', root], [join('examples', 'Dockerfile'), join(root, 'examples')]] as const) {
+    const text = readFileSync(join(root, file), 'utf8').replace(/\\\n/g, ' ');
+    const copies = [...text.matchAll(/^\s*COPY\s+(?!.*--from=)(.+)$/gm)].map((m) => m[1]!.trim().split(/\s+/).filter((w) => !w.startsWith('--')));
+    assert.ok(copies.length > 0, file);
+    for (const words of copies) {
+      for (const source of words.slice(0, -1)) assert.ok(existsSync(join(context, source)), `${file}: COPY ${source}: no such file in ${context}`);
+    }
+  }
+  // The Alpine and Debian stages' CMD, as their image runs it.
+  const script = execFileSync('sh', [join(root, 'examples', 'report.sh')]).toString();
+  assert.match(script, /^report 24h: generated at \S+ on \S+\n$/);
+  // The distroless stage's program, built as its stage builds it, where Go is installed.
+  const go = ['/usr/local/go/bin/go', ...(process.env.PATH ?? '').split(':').map((d) => join(d, 'go'))].find((g) => existsSync(g));
+  if (!go) return t.diagnostic('no Go here: the example Go program was not built');
+  const out = join(tempDir(), 'report');
+  execFileSync(go, ['build', '-o', out, '.'], { cwd: join(root, 'examples'), env: { ...process.env, CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' } });
+  assert.match(execFileSync(out, ['--since=24h']).toString(), /^report 24h0m0s: generated at \S+ on \S+\n$/);
 });
