@@ -8,6 +8,13 @@ import { parseSwitch } from './values.ts';
 
 export class UsageError extends Error {
   override name = 'UsageError';
+  /** The flag or environment variable whose value was bad, when the message names one first. */
+  readonly where: string | undefined;
+
+  constructor(message: string, where?: string) {
+    super(message);
+    this.where = where;
+  }
 }
 
 const seeHelp = " (see 'proa --help')";
@@ -43,7 +50,7 @@ export function nearest(word: string, candidates: readonly string[]): string | u
 }
 
 export function fail(message: string): never {
-  throw new UsageError(redact(`proa: ${message}${seeHelp}`).replace(/[\r\n]+/g, ' '));
+  throw new UsageError(redact(`proa: ${message}${seeHelp}`).replace(/[\r\n]+/g, ' '), message.match(/^(--[a-z-]+|PROA_[A-Z_]+)\b/)?.[1]);
 }
 
 export interface RawValue {
@@ -178,7 +185,7 @@ export function envTypos(env: NodeJS.ProcessEnv): string[] {
   });
 }
 
-export function mergeEnv(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv): void {
+export function mergeEnv(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, lenient = false): void {
   for (const spec of options) {
     if (raw.has(spec.long)) continue;
     const name = envName(spec.long);
@@ -187,6 +194,7 @@ export function mergeEnv(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv): vo
     const values = spec.kind === 'list' ? text.split(',').map((v) => v.trim()).filter((v) => v !== '') : [text];
     if (spec.kind === 'switch') {
       const on = parseSwitch(text);
+      if (on === undefined && lenient) continue;
       if (on === undefined) fail(`${name}="${shownValue(text)}" is not a switch value; expected 1, true, yes, 0, false or no`);
       if (!on) continue;
       values[0] = 'true';

@@ -5,7 +5,7 @@ import { isLevel, levelFromRustLog, type Level, type LogFormat } from './log.ts'
 import { maxDurationText } from './limits.ts';
 import { credentialProblem, display, isLocalHost, shownValue } from './urls.ts';
 import { parseDuration, parseSignal, parseSwitch, type KillSignal } from './values.ts';
-import { defaultServiceAccountDir, options } from './options.ts';
+import { defaultServiceAccountDir, envName, options } from './options.ts';
 import { envTypos, fail, mergeEnv, splitArgv, UsageError, type RawValue } from './argv.ts';
 
 export { parseDuration, parseSignal, UsageError, type KillSignal };
@@ -161,9 +161,66 @@ function show(r: RawValue, text: string): string {
   return `item ${r.values.indexOf(text) + 1} of ${r.values.length} (not shown: the variable holds credentials; a comma inside a URL there is written %2C)`;
 }
 
+/** The options that say which Pod and which container are proa's: a bad one leaves nothing safe to send. */
+const identityOptions: ReadonlySet<string> = new Set(['pod', 'namespace', 'container']);
+
+/**
+ * After a usage error: the Config of what did parse, for the shutdown actions alone
+ * (lifecycle.ts' rule for bad input inside a Pod), or why nothing may be sent. Each bad
+ * value is left out, found by checking again without it: a list option loses only the
+ * values that fail alone; a bad --kill-signal takes the kill actions with it (no other
+ * signal may stand in). Refused: a bad --pod, --namespace or --container (another Pod's
+ * sidecars, or the wrong container's rules), a PROA_* list with a bad item (a comma
+ * inside a URL may have made a valid URL to another host of one), PROA_DISABLED unclear.
+ */
+export function salvage(argv: readonly string[], env: NodeJS.ProcessEnv): { config: Config } | { refused: string } {
+  if (env.PROA_DISABLED !== undefined && env.PROA_DISABLED !== '') return { refused: 'PROA_DISABLED is set' };
+  const raw = splitArgv(argv, true).raw;
+  mergeEnv(raw, env, true);
+  for (const long of identityOptions) {
+    const r = raw.get(long);
+    if (r && r.values.some((v) => v.trim() === '')) return { refused: `${r.where} has no value, and it says whose sidecars these are` };
+  }
+  const ownEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !options.some((o) => envName(o.long) === k)));
+  for (let tries = 0; tries < 2 * options.length + 4; tries++) {
+    try {
+      return { config: configFrom(raw, ownEnv, '', [], false) };
+    } catch (err) {
+      if (!(err instanceof UsageError) || err.where === undefined) return { refused: 'the bad input is not one option\'s value' };
+      const where = err.where;
+      if (where === 'PROA_LOG' || where === 'PROA_SERVICEACCOUNT_DIR') {
+        delete ownEnv[where];
+        continue;
+      }
+      const spec = options.find((o) => `--${o.long}` === where || envName(o.long) === where);
+      if (!spec) return { refused: `the bad input is in ${where}` };
+      if (identityOptions.has(spec.long)) return { refused: `the bad value is in ${where}, which says whose sidecars these are` };
+      const r = raw.get(spec.long);
+      if (r && r.where.startsWith('PROA_') && spec.kind === 'list') return { refused: `${where} has a bad item, and a comma inside a URL may have split it wrongly` };
+      if (spec.long === 'kill-signal') for (const k of ['kill', 'kill-all']) raw.delete(k);
+      if (r && spec.kind === 'list') {
+        const good = r.values.filter((v) => {
+          try {
+            configFrom(new Map([[spec.long, { values: [v], where: r.where }]]), {}, '', [], false);
+            return true;
+          } catch {
+            return false;
+          }
+        });
+        if (good.length > 0 && good.length < r.values.length) {
+          raw.set(spec.long, { ...r, values: good });
+          continue;
+        }
+      }
+      raw.delete(spec.long);
+    }
+  }
+  return { refused: 'too many bad values' };
+}
+
 /** Options and environment, checked, into a Config. */
-function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command: string, args: string[]): Config {
-  mergeEnv(raw, env);
+function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command: string, args: string[], withEnv = true): Config {
+  if (withEnv) mergeEnv(raw, env);
   const one = (long: string): RawValue | undefined => raw.get(long);
   const list = (long: string): string[] => raw.get(long)?.values ?? [];
   const on = (long: string): boolean => raw.has(long);

@@ -198,9 +198,15 @@ function safetyNet(run: ShutdownInput, progress: Progress): void {
 if (process.env.__PROA_RESOLVER === '1') void import('./lookup.ts').then((m) => m.serveLookups());
 else main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
-  (err: unknown) => {
+  async (err: unknown) => {
     if (err instanceof UsageError) {
       process.stderr.write(redact(err.message) + '\n');
+      // Inside a Pod, what parsed still stops the sidecars where that is safe (salvage.ts).
+      if (process.argv[2] !== 'check') {
+        await import('./salvage.ts').then((m) => m.stopAfterUsageError(process.argv.slice(2), process.env)).catch((again: unknown) => {
+          process.stderr.write(redact(`proa: internal error after the bad input: ${errorText(again)}`) + '\n');
+        });
+      }
       process.exit(2);
     }
     process.stderr.write(redact(`proa: internal error: ${errorText(err)}`) + '\n');

@@ -51,11 +51,15 @@ function guarded<T>(log: Logger, what: string, read: () => T): T | undefined {
   }
 }
 
-export async function shutDown(input: ShutdownInput): Promise<void> {
+/** Runs the shutdown (see the top of this file); what each action achieved. */
+export async function shutDown(input: ShutdownInput): Promise<Outcome[]> {
   const { config, log, signals, sidecars } = input;
   const planned = input.planned ?? guarded(log, 'planned actions', () => sidecars?.planned());
   // Nothing to send and no one to wait for (--no-wait without actions): done.
-  if (!sidecars && !hasActions(config) && !planned?.auto.length) return log.debug('no shutdown actions configured');
+  if (!sidecars && !hasActions(config) && !planned?.auto.length) {
+    log.debug('no shutdown actions configured');
+    return [];
+  }
   const mode = input.mode ?? 'full';
   const boundMs = config.shutdownTimeoutMs ?? planned?.graceMs ?? 30_000;
   const bound = config.shutdownTimeoutMs !== undefined ? '--shutdown-timeout' : planned?.graceMs !== undefined ? "the Pod's terminationGracePeriodSeconds" : 'the default, 30s';
@@ -84,7 +88,7 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
   const waited = await exitWait;
   signal.cancel();
   if (boundMs === 0 && mode !== 'one-round') log.info('not waiting for the sidecars to exit (--shutdown-timeout 0)');
-  if (interrupt.signal.aborted || !retry) return;
+  if (interrupt.signal.aborted || !retry) return outcomes;
 
   const survivors = [...(waited?.running ?? []).map((name) => ({ who: `sidecar ${name}`, container: name })),
     ...(waited?.answering ?? []).map((a) => ({ who: `the sidecar at endpoint ${a.endpoint} (${a.why})`, endpoint: a.endpoint }))];
@@ -97,7 +101,7 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
         ...(failed.length === 0 && outcomes.length > 0 ? { note: 'every shutdown action succeeded, yet the sidecar did not exit' } : {}),
       });
     }
-    return;
+    return outcomes;
   }
   if (!exitWait) {
     for (const o of outcomes.filter((x) => !x.done)) {
@@ -105,6 +109,7 @@ export async function shutDown(input: ShutdownInput): Promise<void> {
         `still be running, and then the Pod will not complete on its own. ${fix}`, { action: o.action, error: o.error });
     }
   }
+  return outcomes;
 }
 
 /**
