@@ -119,6 +119,52 @@ test('a container\'s last output without a newline is shown when written, not wh
   assert.equal(sim.timeline.filter((e) => e.type === 'probe' && e.container === 'probed').length, 1, 'one passed probe, not one a second');
 });
 
+test('a line a container writes in pieces (python -u, a write per field) is one line, as kubectl logs shows it', async (t) => {
+  const sim = await Simulator.start({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pieces' },
+    spec: { restartPolicy: 'Never', containers: [{ name: 'writer', image: 'app', command: ['sh', '-c', 'printf "one "; sleep 0.3; printf "two\\nthree"; sleep 0.3; echo " four"'] }] },
+  });
+  t.after(() => sim.stop());
+  await sim.finished;
+  assert.deepEqual(sim.timeline.filter((e) => e.type === 'log' && e.container === 'writer').map((e) => e.line), ['one two', 'three four']);
+});
+
+test('fields the simulator does not play are named: a Pod securityContext, Istio\'s holdApplicationUntilProxyStarts, a CronJob\'s own fields', async (t) => {
+  const sim = await Simulator.start({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'unplayed', annotations: { 'proxy.istio.io/config': 'holdApplicationUntilProxyStarts: true\n' } },
+    spec: { restartPolicy: 'Never', securityContext: { runAsUser: 1000, runAsNonRoot: true }, containers: [{ name: 'main', image: 'app', command: ['true'] }] },
+  });
+  t.after(() => sim.stop());
+  await sim.finished;
+  const unplayed = sim.timeline.filter((e) => e.type === 'unsupported').map((e) => String(e.field));
+  assert.ok(unplayed.some((f) => /^spec\.securityContext \(every container runs as the simulator's user\)$/.test(f)), unplayed.join('\n'));
+  assert.ok(unplayed.some((f) => /holdApplicationUntilProxyStarts/.test(f)), unplayed.join('\n'));
+  const empty = await Simulator.start({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'defaulted' },
+    spec: { restartPolicy: 'Never', securityContext: {}, containers: [{ name: 'main', image: 'app', command: ['true'] }] },
+  });
+  t.after(() => empty.stop());
+  await empty.finished;
+  assert.deepEqual(empty.timeline.filter((e) => e.type === 'unsupported'), [], 'an empty securityContext asks for nothing');
+  const { notes } = podFromManifest(`
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec:
+  schedule: "0 3 * * *"
+  concurrencyPolicy: Forbid
+  startingDeadlineSeconds: 100
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: main, image: app, command: ["true"]}]
+`);
+  assert.ok(notes.includes('CronJob spec.concurrencyPolicy: not simulated (no CronJob controller: one run is played)'), notes.join('\n'));
+  assert.ok(notes.includes('CronJob spec.startingDeadlineSeconds: not simulated (no CronJob controller: one run is played)'), notes.join('\n'));
+});
+
 test('shareProcessNamespace: each container-start names its PID', async (t) => {
   const sim = await Simulator.start({
     apiVersion: 'v1', kind: 'Pod', metadata: { name: 'shared' },

@@ -246,6 +246,13 @@ export class FakeApiServer extends EventEmitter {
     return dir;
   }
 
+  /** The service account the tokens minted from now on name (the Pod's serviceAccountName). */
+  useServiceAccount(name: string): void {
+    if (name === this.#opts.serviceAccount) return;
+    this.#opts.serviceAccount = name;
+    this.rotateToken();
+  }
+
   /**
    * A new token replaces the old one, which stops working, as a bound token does when
    * it expires. With `writeFiles` the new one lands in the service-account directories

@@ -56,23 +56,41 @@ interface Sandbox {
 }
 
 /**
- * A stream's lines as they come, the text after a chunk's last newline included at once:
- * the container's output stays in the order it was written, also when a program ends
- * without a newline (curl's answer) just before another container's event. The cost: a
- * line a program writes in two pieces shows as two lines.
+ * A container's output as lines, as `kubectl logs` shows it: a line written in pieces
+ * (`python -u`, a write per field) is one line. The text after a chunk's last newline
+ * waits for the rest of its line until the stream ends, or until anything else happens in
+ * the Pod (flush, which the simulator calls before it records any other event), so the
+ * output stays in the order it was written: a program that ends without a newline
+ * (curl's answer) shows its text before its own exit.
  */
-function inOrder(stream: NodeJS.ReadableStream, line: (text: string) => void): void {
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const parts = chunk.split('\n');
+class Lines {
+  readonly #partial = new Map<string, { name: string; stream: 'stdout' | 'stderr'; text: string }>();
+  readonly #out: PodProcesses['output'];
+
+  constructor(out: PodProcesses['output']) {
+    this.#out = out;
+  }
+
+  push(name: string, stream: 'stdout' | 'stderr', chunk: string): void {
+    const key = `${name}\0${stream}`;
+    const parts = ((this.#partial.get(key)?.text ?? '') + chunk).split('\n');
     const last = parts.pop()!;
-    for (const p of parts) line(p);
-    if (last !== '') line(last);
-  });
+    this.#partial.delete(key);
+    for (const p of parts) this.#out(name, stream, p);
+    if (last !== '') this.#partial.set(key, { name, stream, text: last });
+  }
+
+  /** Every line still waiting for its end, as it is. */
+  flush(): void {
+    const waiting = [...this.#partial.values()];
+    this.#partial.clear();
+    for (const w of waiting) this.#out(w.name, w.stream, w.text);
+  }
 }
 
 export class ContainerProcesses {
   readonly #pod: PodProcesses;
+  readonly #lines: Lines;
   readonly #uts = canUnshare('--uts');
   readonly #mounts = canUnshare('--mount');
   #dir: string | undefined;
@@ -81,6 +99,12 @@ export class ContainerProcesses {
 
   constructor(pod: PodProcesses) {
     this.#pod = pod;
+    this.#lines = new Lines((name, stream, line) => pod.output(name, stream, line));
+  }
+
+  /** Output lines still waiting for their end, recorded now (before another event of the Pod). */
+  flush(): void {
+    this.#lines.flush();
   }
 
   /** shareProcessNamespace: one PID namespace for the Pod, from now on. Its holder's PID. */
@@ -119,7 +143,11 @@ export class ContainerProcesses {
     }
     if (this.#pod.net) [command, ...args] = [...this.#pod.net.enter(), command, ...args];
     const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    for (const stream of ['stdout', 'stderr'] as const) inOrder(child[stream]!, (line) => this.#pod.output(name, stream, line));
+    for (const stream of ['stdout', 'stderr'] as const) {
+      child[stream]!.setEncoding('utf8');
+      child[stream]!.on('data', (chunk: string) => this.#lines.push(name, stream, chunk));
+      child[stream]!.on('end', () => this.#lines.flush());
+    }
     const exited = new Promise<Exit>((resolve) => {
       child.once('error', () => resolve({ code: 127, signal: null }));
       child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -168,9 +196,7 @@ export class ContainerProcesses {
         resolveStarted();
       }
       else if (msg.event === 'output') {
-        for (const line of Buffer.from(msg.data, 'base64').toString().split('\n').filter((l) => l !== '')) {
-          this.#pod.output(name, msg.stream, line);
-        }
+        this.#lines.push(name, msg.stream, Buffer.from(msg.data, 'base64').toString());
       } else if (msg.event === 'exit') {
         sb.handlers.delete(id);
         resolveExit({ code: msg.code, signal: msg.signal });

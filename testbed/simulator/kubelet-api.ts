@@ -73,18 +73,17 @@ class FakeKubeletApi extends EventEmitter implements KubeletApi {
   }
 
   /**
-   * As on the real server, the Pod's service account may do on pods what `rbac` grants:
-   * nothing (false), what its Roles' rules for pods name, or (undefined) what the
-   * README's Role grants.
+   * As on the real server, the Pod's own service account (its serviceAccountName, else
+   * `default`) is who proa is, and it may do on pods what `rbac` grants it: nothing
+   * (false), or what the Roles bound to it name (undefined: the README's Role and
+   * RoleBinding), by the same rules as kube-apiserver's RBAC (podRbac).
    */
   async createPod(pod: Json, opts: { rbac?: false | Json[] } = {}): Promise<Json> {
     this.#name = pod.metadata.name;
-    if (opts.rbac !== undefined) {
-      const granted = new Set((opts.rbac || []).filter((d) => d.kind === 'Role').flatMap((d) => (d.rules ?? []) as Json[])
-        .filter((r) => (r.apiGroups ?? []).includes('') && ((r.resources ?? []).includes('pods') || (r.resources ?? []).includes('*')))
-        .flatMap((r) => (r.verbs ?? []) as string[]));
-      this.fake.forbid(...['get', 'list', 'watch'].filter((v) => !granted.has(v) && !granted.has('*')));
-    }
+    const account = pod.spec?.serviceAccountName ?? pod.spec?.serviceAccount ?? 'default';
+    this.fake.useServiceAccount(account);
+    const granted = podRbac(opts.rbac === false ? [] : opts.rbac ?? documentedRbac(), account, this.namespace);
+    this.fake.forbid(...['get', 'list', 'watch'].filter((v) => !granted.has(v) && !granted.has('*')));
     return this.fake.putPod({ ...pod, metadata: { ...pod.metadata, namespace: this.namespace } });
   }
 
@@ -117,6 +116,38 @@ class FakeKubeletApi extends EventEmitter implements KubeletApi {
   stop(): Promise<void> {
     return this.fake.stop();
   }
+}
+
+/**
+ * The verbs on pods (core group) that `docs` grant service account `account` of
+ * `namespace`, as kube-apiserver's RBAC decides them: a RoleBinding (in the namespace) or
+ * a ClusterRoleBinding whose subjects name that ServiceAccount (a subject's namespace
+ * defaults to the binding's), to a Role of the binding's namespace or a ClusterRole, of
+ * these documents or one of the built-in ones that read pods (view, edit, admin,
+ * cluster-admin); and the groups system:serviceaccounts and
+ * system:serviceaccounts:NAMESPACE. A Role in the manifest that nothing binds to the Pod's
+ * account grants it nothing, as in a cluster.
+ */
+export function podRbac(docs: Json[], account: string, namespace: string): Set<string> {
+  const builtIn: Record<string, string[]> = { view: ['get', 'list', 'watch'], edit: ['get', 'list', 'watch'], admin: ['get', 'list', 'watch'], 'cluster-admin': ['*'] };
+  const forPods = (rules: Json[] | undefined): string[] => (rules ?? [])
+    .filter((r) => ((r.apiGroups ?? []) as string[]).some((g) => g === '' || g === '*') && ((r.resources ?? []) as string[]).some((x) => x === 'pods' || x === '*'))
+    .flatMap((r) => (r.verbs ?? []) as string[]);
+  const verbs = new Set<string>();
+  for (const b of docs.filter((d) => d?.kind === 'RoleBinding' || d?.kind === 'ClusterRoleBinding')) {
+    const bindingNs = b.kind === 'RoleBinding' ? (b.metadata?.namespace ?? namespace) : undefined;
+    if (bindingNs !== undefined && bindingNs !== namespace) continue;
+    const names = ((b.subjects ?? []) as Json[]).some((s) =>
+      (s.kind === 'ServiceAccount' && s.name === account && (s.namespace ?? bindingNs) === namespace)
+      || (s.kind === 'Group' && (s.name === 'system:serviceaccounts' || s.name === `system:serviceaccounts:${namespace}`)));
+    if (!names) continue;
+    const ref = b.roleRef ?? {};
+    const role = docs.find((d) => d?.kind === ref.kind && d?.metadata?.name === ref.name
+      && (ref.kind === 'ClusterRole' || (d.metadata?.namespace ?? namespace) === namespace));
+    if (ref.kind === 'Role' && b.kind === 'ClusterRoleBinding') continue;
+    for (const v of role ? forPods(role.rules) : ref.kind === 'ClusterRole' ? builtIn[ref.name] ?? [] : []) verbs.add(v);
+  }
+  return verbs;
 }
 
 /** The README's ServiceAccount, Role and RoleBinding, as examples/job.yaml has them. */
@@ -166,8 +197,19 @@ export class RealKubeletApi extends EventEmitter implements KubeletApi {
   async applyRbac(docs: Json[] = documentedRbac()): Promise<void> {
     const ns = this.namespace;
     for (const doc of docs) {
+      // Cluster-wide: named for this namespace, so that runs sharing the server do not collide.
+      const cluster = (d: Json): Json => ({ ...d, metadata: { ...d.metadata, name: `${d.metadata?.name}-${ns}` } });
+      const ours = (ref: Json | undefined): boolean => ref?.kind === 'ClusterRole' && docs.some((d) => d.kind === 'ClusterRole' && d.metadata?.name === ref.name);
       if (doc.kind === 'Role') await this.#call('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, doc);
-      if (doc.kind === 'RoleBinding') await this.#call('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, doc);
+      if (doc.kind === 'RoleBinding') {
+        await this.#call('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`,
+          ours(doc.roleRef) ? { ...doc, roleRef: { ...doc.roleRef, name: `${doc.roleRef.name}-${ns}` } } : doc);
+      }
+      if (doc.kind === 'ClusterRole') await this.#call('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', cluster(doc));
+      if (doc.kind === 'ClusterRoleBinding') {
+        await this.#call('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
+          { ...cluster(doc), roleRef: ours(doc.roleRef) ? { ...doc.roleRef, name: `${doc.roleRef.name}-${ns}` } : doc.roleRef });
+      }
     }
   }
 

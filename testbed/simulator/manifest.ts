@@ -18,18 +18,25 @@ export function podFromManifest(text: string): { pod: Json; notes: string[]; con
   const found = docs.find((d) => d.kind === 'Pod' || d.kind === 'Job' || d.kind === 'CronJob');
   if (!found) throw new Error('the manifest has no Pod, Job or CronJob');
   // ConfigMaps become the Pod's configMap volumes; the rest is not played.
-  // Roles and RoleBindings are applied on the real API server (ServiceAccounts are made for the Pod).
+  // Roles, ClusterRoles and their bindings grant the Pod's service account what they
+  // grant it on either API server (ServiceAccounts are made for the Pod).
   const configMaps = docs.filter((d) => d.kind === 'ConfigMap');
-  const rbac = docs.filter((d) => d.kind === 'Role' || d.kind === 'RoleBinding');
+  const rbacKinds = ['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'];
+  const rbac = docs.filter((d) => rbacKinds.includes(d.kind));
   for (const d of docs) {
-    if (d !== found && !['ConfigMap', 'Role', 'RoleBinding', 'ServiceAccount'].includes(d.kind)) notes.push(`${d.kind} ${d.metadata?.name ?? ''}: not simulated (only the Pod runs)`);
+    if (d !== found && !['ConfigMap', 'ServiceAccount', ...rbacKinds].includes(d.kind)) notes.push(`${d.kind} ${d.metadata?.name ?? ''}: not simulated (only the Pod runs)`);
   }
   if (found.kind === 'Pod') return { pod: structuredClone(found), notes, configMaps, rbac, jobDeadlineSeconds: undefined };
   // A CronJob plays one run of its jobTemplate.
   const doc = found.kind === 'CronJob'
     ? { ...found.spec?.jobTemplate, metadata: { ...found.spec?.jobTemplate?.metadata, name: `${found.metadata?.name ?? 'cronjob'}-${Math.floor(Date.now() / 60_000)}` } }
     : found;
-  if (found.kind === 'CronJob') notes.push(`CronJob ${found.metadata?.name}: one run of its jobTemplate is played (schedule ${found.spec?.schedule})`);
+  if (found.kind === 'CronJob') {
+    notes.push(`CronJob ${found.metadata?.name}: one run of its jobTemplate is played (schedule ${found.spec?.schedule})`);
+    for (const key of Object.keys(found.spec ?? {})) {
+      if (key !== 'jobTemplate' && key !== 'schedule') notes.push(`CronJob spec.${key}: not simulated (no CronJob controller: one run is played)`);
+    }
+  }
   // The Job's own fields are the Job controller's, which is not simulated: say so.
   // activeDeadlineSeconds is played (the Job controller deletes the Pod when it passes).
   for (const key of Object.keys(doc.spec ?? {})) {

@@ -22,14 +22,24 @@ export function podNetworksAvailable(): boolean {
     && spawnSync('nsenter', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
+/** Pods' addresses, one per namespace made here (each namespace is its own: they never meet). */
+let made = 0;
+
 export class PodNetwork {
+  /**
+   * The Pod's IP, on the namespace's loopback device: where the kubelet's probes go, as
+   * they go to a real Pod's IP from the node. A sidecar that listens on 127.0.0.1 alone
+   * is not reachable there, as in a cluster.
+   */
+  readonly podIp: string;
   readonly #agent: ChildProcess;
   readonly #bridge: Server;
   readonly #pending = new Map<number, (r: ProbeResult) => void>();
   #next = 0;
   readonly #ready: Promise<void>;
 
-  private constructor(agent: ChildProcess, bridge: Server) {
+  private constructor(agent: ChildProcess, bridge: Server, podIp: string) {
+    this.podIp = podIp;
     this.#agent = agent;
     this.#bridge = bridge;
     let ready!: () => void;
@@ -52,9 +62,10 @@ export class PodNetwork {
     const bridge = forwarder({ host: apiHost, port: apiPort });
     bridge.listen(socket);
     await once(bridge, 'listening');
-    const agent = spawn('unshare', ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'pod-network',
+    const podIp = `10.244.${(process.pid % 250) + 1}.${(made++ % 250) + 2}`;
+    const agent = spawn('unshare', ['--net', '--', 'sh', '-c', `ip link set lo up && ip addr add ${podIp}/32 dev lo && exec "$@"`, 'pod-network',
       node, join(root, 'testbed', 'simulator', 'pod-network-agent.mjs'), apiHost, String(apiPort), socket], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const net = new PodNetwork(agent, bridge);
+    const net = new PodNetwork(agent, bridge, podIp);
     await net.#ready;
     return net;
   }

@@ -1,6 +1,7 @@
-// The kubelet's probes, as the simulator makes them: httpGet and tcpSocket to the Pod's
-// address (from inside the Pod's own network namespace when it has one), exec inside
-// the container's environment. One probe, one result: thresholds and periods are the
+// The kubelet's probes, as the simulator makes them: httpGet and tcpSocket to the probe's
+// `host`, else the Pod's IP (from inside the Pod's own network namespace when it has
+// one, where a sidecar listening on 127.0.0.1 alone is not reachable at the Pod's IP, as
+// in a cluster; without one, 127.0.0.1), exec inside the container's environment. One probe, one result: thresholds and periods are the
 // simulator's.
 import { spawn } from 'node:child_process';
 import { get as httpGet } from 'node:http';
@@ -34,7 +35,7 @@ export function runProbe(probe: Probe, target: ProbeTarget): Promise<ProbeResult
     : Number(((target.spec.ports ?? []) as Json[]).find((x) => x.name === p)?.containerPort ?? p);
   if (probe.httpGet) {
     const g = probe.httpGet;
-    if (target.net) return target.net.probe('http', g.host ?? '127.0.0.1', port(g.port), g.path ?? '/', timeout);
+    if (target.net) return target.net.probe('http', g.host || target.net.podIp, port(g.port), g.path ?? '/', timeout);
     return new Promise((resolve) => {
       const req = httpGet({ host: g.host ?? '127.0.0.1', port: port(g.port), path: g.path ?? '/', timeout, headers: { 'User-Agent': 'kube-probe/1.30' } }, (res) => {
         res.resume();
@@ -47,7 +48,7 @@ export function runProbe(probe: Probe, target: ProbeTarget): Promise<ProbeResult
   }
   if (probe.tcpSocket) {
     const t = probe.tcpSocket;
-    if (target.net) return target.net.probe('tcp', t.host ?? '127.0.0.1', port(t.port), '', timeout);
+    if (target.net) return target.net.probe('tcp', t.host || target.net.podIp, port(t.port), '', timeout);
     return new Promise((resolve) => {
       const s = connect({ host: t.host ?? '127.0.0.1', port: port(t.port), timeout });
       s.on('connect', () => { s.destroy(); resolve({ pass: true, detail: 'connected' }); });

@@ -120,7 +120,7 @@ interface Ctr {
 const supportedContainer = new Set(['name', 'image', 'imagePullPolicy', 'command', 'args', 'env', 'readinessProbe', 'startupProbe',
   'ports', 'resources', 'terminationMessagePath', 'terminationMessagePolicy', 'restartPolicy', 'workingDir', 'volumeMounts']);
 const supportedPod = new Set(['containers', 'initContainers', 'restartPolicy', 'terminationGracePeriodSeconds', 'shareProcessNamespace',
-  'serviceAccountName', 'serviceAccount', 'dnsPolicy', 'schedulerName', 'enableServiceLinks', 'priority', 'securityContext',
+  'serviceAccountName', 'serviceAccount', 'dnsPolicy', 'schedulerName', 'enableServiceLinks', 'priority',
   'automountServiceAccountToken', 'volumes', 'activeDeadlineSeconds']);
 
 /** The kubelet's crash back-off: 10 s, doubling, at most 5 minutes. */
@@ -259,6 +259,8 @@ export class Simulator extends EventEmitter {
   }
 
   #record(type: string, fields: Record<string, unknown> = {}): TimelineEvent {
+    // A line a container is still writing comes before what happens next in the Pod.
+    if (type !== 'log') this.#processes?.flush();
     const e: TimelineEvent = { t: Math.round((performance.now() - this.#t0) * 10) / 10, type, ...fields };
     this.timeline.push(e);
     if (this.#opts.timelineFile) appendFileSync(this.#opts.timelineFile, JSON.stringify(e) + '\n');
@@ -286,8 +288,14 @@ export class Simulator extends EventEmitter {
 
   #checkSupported(): void {
     for (const key of Object.keys(this.#pod.spec)) {
-      if (!supportedPod.has(key)) this.#unsupported(`spec.${key}`);
+      // An empty securityContext (what the API server defaults) asks for nothing.
+      if (key === 'securityContext' && Object.keys(this.#pod.spec.securityContext ?? {}).length === 0) continue;
+      if (!supportedPod.has(key)) this.#unsupported(key === 'securityContext' ? 'spec.securityContext (every container runs as the simulator\'s user)' : `spec.${key}`);
     }
+    // Istio's holdApplicationUntilProxyStarts (its injector's template on a cluster) is
+    // not played: the injectors' templates here do not reorder or gate the containers.
+    const proxyConfig = String(this.#pod.metadata?.annotations?.['proxy.istio.io/config'] ?? '');
+    if (/holdApplicationUntilProxyStarts:\s*true/.test(proxyConfig)) this.#unsupported('proxy.istio.io/config holdApplicationUntilProxyStarts (the application is not held until the proxy starts)');
     for (const c of this.#ctrs) {
       const list = c.kind === 'regular' ? 'containers' : 'initContainers';
       for (const key of Object.keys(c.spec)) {
@@ -320,8 +328,8 @@ export class Simulator extends EventEmitter {
     // What the kubelet adds besides the containers: the Pod's addresses and conditions.
     status.hostIP = '127.0.0.1';
     status.hostIPs = [{ ip: '127.0.0.1' }];
-    status.podIP = '127.0.0.1';
-    status.podIPs = [{ ip: '127.0.0.1' }];
+    status.podIP = this.#net?.podIp ?? '127.0.0.1';
+    status.podIPs = [{ ip: status.podIP }];
     const initialized = this.#ctrs.every((c) => c.kind !== 'init' || c.status.state.terminated?.exitCode === 0)
       && this.#ctrs.every((c) => c.kind !== 'native' || c.started);
     const containersReady = this.#ctrs.every((c) => c.kind !== 'regular' || c.ready);
@@ -398,7 +406,8 @@ export class Simulator extends EventEmitter {
         case 'metadata.uid': return this.#pod.metadata.uid ?? '';
         case 'spec.serviceAccountName': return this.#pod.spec.serviceAccountName ?? 'default';
         case 'spec.nodeName': return 'simulated-node';
-        case 'status.podIP': case 'status.hostIP': return '127.0.0.1';
+        case 'status.podIP': return this.#net?.podIp ?? '127.0.0.1';
+        case 'status.hostIP': return '127.0.0.1';
         default:
           this.#unsupported(`fieldRef ${path}`);
           return '';
