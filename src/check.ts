@@ -3,7 +3,7 @@
 // nothing. Exit 0 when proa would work, 1 otherwise with the first blocking problem on
 // the last line. What the API answers passes the same boundary as the watch's events
 // (kube/decode.ts), and an answer proa cannot read is a finding, never a crash.
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { configOf, killFlag, type Config } from './cli.ts';
 import { defaultServiceAccountDir } from './options.ts';
 import { listProcesses, notPermitted } from './kill.ts';
@@ -37,19 +37,60 @@ class Report {
   }
 }
 
-/** PID 1's proa, when that is what runs there: its options are the ones that matter. */
-function fromPidOne(): { argv: string[]; env: NodeJS.ProcessEnv } | undefined {
+/** The proa running at `pid`, if that is one: its arguments and environment. */
+function proaAt(pid: number, self = statSync('/proc/self/exe')): { pid: number; argv: string[]; env: NodeJS.ProcessEnv } | undefined {
   try {
-    const same = statSync('/proc/1/exe');
-    const self = statSync('/proc/self/exe');
-    const argv = readFileSync('/proc/1/cmdline', 'utf8').split('\0').filter((a, i, all) => i < all.length - 1 || a !== '');
-    const isProa = (same.ino === self.ino && same.dev === self.dev) || /(^|\/)proa[^/]*$/.test(argv[0] ?? '');
-    if (!isProa) return undefined;
-    const env = Object.fromEntries(readFileSync('/proc/1/environ', 'utf8').split('\0').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
-    return { argv: argv.slice(1), env };
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => i < all.length - 1 || a !== '');
+    let same = false;
+    try {
+      const exe = statSync(`/proc/${pid}/exe`);
+      same = exe.ino === self.ino && exe.dev === self.dev;
+    } catch {
+      // Another user's process: its argv[0] alone.
+    }
+    if (!same && !/(^|\/)proa[^/]*$/.test(argv[0] ?? '')) return undefined;
+    // proa's own resolver child is proa's binary too, and no proa to check.
+    const env = Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+    if (env.__PROA_RESOLVER !== undefined || argv[1] === 'check') return undefined;
+    return { pid, argv: argv.slice(1), env };
   } catch {
     return undefined;
   }
+}
+
+const mountNamespace = (pid: number | 'self'): string | undefined => {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * The running proa whose options matter: PID 1 when it is proa (the usual container);
+ * else, where the Pod shares its PID namespace (`kubectl exec -c NAME` joins it, and
+ * PID 1 is the Pod's pause), the proa of this container, which shares check's mount
+ * namespace; else the only proa in sight. undefined, with the PIDs in sight, when none
+ * can be told.
+ */
+function runningProa(): { found?: { pid: number; argv: string[]; env: NodeJS.ProcessEnv }; seen: number[] } {
+  const one = proaAt(1);
+  if (one) return { found: one, seen: [1] };
+  const all: { pid: number; argv: string[]; env: NodeJS.ProcessEnv }[] = [];
+  try {
+    for (const entry of readdirSync('/proc')) {
+      const pid = Number(entry);
+      if (!/^\d+$/.test(entry) || pid === process.pid || pid === process.ppid) continue;
+      const p = proaAt(pid);
+      if (p) all.push(p);
+    }
+  } catch {
+    return { seen: [] };
+  }
+  const own = mountNamespace('self');
+  const mine = all.filter((p) => own !== undefined && mountNamespace(p.pid) === own);
+  const found = mine.length === 1 ? mine[0] : all.length === 1 ? all[0] : undefined;
+  return { ...(found ? { found } : {}), seen: all.map((p) => p.pid) };
 }
 
 /** A body as JSON, or undefined when it is not JSON. */
@@ -107,12 +148,15 @@ function maySignal(pid: number): boolean {
 
 export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv): Promise<{ report: Report; source: string }> {
   const r = new Report();
-  const pid1 = bare ? fromPidOne() : undefined;
+  const running = bare ? runningProa() : { seen: [] };
+  const pid1 = running.found;
   const pid1Config = pid1 ? configOf(pid1.argv, { ...pid1.env }) : undefined;
   const config = pid1Config ?? own;
   const useEnv = pid1Config ? { ...pid1!.env } : env;
-  const source = pid1Config ? `options and environment of PID 1 (${describeOptions(pid1Config)})`
-    : bare ? 'its own options and environment (PID 1 is not proa)' : 'its own options and environment';
+  const source = pid1Config ? `options and environment of PID ${pid1!.pid} (${describeOptions(pid1Config)})`
+    : !bare ? 'its own options and environment'
+      : running.seen.length > 1 ? `its own options and environment (proa runs as PIDs ${running.seen.join(', ')}, none in this container's mount namespace: pass the options to check)`
+        : 'its own options and environment (no running proa in sight)';
   try {
     await examine(r, config, useEnv);
   } catch (err) {

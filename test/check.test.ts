@@ -139,6 +139,25 @@ test('proa check without options takes those of the proa that runs as PID 1, and
   assert.match(run.stdout, /Pod job-x \(from POD_NAME\)/, 'PID 1\'s environment, not its own (which has no POD_NAME)');
 });
 
+test('proa check in a shared process namespace (PID 1 the pause): the running proa of its own container, by its mount namespace', { timeout: 60_000 }, async (t) => {
+  const pod = makePod({ name: 'job-shared', containers: ['main', 'other', 'proxy'] });
+  running(pod, 'proxy', true);
+  const b = await bed(t, pod);
+  const env = Object.entries({ ...b.env, PATH: process.env.PATH ?? '' }).map(([k, v]) => `${k}=${v}`);
+  // PID 1 a shell (the pause); main's proa in this mount namespace; another container's
+  // proa in a mount namespace of its own; then `kubectl exec -c main -- proa check`.
+  const run = new Run('unshare', ['--pid', '--fork', '--mount-proc', 'env', ...env, 'bash', '-c', [
+    `unshare --mount "${binary}" --no-wait --shutdown-timeout 0 -g http://127.0.0.1:1/other -- sleep 300 2>/dev/null &`,
+    `"${binary}" --no-wait --shutdown-timeout 0 -g http://127.0.0.1:1/mine -- sleep 300 2>/dev/null &`,
+    'while [ $(pgrep -c sleep) -lt 2 ]; do sleep 0.05; done',
+    `env -i PATH="$PATH" "${binary}" check; kill %1 %2`,
+  ].join('\n')], { PATH: process.env.PATH ?? '' });
+  t.after(() => run.child.kill('SIGKILL'));
+  await run.exited;
+  assert.match(run.stdout, /^proa check, with options and environment of PID \d+ \(--shutdown-http-get http:\/\/127\.0\.0\.1:1\/mine /, run.stdout);
+  assert.match(run.stdout, /Pod job-shared \(from POD_NAME\)/, 'the running proa\'s environment');
+});
+
 test('proa check outside a cluster: the identity says where each name came from, and why the API cannot be used', async () => {
   const run = proa(['check'], { PROA_SERVICEACCOUNT_DIR: join(tempDir(), 'none'), POD_NAME: 'p1' });
   assert.equal((await run.exited).code, 1, run.stdout + run.dump());

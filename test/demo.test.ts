@@ -80,10 +80,11 @@ test('npm run demo on a manifest without RBAC: proa is refused as in a cluster, 
   assert.match(supplied.stdout, /Job complete\./);
 });
 
-test('npm run demo on a Pod that never ends: a hint after a quiet spell, and Ctrl-C deletes the Pod', { timeout: 90_000 }, async () => {
-  const file = manifest('[sleep, "300"]', true);
+test('npm run demo on a Pod that never ends: a hint once the Pod has not changed for a while, its output notwithstanding; Ctrl-C deletes the Pod', { timeout: 90_000 }, async () => {
+  // A program that never ends and writes a line five times a second, as a sidecar logging each probe does.
+  const file = manifest('[sh, -c, "while true; do echo still working; sleep 0.2; done"]', true);
   const run = demo([file], { PROA_DEMO_QUIET_MS: '1500' });
-  await line(run, 'nothing new for 1.5s: the Pod is still running. Ctrl-C deletes it');
+  await line(run, 'the Pod has not changed for 1.5s: it is still running. Ctrl-C deletes it');
   run.signal('SIGINT');
   await run.exited;
   assert.match(run.stdout, /Pod deleted: phase/);

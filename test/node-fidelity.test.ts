@@ -29,3 +29,19 @@ if (node) {
     });
   }
 }
+
+if (node) {
+  void test('on the real node: a CronJob runs at once, as kubectl create job --from=cronjob/NAME runs it, not at its schedule', { timeout: 180_000 }, async (t) => {
+    const control = fidelity.find((f) => f.phase === 'Succeeded')!;
+    // The control's Job, as the jobTemplate of a CronJob due once a year.
+    const asCron = control.manifest.replace(/apiVersion: batch\/v1\nkind: Job\nmetadata:\n  name: (\S+)\nspec:\n((?: {2}.*\n)+?)(?=---)/,
+      (_all, name: string, spec: string) => `apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: ${name}\nspec:\n  schedule: "0 0 1 1 *"\n  jobTemplate:\n    spec:\n${spec.replace(/^/gm, '    ').replace(/ +$/, '')}`);
+    assert.match(asCron, /kind: CronJob/);
+    const played = await play('node', asCron, { node });
+    t.after(() => played.stop());
+    assert.ok(played.timeline.some((e) => e.type === 'job-from-cronjob' && e.job === 'done-right-now'), JSON.stringify(played.timeline.slice(0, 3)));
+    const outcome = await played.finished;
+    assert.equal(outcome.phase, 'Succeeded');
+    assert.equal(outcome.exitCodes.main, 0);
+  });
+}

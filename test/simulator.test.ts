@@ -1,5 +1,6 @@
 // The Pod simulator's reading of manifests: what it plays, and what it says it does not.
 import { test } from 'node:test';
+import { play } from '../testbed/backends.ts';
 import assert from 'node:assert/strict';
 import { podFromManifest } from '../testbed/simulator/manifest.ts';
 import { Simulator } from '../testbed/simulator/simulator.ts';
@@ -185,4 +186,25 @@ test('RBAC as the manifest grants it, on the fake API server too: none means pro
   t.after(() => sim.stop());
   await sim.waitFor((e) => e.type === 'container-exit' && e.container === 'main');
   assert.ok(sim.logs('main').some((l) => /^forbidden \(cannot watch\)/.test(String(l.msg))), JSON.stringify(sim.logs('main')));
+});
+
+test('kubectl exec as the image would have it: a bare `proa` is not on the PATH of an image with the folder only', { timeout: 60_000 }, async (t) => {
+  const played = await play('fake', `apiVersion: v1
+kind: Pod
+metadata: {name: folder-only}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: registry.example/report:3.1
+    command: [/opt/proa/proa, --no-wait, --, sleep, "30"]
+`);
+  t.after(() => played.stop());
+  await played.waitFor((e) => e.type === 'container-start' && e.container === 'main');
+  const bare = await played.exec('main', ['proa', '--version']);
+  assert.equal(bare.code, 127);
+  assert.match(bare.stderr, /exec: "proa": executable file not found in \$PATH \(this image has proa at \/opt\/proa\/proa: exec that\)/);
+  const full = await played.exec('main', ['/opt/proa/proa', '--version']);
+  assert.equal(full.code, 0, full.stderr);
+  assert.match(full.stdout, /^proa \d+\.\d+\.\d+ /);
 });

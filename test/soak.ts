@@ -124,6 +124,8 @@ function manifest(plan: JobPlan): Json {
     spec: {
       restartPolicy: 'Never',
       terminationGracePeriodSeconds: 20,
+      // The account the README's Role is bound to: the simulator grants proa what a cluster would.
+      serviceAccountName: 'proa',
       containers: [
         {
           name: 'main', image: 'app', command: [binary, ...flags, '--', 'sh', '-c', script],

@@ -50,7 +50,7 @@ export async function play(backend: Backend, manifest: string, opts: PlayOptions
     const p = await PlayedOnNode.play(opts.node, manifest, 'play', opts.echo);
     return {
       backend, timeline: p.timeline, finished: p.finished, waitFor: (m) => p.waitFor(m),
-      logs: (c) => p.logs(c), exec: (c, argv) => p.exec(c, argv), deletePod: () => p.deletePod(), stop: () => p.stop(),
+      logs: (c) => p.logs(c), exec: (c, argv) => p.exec(c, argv), deletePod: async () => void await p.deletePod(), stop: () => p.stop(),
     };
   }
   const sim = await Simulator.start(manifest, {

@@ -96,14 +96,16 @@ if (values.apiserver === 'real') {
 console.log(`Simulating ${manifest} on the ${values.apiserver} API server\n`);
 const timelineFile = join(root, 'dist', 'demo-timeline.jsonl');
 // The examples' webhooks inject their sidecars, and their images run stand-ins.
-// A Job that never ends must not look like a hung demo: after 30 s without a new line,
-// say so, and again every 30 s.
+// A Job that never ends must not look like a hung demo: after 30 s in which the Pod did
+// not change (its statuses, phase, containers starting or ending; output and probe
+// results do not count: a sidecar that logs every probe would hide a stuck Job), say so,
+// and again every 30 s.
 let quiet: NodeJS.Timeout | undefined;
 const quietMs = Number(process.env.PROA_DEMO_QUIET_MS ?? 30_000);
 const hint = (): void => {
   clearTimeout(quiet);
   quiet = setTimeout(() => {
-    console.log(`${' '.repeat(11)}(nothing new for ${quietMs / 1000}s: the Pod is still running. Ctrl-C deletes it, as kubectl delete pod would)`);
+    console.log(`${' '.repeat(11)}(the Pod has not changed for ${quietMs / 1000}s: it is still running. Ctrl-C deletes it, as kubectl delete pod would)`);
     hint();
   }, quietMs);
   quiet.unref();
@@ -119,7 +121,7 @@ const sim = await Simulator.start(played, {
   echo: (e) => {
     const line = render(e);
     if (line) console.log(line);
-    hint();
+    if (!['log', 'probe', 'exec-output'].includes(e.type)) hint();
   },
 });
 if (values.exec) {
@@ -164,46 +166,74 @@ async function onRealNode(): Promise<number> {
   }
   console.log('Starting the real node (etcd, kube-apiserver, controller-manager, scheduler, containerd, kubelet, a registry) in namespaces of its own...');
   const node = await RealNode.start({ progress: (line) => console.log(`  ${line}`) });
-  console.log(`Node Ready in ${(node.startupMs / 1000).toFixed(1)} s. Applying ${manifest}\n`);
-  // A manifest written for a cluster names its own images: said up front, since their
-  // pull fails here as it would in a cluster that cannot reach them (ErrImagePull).
-  const held = new Set(node.images.map((r) => JSON.stringify(repositoryAndTag(r))));
-  const { pod } = podFromManifest(text);
-  const absent = [...new Set([...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c: { image?: string }) => String(c.image ?? '')))]
-    .filter((ref) => !held.has(JSON.stringify(repositoryAndTag(ref))));
-  if (absent.length > 0) {
-    console.log(`Not in the test bed's registry, so their pull will fail (ErrImagePull) and the Pod will wait: ${absent.join(', ')}. ` +
-      `It holds: ${node.images.join(', ')}.\n`);
-  }
-  const p = await PlayedOnNode.play(node, text, 'demo', (e) => {
-    const line = render(e);
-    if (line) console.log(line);
-  });
-  if (values.exec) {
-    const container = values.exec;
-    void p.waitFor((e) => e.type === 'status' && e.container === container && /^(running|ready)$/.test(String(e.state)))
-      .then(async () => {
-        const r = await p.exec(container, execCommand);
-        console.log(`${' '.repeat(11)}kubectl exec -c ${container} -- ${execCommand.join(' ')} (exit ${r.code}):\n${(r.stdout + r.stderr).trimEnd()}`);
+  // Whatever fails from here on (a manifest kubectl refuses), the node is stopped.
+  try {
+    console.log(`Node Ready in ${(node.startupMs / 1000).toFixed(1)} s. Applying ${manifest}\n`);
+    // A manifest written for a cluster names its own images: said up front, since their
+    // pull fails here as it would in a cluster that cannot reach them (ErrImagePull).
+    const held = new Set(node.images.map((r) => JSON.stringify(repositoryAndTag(r))));
+    const { pod } = podFromManifest(text);
+    const absent = [...new Set([...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c: { image?: string }) => String(c.image ?? '')))]
+      .filter((ref) => !held.has(JSON.stringify(repositoryAndTag(ref))));
+    if (absent.length > 0) {
+      console.log(`Not in the test bed's registry, so their pull will fail (ErrImagePull) and the Pod will wait: ${absent.join(', ')}. ` +
+        `It holds: ${node.images.join(', ')}.\n`);
+    }
+    const p = await PlayedOnNode.play(node, text, 'demo', (e) => {
+      const line = render(e);
+      if (line) console.log(line);
+    });
+    if (values.exec) {
+      const container = values.exec;
+      void p.waitFor((e) => e.type === 'status' && e.container === container && /^(running|ready)$/.test(String(e.state)))
+        .then(async () => {
+          const r = await p.exec(container, execCommand);
+          console.log(`${' '.repeat(11)}kubectl exec -c ${container} -- ${execCommand.join(' ')} (exit ${r.code}):\n${(r.stdout + r.stderr).trimEnd()}`);
+        });
+    }
+    // Every way out stops the node. Ctrl-C or SIGTERM deletes the Pod, as kubectl delete
+    // pod would, and waits for it for its grace period and 15 s more; with no Pod yet, a
+    // second signal, or that wait over, the node is stopped at once; the node dying too.
+    let leaving = false;
+    const leave = async (code: number, why: string): Promise<never> => {
+      if (!leaving) {
+        leaving = true;
+        console.error(`\n${why}`);
+        await p.stop().catch(() => {});
+        await node.stop();
+      }
+      process.exit(code);
+    };
+    let deleting = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      const code = signal === 'SIGINT' ? 130 : 143;
+      if (deleting) return void leave(code, `${signal} again: stopping the node now`);
+      deleting = true;
+      void p.deletePod().then((had) => {
+        if (!had) return leave(code, `${signal}: no Pod was created yet; stopping the node`);
+        const boundS = Number(p.pod?.spec?.terminationGracePeriodSeconds ?? 30) + 15;
+        console.log(`${signal}: the Pod is being deleted, as kubectl delete pod would (${signal === 'SIGINT' ? 'Ctrl-C' : 'a signal'} again stops the node at once)`);
+        setTimeout(() => void leave(code, `the Pod was still there ${boundS}s after its deletion: stopping the node`), boundS * 1000).unref();
+        return undefined;
       });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    const outcome = await Promise.race([p.finished, node.died.then((why) => leave(1, why))]);
+    const timeline = [...p.timeline, ...(outcome.deleted ? [] : await p.logEvents())].sort((a, b) => a.t - b.t);
+    console.log('\nThe whole timeline, each container\'s log placed by the kubelet\'s timestamps (kubectl logs --timestamps):\n');
+    for (const e of timeline) {
+      const line = render(e);
+      if (line) console.log(line);
+    }
+    await p.stop();
+    await node.stop();
+    const codes = Object.entries(outcome.exitCodes).map(([k, v]) => `${k}=${v}`).join(', ');
+    console.log(`\nPod ${outcome.deleted ? 'deleted' : 'finished'}: phase ${outcome.phase}; exit codes ${codes}`);
+    console.log(outcome.phase === 'Succeeded' ? 'Job complete.' : 'Job failed.');
+    return outcome.phase === 'Succeeded' ? 0 : 1;
+  } catch (err) {
+    await node.stop();
+    throw err;
   }
-  const stop = (): void => void p.deletePod();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  const outcome = await Promise.race([p.finished, node.died.then((why) => {
-    console.error(`\n${why}`);
-    process.exit(1);
-  })]);
-  const timeline = [...p.timeline, ...(outcome.deleted ? [] : await p.logEvents())].sort((a, b) => a.t - b.t);
-  console.log('\nThe whole timeline, each container\'s log placed by the kubelet\'s timestamps (kubectl logs --timestamps):\n');
-  for (const e of timeline) {
-    const line = render(e);
-    if (line) console.log(line);
-  }
-  await p.stop();
-  await node.stop();
-  const codes = Object.entries(outcome.exitCodes).map(([k, v]) => `${k}=${v}`).join(', ');
-  console.log(`\nPod ${outcome.deleted ? 'deleted' : 'finished'}: phase ${outcome.phase}; exit codes ${codes}`);
-  console.log(outcome.phase === 'Succeeded' ? 'Job complete.' : 'Job failed.');
-  return outcome.phase === 'Succeeded' ? 0 : 1;
 }

@@ -58,6 +58,15 @@ export class PlayedOnNode {
     const applied = await node.kubectl(['apply', '-n', p.namespace, '-f', '-'], manifest);
     if (applied.code !== 0) throw new Error(`kubectl apply: ${applied.stderr}`);
     p.#record('applied', { namespace: p.namespace, objects: applied.stdout.trim().split('\n') });
+    // A CronJob runs at once, as `kubectl create job --from=cronjob/NAME` runs it, rather
+    // than at its schedule, which could be hours away.
+    const cronJob = applied.stdout.match(/^cronjob\.batch\/(\S+) (?:created|configured|unchanged)/m)?.[1];
+    if (cronJob) {
+      const job = `${cronJob.slice(0, 40)}-now`;
+      const created = await node.kubectl(['create', 'job', '-n', p.namespace, job, `--from=cronjob/${cronJob}`]);
+      if (created.code !== 0) throw new Error(`kubectl create job --from=cronjob/${cronJob}: ${created.stderr}`);
+      p.#record('job-from-cronjob', { cronJob, job });
+    }
     return p;
   }
 
@@ -131,6 +140,8 @@ export class PlayedOnNode {
       for (const raw of r.stdout.split('\n').filter((l) => l !== '')) {
         const space = raw.indexOf(' ');
         const line = raw.slice(space + 1);
+        // A line without the kubelet's timestamp cannot be placed: it is not a log line.
+        if (Number.isNaN(Date.parse(raw.slice(0, space)))) continue;
         events.push({ t: Date.parse(raw.slice(0, space)) - this.#wall, type: 'log', container: s.name, stream: line.startsWith('{"time"') ? 'stderr' : 'stdout', line });
       }
     }
@@ -155,8 +166,11 @@ export class PlayedOnNode {
     return this.#node.kubectl(['exec', '-n', this.namespace, String(this.pod?.metadata.name), '-c', container, '--', ...argv]);
   }
 
-  async deletePod(): Promise<void> {
-    await this.#node.kubectl(['delete', 'pod', '-n', this.namespace, String(this.pod?.metadata.name), '--wait=false']);
+  /** Deletes the Pod played, if one was created by now; false when there was none. */
+  async deletePod(): Promise<boolean> {
+    if (!this.pod) return false;
+    await this.#node.kubectl(['delete', 'pod', '-n', this.namespace, String(this.pod.metadata.name), '--wait=false']);
+    return true;
   }
 
   /** Stops following; the namespace (and so its Pods) is deleted in the background. */

@@ -646,6 +646,15 @@ export class Simulator extends EventEmitter {
       target = Number(readFileSync(`/proc/${target}/task/${target}/children`, 'utf8').trim().split(/\s+/)[0]);
     }
     this.#record('exec', { container: name, argv: shown });
+    // A container started as /opt/proa/proa has the portable folder (scratch, distroless,
+    // Alpine): no `proa` on its PATH, as `kubectl exec` would find.
+    const started = [...(c.spec.command ?? []), ...(c.spec.args ?? [])][0];
+    if (shown[0] === 'proa' && started === '/opt/proa/proa') {
+      this.#record('exec-output', { container: name, stream: 'stderr',
+        line: 'exec: "proa": executable file not found in $PATH (this image has proa at /opt/proa/proa: exec that)' });
+      this.#record('exec-exit', { container: name, exitCode: 127 });
+      return { code: 127, signal: null };
+    }
     const child = spawn('nsenter', ['-t', String(target), '-m', '-u', '-n', '-p', '--', ...argv], { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
     for (const stream of ['stdout', 'stderr'] as const) {
       createInterface({ input: child[stream] }).on('line', (line) => this.#record('exec-output', { container: name, stream, line }));

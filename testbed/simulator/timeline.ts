@@ -43,6 +43,7 @@ export function render(e: TimelineEvent): string | undefined {
     case 'exec-exit': return `${t}  ${who('kubectl exec')}exited with code ${e.exitCode}${e.signal ? ` (${e.signal})` : ''}`;
     case 'unsupported': return `${t}  ${who('simulator')}not supported, ignored: ${e.field}`;
     case 'applied': return `${t}  ${who('kubectl apply')}namespace ${e.namespace}: ${(e.objects as string[]).join(', ')}`;
+    case 'job-from-cronjob': return `${t}  ${who('kubectl create')}job ${e.job} --from=cronjob/${e.cronJob}: the CronJob's Job, now rather than at its schedule`;
     case 'other-pod': return `${t}  ${who('api server')}another Pod, ${e.pod} (the Job's next try), not followed`;
     case 'note': return `${t}  ${who('simulator')}${e.note}`;
     case 'sandbox-start': return `${t}  ${who('kubelet')}${e.note}`;
