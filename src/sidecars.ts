@@ -35,11 +35,15 @@ export class Sidecars implements SidecarView {
   readonly #log: Logger;
   readonly #watched: WatchedPod;
   readonly #gate: EndpointGate | undefined;
+  readonly #client: ApiClient;
+  readonly #namespace: string;
 
   constructor(config: Config, log: Logger, client: ApiClient, identity: Identity, detected: string | undefined, gate?: EndpointGate) {
     this.#config = config;
     this.#log = log;
     this.#gate = gate;
+    this.#client = client;
+    this.#namespace = identity.namespace.value;
     this.#watched = new WatchedPod(config, log, client, identity, detected);
     gate?.onChange(() => this.#watched.wake());
   }
@@ -144,10 +148,31 @@ export class Sidecars implements SidecarView {
     if (verdict === 'timeout') {
       this.#log.error(`sidecars not ready after ${this.#config.readyTimeoutMs}ms (--ready-timeout): not starting the command`);
       for (const b of this.#blockers()) this.#log.error(b.line, b.fields);
+      await this.#probeFailures();
       return { kind: 'ready-timeout', code: 5 };
     }
     if (verdict.kind === 'signal') this.#log.warn('stopped before the command started', { signal: verdict.signal });
     return verdict;
+  }
+
+  /** The kubelet's last probe failure of each sidecar still not ready (its Unhealthy Events), or where to find them. */
+  async #probeFailures(): Promise<void> {
+    const pod = this.#watched.pod;
+    const p = this.#watched.plan;
+    const uid = pod?.metadata?.uid;
+    if (!pod || !p || 'error' in p || !uid) return;
+    const r = readiness(pod, p);
+    if (r.kind !== 'waiting') return;
+    const { lastProbeFailures } = await import('./kube/unhealthy.ts');
+    const found = await lastProbeFailures(this.#client, this.#namespace, uid, r.notReady);
+    if (typeof found === 'string') {
+      this.#log.info(`the kubelet's probe failures are in kubectl describe pod ${pod.metadata?.name ?? ''}: ${found}`);
+      return;
+    }
+    for (const name of r.notReady) {
+      const f = found.get(name);
+      if (f) this.#log.error(`sidecar ${name}: the kubelet's last probe failure (${f.count} in all, last at ${f.at}): ${f.message}`, { container: name, count: f.count, at: f.at });
+    }
   }
 
   /** A reminder while stuck: its own message, so it is not read as a new event. */

@@ -9,8 +9,11 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { bed } from './bed.ts';
 import { makePod, running } from './pods.ts';
-import { binary } from '../testbed/paths.ts';
+import { binary as built, forAnyUser } from '../testbed/paths.ts';
 import { Run } from './proa.ts';
+
+// Run as nobody: the binary where nobody may reach it (a clone in a private directory is not).
+const binary = forAnyUser(built);
 
 const pidNs = ((): boolean => {
   try {

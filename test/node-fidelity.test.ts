@@ -25,7 +25,7 @@ if (node) {
           return [];
         }
       });
-      assert.ok(said.some((m) => f.says.test(m)), `proa says ${f.says}: ${lines.join('\n')}`);
+      for (const says of f.says) assert.ok(said.some((m) => says.test(m)), `proa says ${says}: ${lines.join('\n')}`);
     });
   }
 }

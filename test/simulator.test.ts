@@ -130,15 +130,15 @@ test('a line a container writes in pieces (python -u, a write per field) is one 
   assert.deepEqual(sim.timeline.filter((e) => e.type === 'log' && e.container === 'writer').map((e) => e.line), ['one two', 'three four']);
 });
 
-test('fields the simulator does not play are named: a Pod securityContext, Istio\'s holdApplicationUntilProxyStarts, a CronJob\'s own fields', async (t) => {
+test('fields the simulator does not play are named: a Pod securityContext\'s but the user, Istio\'s holdApplicationUntilProxyStarts, a CronJob\'s own fields', async (t) => {
   const sim = await Simulator.start({
     apiVersion: 'v1', kind: 'Pod', metadata: { name: 'unplayed', annotations: { 'proxy.istio.io/config': 'holdApplicationUntilProxyStarts: true\n' } },
-    spec: { restartPolicy: 'Never', securityContext: { runAsUser: 1000, runAsNonRoot: true }, containers: [{ name: 'main', image: 'app', command: ['true'] }] },
+    spec: { restartPolicy: 'Never', securityContext: { runAsUser: 1000, fsGroup: 2000, seccompProfile: { type: 'RuntimeDefault' } }, containers: [{ name: 'main', image: 'app', command: ['true'] }] },
   });
   t.after(() => sim.stop());
   await sim.finished;
   const unplayed = sim.timeline.filter((e) => e.type === 'unsupported').map((e) => String(e.field));
-  assert.ok(unplayed.some((f) => /^spec\.securityContext \(every container runs as the simulator's user\)$/.test(f)), unplayed.join('\n'));
+  assert.ok(unplayed.includes('spec.securityContext.fsGroup, seccompProfile (runAsUser and runAsGroup are played)'), unplayed.join('\n'));
   assert.ok(unplayed.some((f) => /holdApplicationUntilProxyStarts/.test(f)), unplayed.join('\n'));
   const empty = await Simulator.start({
     apiVersion: 'v1', kind: 'Pod', metadata: { name: 'defaulted' },

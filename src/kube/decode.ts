@@ -205,3 +205,29 @@ export function decodePod(value: unknown): Decoded {
   };
   return { pod, problems: r.problems };
 }
+
+/** A probe's failure as the kubelet reported it (an Unhealthy Event), for one container. */
+export interface ProbeFailure {
+  /** The container, from the Event's fieldPath (`spec.containers{NAME}`). */
+  container: string;
+  message: string;
+  count: number;
+  /** RFC 3339, as the API gives it: the latest of lastTimestamp, eventTime, firstTimestamp. */
+  at: string;
+}
+
+/** An EventList's Unhealthy events on containers, the wrong-typed ones left out (no problems kept: a diagnostic only). */
+export function decodeProbeFailures(value: unknown): ProbeFailure[] {
+  const r = new Reader();
+  const items = isObj(value) ? value.items : undefined;
+  if (!Array.isArray(items)) return [];
+  return items.flatMap((item): ProbeFailure[] => {
+    if (!isObj(item) || r.str(item, 'reason', 'event') !== 'Unhealthy') return [];
+    const container = r.str(r.obj(item, 'involvedObject', 'event'), 'fieldPath', 'event.involvedObject')?.match(/^spec\.(?:initContainers|containers)\{([^}]+)\}$/)?.[1];
+    const message = r.str(item, 'message', 'event', true);
+    if (!container || !message) return [];
+    const count = typeof item.count === 'number' && Number.isFinite(item.count) ? item.count : 1;
+    const at = [r.str(item, 'lastTimestamp', 'event'), r.str(item, 'eventTime', 'event'), r.str(item, 'firstTimestamp', 'event')].find((t) => t) ?? '';
+    return [{ container, message, count, at }];
+  });
+}

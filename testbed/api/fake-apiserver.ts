@@ -160,6 +160,8 @@ export class FakeApiServer extends EventEmitter {
   port = 0;
   host = '127.0.0.1';
   readonly #server: Server;
+  readonly #events = new Map<string, Json>();
+  #eventsForbidden = false;
   readonly #opts: Required<FakeApiOptions>;
   #seq = randomInt(1_000_000, 9_000_000);
   /**
@@ -373,6 +375,11 @@ export class FakeApiServer extends EventEmitter {
     return this.#write(this.#pods.has(key) ? 'MODIFIED' : 'ADDED', key, pod);
   }
 
+  /** The stored Pod, as it is now. */
+  pod(namespace: string, name: string): Json | undefined {
+    return this.#pods.get(`${namespace}/${name}`);
+  }
+
   /** Applies `change` to the stored Pod and publishes it (MODIFIED) when anything changed. */
   updatePod(namespace: string, name: string, change: (pod: Json) => void): Json {
     const key = `${namespace}/${name}`;
@@ -493,6 +500,8 @@ export class FakeApiServer extends EventEmitter {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       return void res.end(JSON.stringify(discovered));
     }
+    const ev = url.pathname.match(/^\/api\/v1\/namespaces\/([^/]+)\/events$/);
+    if (req.method === 'GET' && ev) return this.#listEvents(req, url, res, decodeURIComponent(ev[1]!));
     const m = url.pathname.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?$/);
     if (req.method !== 'GET' || !m) {
       return this.#fail(req, url, res, { status: 404, message: 'the server could not find the requested resource' });
@@ -547,6 +556,52 @@ export class FakeApiServer extends EventEmitter {
       metadata: { resourceVersion: this.resourceVersion, ...(more ? { continue: Buffer.from(String(from + limit)).toString('base64url'), remainingItemCount: all.length - from - limit } : {}) },
       items,
     }));
+  }
+
+  /**
+   * Core v1 Events, as the kubelet's event recorder writes them: one per distinct
+   * (object, reason, message), its count raised when it happens again. Listed by
+   * namespace with the field selectors the real server takes for events
+   * (involvedObject.uid, involvedObject.name, reason, type), `=` and `==`.
+   */
+  recordEvent(namespace: string, e: { uid: string; name: string; fieldPath?: string; reason: string; message: string; type?: string }): void {
+    const key = `${namespace}/${e.uid}/${e.fieldPath ?? ''}/${e.reason}/${e.message}`;
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const had = this.#events.get(key);
+    if (had) {
+      had.count += 1;
+      had.lastTimestamp = now;
+      return;
+    }
+    this.#events.set(key, {
+      apiVersion: 'v1', kind: 'Event',
+      metadata: { name: `${e.name}.${randomBytes(8).toString('hex')}`, namespace },
+      involvedObject: { kind: 'Pod', namespace, name: e.name, uid: e.uid, ...(e.fieldPath ? { fieldPath: e.fieldPath } : {}) },
+      reason: e.reason, message: e.message, type: e.type ?? 'Warning', source: { component: 'kubelet', host: 'simulated-node' },
+      firstTimestamp: now, lastTimestamp: now, count: 1,
+    });
+  }
+
+  /** Whether listing events is refused (403), as RBAC without `list` on events refuses it. */
+  forbidEvents(forbidden: boolean): void {
+    this.#eventsForbidden = forbidden;
+  }
+
+  #listEvents(req: IncomingMessage, url: URL, res: ServerResponse, namespace: string): void {
+    if (this.#eventsForbidden) {
+      return this.#fail(req, url, res, { status: 403, message: `events is forbidden: User "system:serviceaccount:${namespace}:${this.#opts.serviceAccount}" cannot list resource "events" in API group "" in the namespace "${namespace}"`, details: { kind: 'events' } });
+    }
+    const fields: Record<string, (e: Json) => string> = {
+      'involvedObject.uid': (e) => e.involvedObject.uid, 'involvedObject.name': (e) => e.involvedObject.name,
+      reason: (e) => e.reason, type: (e) => e.type,
+    };
+    const terms = (url.searchParams.get('fieldSelector') ?? '').split(',').filter((t) => t !== '').map((t) => t.split(/==?/));
+    const unknown = terms.find(([k]) => !fields[k!]);
+    if (unknown) return this.#fail(req, url, res, { status: 400, message: `"${unknown[0]}" is not a known field selector` });
+    const items = [...this.#events.values()].filter((e) => e.metadata.namespace === namespace && terms.every(([k, v]) => fields[k!]!(e) === v));
+    this.#record(req, url, 200);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'EventList', apiVersion: 'v1', metadata: { resourceVersion: this.resourceVersion }, items }));
   }
 
   #watch(req: IncomingMessage, url: URL, res: ServerResponse, matches: (o: Json) => boolean): void {

@@ -122,9 +122,14 @@ export class ContainerProcesses {
     return proc.pid;
   }
 
-  /** Starts a container's process; `id` is its container ID (hex). */
-  start(name: string, argv: string[], env: Record<string, string>, cwd: string, id: string): Proc {
+  /**
+   * Starts a container's process; `id` is its container ID (hex). `user`: the process
+   * runs as that user and group, its capabilities gone (setpriv, after the set-up that
+   * needs root), as a container with runAsUser does.
+   */
+  start(name: string, argv: string[], env: Record<string, string>, cwd: string, id: string, user?: { uid: number; gid: number }): Proc {
     const terminationLog = this.#terminationLog(name, id);
+    if (user) argv = ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--', ...argv];
     if (this.#sandbox) {
       const inner = this.#mounts ? ['unshare', '--mount', '--', 'sh', '-c', `${bindTerminationLog}; exec "$@"`, 'container', terminationLog, ...argv] : argv;
       return this.#startInSandbox(this.#sandbox, name, inner, env, cwd);

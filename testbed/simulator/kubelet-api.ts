@@ -34,6 +34,8 @@ export interface KubeletApi extends EventEmitter {
   clusterEnv(saDir: string): Record<string, string>;
   /** Publishes the Pod's status; writes are applied in order. */
   writeStatus(status: Json): void;
+  /** An Event on the Pod, as the kubelet's recorder writes it (Unhealthy for a failed probe): raised count when it repeats. */
+  recordEvent(e: { fieldPath?: string; reason: string; message: string }): void;
   /** Graceful deletion, first step: deletionTimestamp set. */
   beginDelete(graceSeconds: number | undefined): Promise<Json>;
   /** Every container has stopped: the Pod is removed (DELETED). */
@@ -82,8 +84,11 @@ class FakeKubeletApi extends EventEmitter implements KubeletApi {
     this.#name = pod.metadata.name;
     const account = pod.spec?.serviceAccountName ?? pod.spec?.serviceAccount ?? 'default';
     this.fake.useServiceAccount(account);
-    const granted = podRbac(opts.rbac === false ? [] : opts.rbac ?? documentedRbac(), account, this.namespace);
+    const docs = opts.rbac === false ? [] : opts.rbac ?? documentedRbac();
+    const granted = podRbac(docs, account, this.namespace);
     this.fake.forbid(...['get', 'list', 'watch'].filter((v) => !granted.has(v) && !granted.has('*')));
+    const events = podRbac(docs, account, this.namespace, 'events');
+    this.fake.forbidEvents(!events.has('list') && !events.has('*'));
     return this.fake.putPod({ ...pod, metadata: { ...pod.metadata, namespace: this.namespace } });
   }
 
@@ -101,6 +106,11 @@ class FakeKubeletApi extends EventEmitter implements KubeletApi {
 
   writeStatus(status: Json): void {
     this.fake.updatePod(this.namespace, this.#name, (p) => { p.status = structuredClone(status); });
+  }
+
+  recordEvent(e: { fieldPath?: string; reason: string; message: string }): void {
+    const pod = this.fake.pod(this.namespace, this.#name);
+    if (pod) this.fake.recordEvent(this.namespace, { uid: pod.metadata.uid, name: this.#name, ...e });
   }
 
   async beginDelete(graceSeconds: number | undefined): Promise<Json> {
@@ -128,10 +138,10 @@ class FakeKubeletApi extends EventEmitter implements KubeletApi {
  * system:serviceaccounts:NAMESPACE. A Role in the manifest that nothing binds to the Pod's
  * account grants it nothing, as in a cluster.
  */
-export function podRbac(docs: Json[], account: string, namespace: string): Set<string> {
+export function podRbac(docs: Json[], account: string, namespace: string, resource = 'pods'): Set<string> {
   const builtIn: Record<string, string[]> = { view: ['get', 'list', 'watch'], edit: ['get', 'list', 'watch'], admin: ['get', 'list', 'watch'], 'cluster-admin': ['*'] };
   const forPods = (rules: Json[] | undefined): string[] => (rules ?? [])
-    .filter((r) => ((r.apiGroups ?? []) as string[]).some((g) => g === '' || g === '*') && ((r.resources ?? []) as string[]).some((x) => x === 'pods' || x === '*'))
+    .filter((r) => ((r.apiGroups ?? []) as string[]).some((g) => g === '' || g === '*') && ((r.resources ?? []) as string[]).some((x) => x === resource || x === '*'))
     .flatMap((r) => (r.verbs ?? []) as string[]);
   const verbs = new Set<string>();
   for (const b of docs.filter((d) => d?.kind === 'RoleBinding' || d?.kind === 'ClusterRoleBinding')) {
@@ -162,6 +172,7 @@ export class RealKubeletApi extends EventEmitter implements KubeletApi {
   readonly namespace: string;
   readonly #access: ControlPlaneAccess;
   #pod: Json | undefined;
+  readonly #events = new Map<string, Json>();
   #queue: Promise<unknown> = Promise.resolve();
   #dirs: string[] = [];
   #token = '';
@@ -292,6 +303,28 @@ export class RealKubeletApi extends EventEmitter implements KubeletApi {
     const name = this.#pod!.metadata.name;
     const body = { status: structuredClone(status) };
     void this.#enqueue(() => this.#call('PATCH', `/api/v1/namespaces/${this.namespace}/pods/${name}/status`, body, 'application/merge-patch+json'));
+  }
+
+  /** Created once per distinct message, its count raised after (the recorder's aggregation, simplified). */
+  recordEvent(e: { fieldPath?: string; reason: string; message: string }): void {
+    const pod = this.#pod!;
+    const key = `${e.fieldPath ?? ''}/${e.reason}/${e.message}`;
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const had = this.#events.get(key);
+    if (had) {
+      had.count += 1;
+      had.lastTimestamp = now;
+      void this.#enqueue(() => this.#call('PUT', `/api/v1/namespaces/${this.namespace}/events/${had.metadata.name}`, had).then((saved) => { had.metadata = saved.metadata; }));
+      return;
+    }
+    const event: Json = {
+      apiVersion: 'v1', kind: 'Event', metadata: { name: `${pod.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: this.namespace },
+      involvedObject: { kind: 'Pod', apiVersion: 'v1', namespace: this.namespace, name: pod.metadata.name, uid: pod.metadata.uid, ...(e.fieldPath ? { fieldPath: e.fieldPath } : {}) },
+      reason: e.reason, message: e.message, type: 'Warning', source: { component: 'kubelet', host: 'simulated-node' },
+      firstTimestamp: now, lastTimestamp: now, count: 1,
+    };
+    this.#events.set(key, event);
+    void this.#enqueue(() => this.#call('POST', `/api/v1/namespaces/${this.namespace}/events`, event).then((saved) => { event.metadata = saved.metadata; }));
   }
 
   beginDelete(graceSeconds: number | undefined): Promise<Json> {

@@ -29,6 +29,28 @@ export interface ProbeTarget {
   net?: PodNetwork;
 }
 
+/**
+ * What the kubelet's Unhealthy event says of a failed probe (pkg/probe/http and tcp's
+ * messages): the request it made and how it failed.
+ */
+export function failureMessage(probe: Probe, which: 'startup' | 'readiness', target: ProbeTarget, detail: string): string {
+  const kind = which === 'startup' ? 'Startup' : 'Readiness';
+  const port = (p: number | string): number => typeof p === 'number' ? p
+    : Number(((target.spec.ports ?? []) as Json[]).find((x) => x.name === p)?.containerPort ?? p);
+  const endpoint = probe.httpGet ?? probe.tcpSocket;
+  const host = endpoint?.host || target.net?.podIp || '127.0.0.1';
+  const address = endpoint ? `${host}:${port(endpoint.port)}` : '';
+  const why = detail === 'ECONNREFUSED' ? `dial tcp ${address}: connect: connection refused`
+    : detail === 'timeout' ? 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)' : detail;
+  if (probe.httpGet) {
+    const status = detail.match(/^HTTP (\d+)$/);
+    const url = `${probe.httpGet.scheme === 'HTTPS' ? 'https' : 'http'}://${address}${probe.httpGet.path ?? '/'}`;
+    return `${kind} probe failed: ${status ? `HTTP probe failed with statuscode: ${status[1]}` : `Get "${url}": ${why}`}`;
+  }
+  if (probe.tcpSocket) return `${kind} probe failed: ${why}`;
+  return `${kind} probe failed: ${detail}`;
+}
+
 export function runProbe(probe: Probe, target: ProbeTarget): Promise<ProbeResult> {
   const timeout = (probe.timeoutSeconds ?? 1) * 1000;
   const port = (p: number | string): number => typeof p === 'number' ? p

@@ -26,19 +26,19 @@
 // - every status change is a new resourceVersion (a MODIFIED event).
 import { EventEmitter } from 'node:events';
 import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { constants } from 'node:os';
-import { join } from 'node:path';
+import { constants, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ContainerProcesses, type Exit, type Proc } from './containers.ts';
 import type { FakeApiServer, Json } from '../api/fake-apiserver.ts';
 import { podFromManifest } from './manifest.ts';
 import { kubeletApi, type Backend, type KubeletApi } from './kubelet-api.ts';
-import { root, tempDir } from '../paths.ts';
+import { forAnyUser, root, tempDir } from '../paths.ts';
 import { firstMatch } from '../api/events.ts';
 import { PodNetwork } from './pod-network.ts';
-import { runProbe, type Probe } from './probes.ts';
+import { failureMessage, runProbe, type Probe } from './probes.ts';
 import { materialise, mountedArgv } from './volumes.ts';
 
 export interface TimelineEvent {
@@ -117,11 +117,21 @@ interface Ctr {
   onCompleted?: (ok: boolean) => void;
 }
 
-const supportedContainer = new Set(['name', 'image', 'imagePullPolicy', 'command', 'args', 'env', 'readinessProbe', 'startupProbe',
+const supportedContainer = new Set(['name', 'image', 'imagePullPolicy', 'command', 'args', 'env', 'readinessProbe', 'startupProbe', 'securityContext',
   'ports', 'resources', 'terminationMessagePath', 'terminationMessagePolicy', 'restartPolicy', 'workingDir', 'volumeMounts']);
 const supportedPod = new Set(['containers', 'initContainers', 'restartPolicy', 'terminationGracePeriodSeconds', 'shareProcessNamespace',
-  'serviceAccountName', 'serviceAccount', 'dnsPolicy', 'schedulerName', 'enableServiceLinks', 'priority',
+  'serviceAccountName', 'serviceAccount', 'dnsPolicy', 'schedulerName', 'enableServiceLinks', 'priority', 'securityContext',
   'automountServiceAccountToken', 'volumes', 'activeDeadlineSeconds']);
+
+/** What of a securityContext the simulator plays (a non-root user runs without capabilities). */
+const playedSecurity = new Set(['runAsUser', 'runAsGroup', 'runAsNonRoot']);
+
+/** Makes `dir` and its parents up to the scratch root readable by any user: a non-root container reads its token there. */
+function opened(dir: string | undefined): void {
+  if (!dir) return;
+  for (let d = dir; d.startsWith(tmpdir()) && d !== tmpdir(); d = dirname(d)) chmodSync(d, 0o755);
+  for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o644);
+}
 
 /** The kubelet's crash back-off: 10 s, doubling, at most 5 minutes. */
 const kubeletBackoffMs = 10_000;
@@ -289,8 +299,12 @@ export class Simulator extends EventEmitter {
   #checkSupported(): void {
     for (const key of Object.keys(this.#pod.spec)) {
       // An empty securityContext (what the API server defaults) asks for nothing.
-      if (key === 'securityContext' && Object.keys(this.#pod.spec.securityContext ?? {}).length === 0) continue;
-      if (!supportedPod.has(key)) this.#unsupported(key === 'securityContext' ? 'spec.securityContext (every container runs as the simulator\'s user)' : `spec.${key}`);
+      if (key === 'securityContext') {
+        const unplayed = Object.keys(this.#pod.spec.securityContext ?? {}).filter((k) => !playedSecurity.has(k));
+        if (unplayed.length > 0) this.#unsupported(`spec.securityContext.${unplayed.join(', ')} (runAsUser and runAsGroup are played)`);
+        continue;
+      }
+      if (!supportedPod.has(key)) this.#unsupported(`spec.${key}`);
     }
     // Istio's holdApplicationUntilProxyStarts (its injector's template on a cluster) is
     // not played: the injectors' templates here do not reorder or gate the containers.
@@ -299,7 +313,12 @@ export class Simulator extends EventEmitter {
     for (const c of this.#ctrs) {
       const list = c.kind === 'regular' ? 'containers' : 'initContainers';
       for (const key of Object.keys(c.spec)) {
-        if (!supportedContainer.has(key)) this.#unsupported(`${list}[${c.spec.name}].${key}`);
+        if (key === 'securityContext') {
+          const sc = c.spec.securityContext as Json;
+          const unplayed = Object.keys(sc).filter((k) => !playedSecurity.has(k) && !(k === 'capabilities' && !sc.capabilities?.add?.length)
+            && !(k === 'allowPrivilegeEscalation' && sc[k] === false));
+          if (unplayed.length > 0) this.#unsupported(`${list}[${c.spec.name}].securityContext.${unplayed.join(', ')} (runAsUser, runAsGroup and dropped capabilities are played)`);
+        } else if (!supportedContainer.has(key)) this.#unsupported(`${list}[${c.spec.name}].${key}`);
       }
       for (const p of [c.spec.readinessProbe, c.spec.startupProbe, c.spec.livenessProbe].filter(Boolean) as Json[]) {
         if (p.grpc) this.#unsupported(`${list}[${c.spec.name}] grpc probe`);
@@ -420,6 +439,21 @@ export class Simulator extends EventEmitter {
     return env;
   }
 
+  /**
+   * The user a container runs as: its runAsUser (else the Pod's), with runAsGroup (else
+   * 0, a numeric user's group in an image without it). Root, or none asked: the
+   * simulator's own user. What it must read (the token, the binary) is made readable.
+   */
+  #user(c: Ctr): { uid: number; gid: number } | undefined {
+    const own = (c.spec.securityContext ?? {}) as Json;
+    const pod = (this.#pod.spec.securityContext ?? {}) as Json;
+    const uid = own.runAsUser ?? pod.runAsUser;
+    if (typeof uid !== 'number' || uid === 0) return undefined;
+    const gid = own.runAsGroup ?? pod.runAsGroup;
+    opened(this.#saDir);
+    return { uid, gid: typeof gid === 'number' ? gid : 0 };
+  }
+
   #start(c: Ctr): void {
     if (this.#deleting || this.#done || this.#deadlineExceeded) return;
     const env = this.#env(c);
@@ -435,7 +469,10 @@ export class Simulator extends EventEmitter {
     c.ready = false;
     const cwd = c.spec.workingDir ?? this.#opts.cwd ?? root;
     const id = randomBytes(32).toString('hex');
-    const proc = this.#processes.start(c.spec.name, argv, env, cwd, id);
+    const user = this.#user(c);
+    // Another user must reach the program: a copy where the clone's directory is private.
+    if (user && argv[0]?.startsWith('/')) argv[0] = forAnyUser(argv[0]);
+    const proc = this.#processes.start(c.spec.name, argv, env, cwd, id, user);
     c.proc = proc;
     c.status.state = { running: { startedAt: now() } };
     c.status.containerID = `containerd://${id}`;
@@ -471,9 +508,15 @@ export class Simulator extends EventEmitter {
     let last: string | undefined;
     const tick = async (): Promise<void> => {
       if (gen !== c.generation || !c.status.state.running || this.#done) return;
-      const { pass, detail } = await runProbe(probe, { spec: c.spec, env: c.env, net: this.#net });
+      const target = { spec: c.spec, env: c.env, net: this.#net };
+      const { pass, detail } = await runProbe(probe, target);
       if (gen !== c.generation || !c.status.state.running) return;
       if (`${pass} ${detail}` !== last) this.#record('probe', { container: c.spec.name, probe: which, ok: pass, detail });
+      // The kubelet's event of each failure, which kubectl describe pod shows (and proa reads on a ready timeout).
+      if (!pass) {
+        this.api.recordEvent({ fieldPath: `spec.${c.kind === 'regular' ? 'containers' : 'initContainers'}{${c.spec.name}}`, reason: 'Unhealthy',
+          message: failureMessage(probe, which, target, detail) });
+      }
       last = `${pass} ${detail}`;
       if (pass) { ok++; bad = 0; } else { bad++; ok = 0; }
       if (which === 'startup') {
