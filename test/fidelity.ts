@@ -13,6 +13,52 @@ export interface Fidelity {
   says: RegExp[];
 }
 
+/** The Pod's name and namespace through the downward API, as the README's Jobs pass them. */
+const downwardApi = `        env:
+        - name: POD_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        - name: POD_NAMESPACE
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.namespace
+`;
+
+/** The README's ServiceAccount, Role and RoleBinding, bound to `subject`; `events`: the optional rule. */
+function rbac(name: string, subject: string, events: boolean): string {
+  return `---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: proa
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: ${name}
+rules:
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+${events ? `- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["list"]
+` : ''}---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: ${name}
+subjects:
+- kind: ServiceAccount
+  name: ${subject}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: ${name}
+`;
+}
+
 /** A Job: proa in `main` waits at most 15 s for `sidecar` (Python, serving on 8080, quitting on GET /shutdown). */
 function job(name: string, { bind, subject, events = true }: { bind: string; subject: string; events?: boolean }): string {
   return `apiVersion: v1
@@ -46,16 +92,7 @@ spec:
       - name: main
         image: some-image-with-both-proa-and-your-application
         command: [/usr/local/bin/proa, --ready-timeout=15s, --shutdown-http-get=http://localhost:8080/shutdown, --, curl, -sSf, http://localhost:8080/]
-        env:
-        - name: POD_NAME
-          valueFrom:
-            fieldRef:
-              fieldPath: metadata.name
-        - name: POD_NAMESPACE
-          valueFrom:
-            fieldRef:
-              fieldPath: metadata.namespace
-      - name: sidecar
+${downwardApi}      - name: sidecar
         image: python:3
         command: [python, -u, /script/sidecar.py]
         readinessProbe:
@@ -69,36 +106,7 @@ spec:
       - name: script
         configMap:
           name: ${name}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: proa
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: ${name}
-rules:
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["get", "list", "watch"]
-${events ? `- apiGroups: [""]
-  resources: ["events"]
-  verbs: ["list"]
-` : ''}---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: ${name}
-subjects:
-- kind: ServiceAccount
-  name: ${subject}
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: Role
-  name: ${name}
-`;
+${rbac(name, subject, events)}`;
 }
 
 /** A Job whose proa, as a user without capabilities, may not signal the root log shipper it is asked to --kill. */
@@ -122,16 +130,7 @@ spec:
           runAsUser: 1000
           capabilities:
             drop: [ALL]
-        env:
-        - name: POD_NAME
-          valueFrom:
-            fieldRef:
-              fieldPath: metadata.name
-        - name: POD_NAMESPACE
-          valueFrom:
-            fieldRef:
-              fieldPath: metadata.namespace
-      - name: log-shipper
+${downwardApi}      - name: log-shipper
         image: cr.fluentbit.io/fluent/fluent-bit:3.2.10
         args: [--http, --input=tail, --prop=path=/var/log/app/*.log, --output=stdout]
         readinessProbe:
@@ -139,33 +138,7 @@ spec:
             path: /
             port: 2020
           periodSeconds: 1
----
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: proa
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: non-root-kill
-rules:
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["get", "list", "watch"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: non-root-kill
-subjects:
-- kind: ServiceAccount
-  name: proa
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: Role
-  name: non-root-kill
-`;
+${rbac('non-root-kill', 'proa', false)}`;
 
 export const fidelity: Fidelity[] = [
   {
