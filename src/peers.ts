@@ -41,9 +41,9 @@ function address(uid: string, container: string): string {
   return `\0proa/${uid}/${container}`;
 }
 
-/** Raised by a peer whose channel's name another process holds: no channel is trusted. */
+/** Raised by a peer whose channel's name another process holds: no channel is trusted. (A `.` no container name has.) */
 function alarm(uid: string): string {
-  return `\0proa/${uid}/distrust`;
+  return `\0proa/${uid}/.distrust`;
 }
 
 const greeting = (uid: string, container: string): string => `proa peer ${uid} ${container}\n`;
