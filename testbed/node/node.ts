@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, wri
 import type { Server } from 'node:net';
 import { forwarder } from '../forward.ts';
 import { kubeconfig as writeKubeconfig } from './pki.ts';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { kubeBinDir, kubeVersion, adminRequest, type AdminResponse, type ControlPlaneAccess } from '../api/real-apiserver.ts';
 import { buildCatalog } from '../images/catalog.ts';
@@ -165,9 +165,17 @@ export class RealNode implements NodeClient {
   }
 }
 
+/**
+ * kubectl's own flags: the configuration, and its discovery cache beside it (without HOME,
+ * a harness's environment, kubectl would write `.kube/` into whatever directory it runs in).
+ */
+export function kubectlFlags(kubeconfig: string): string[] {
+  return [`--kubeconfig=${kubeconfig}`, `--cache-dir=${join(dirname(kubeconfig), 'kubectl-cache')}`];
+}
+
 export function kubectl(kubeconfig: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(join(kubeBinDir(), 'kubectl'), [`--kubeconfig=${kubeconfig}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(join(kubeBinDir(), 'kubectl'), [...kubectlFlags(kubeconfig), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { ControlPlaneAccess } from '../api/real-apiserver.ts';
 import type { Json } from '../api/fake-apiserver.ts';
 import type { TimelineEvent } from '../simulator/simulator.ts';
-import type { NodeClient } from './node.ts';
+import { kubectlFlags, type NodeClient } from './node.ts';
 
 export interface Outcome {
   phase: string;
@@ -151,7 +151,7 @@ export class PlayedOnNode {
   /** Until a container writes a line that `match`es (`kubectl logs -f`, as a user follows a log). */
   waitForLog(container: string, match: (line: string) => boolean): Promise<string> {
     return new Promise((resolve, reject) => {
-      const f = spawn(join(kubeBinDir(), 'kubectl'), [`--kubeconfig=${this.#node.kubeconfig}`, 'logs', '-f', '-n', this.namespace,
+      const f = spawn(join(kubeBinDir(), 'kubectl'), [...kubectlFlags(this.#node.kubeconfig), 'logs', '-f', '-n', this.namespace,
         String(this.pod?.metadata.name), '-c', container], { stdio: ['ignore', 'pipe', 'pipe'] });
       createInterface({ input: f.stdout }).on('line', (line) => {
         if (!match(line)) return;
