@@ -3,10 +3,10 @@
 // nothing. Exit 0 when proa would work, 1 otherwise with the first blocking problem on
 // the last line. What the API answers passes the same boundary as the watch's events
 // (kube/decode.ts), and an answer proa cannot read is a finding, never a crash.
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { configOf, killFlag, type Config } from './cli.ts';
 import { defaultServiceAccountDir } from './options.ts';
-import { listProcesses, notPermitted } from './kill.ts';
+import { listProcesses, notPermitted, uidOf } from './kill.ts';
 import { hasAction, portOf, recognise } from './known.ts';
 import { describe, finishedForGood, plan, statusOf, unprobedWarning } from './pod.ts';
 import { display, hostOf, isLocalHost } from './urls.ts';
@@ -38,7 +38,7 @@ class Report {
 }
 
 /** The proa running at `pid`, if that is one: its arguments and environment. */
-function proaAt(pid: number, self = statSync('/proc/self/exe')): { pid: number; argv: string[]; env: NodeJS.ProcessEnv } | undefined {
+function proaAt(pid: number, self: Stats): { pid: number; argv: string[]; env: NodeJS.ProcessEnv } | undefined {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => i < all.length - 1 || a !== '');
     let same = false;
@@ -74,14 +74,20 @@ const mountNamespace = (pid: number | 'self'): string | undefined => {
  * can be told.
  */
 function runningProa(): { found?: { pid: number; argv: string[]; env: NodeJS.ProcessEnv }; seen: number[] } {
-  const one = proaAt(1);
+  let self: Stats;
+  try {
+    self = statSync('/proc/self/exe');
+  } catch {
+    return { seen: [] };
+  }
+  const one = proaAt(1, self);
   if (one) return { found: one, seen: [1] };
   const all: { pid: number; argv: string[]; env: NodeJS.ProcessEnv }[] = [];
   try {
     for (const entry of readdirSync('/proc')) {
       const pid = Number(entry);
       if (!/^\d+$/.test(entry) || pid === process.pid || pid === process.ppid) continue;
-      const p = proaAt(pid);
+      const p = proaAt(pid, self);
       if (p) all.push(p);
     }
   } catch {
@@ -136,9 +142,9 @@ function shutdownShape(c: Config): string {
 
 /** May proa signal this process: the same uid, or CAP_KILL. */
 function maySignal(pid: number): boolean {
-  const uid = (p: string): string | undefined => readFileSync(`/proc/${p}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)?.[1];
   try {
-    if (uid(String(pid)) === uid('self')) return true;
+    const theirs = uidOf(pid, '/proc');
+    if (theirs !== undefined && theirs === uidOf('self', '/proc')) return true;
     const caps = BigInt(`0x${readFileSync('/proc/self/status', 'utf8').match(/^CapEff:\s+([0-9a-f]+)/m)?.[1] ?? '0'}`);
     return (caps & (1n << 5n)) !== 0n;
   } catch {

@@ -157,7 +157,7 @@ export function signalIfSame(p: Process, name: string, sig: KillSignal, log: Log
 }
 
 /** A process's real user, from /proc/PID/status. */
-function uidOf(pid: number | 'self', proc: string): string | undefined {
+export function uidOf(pid: number | 'self', proc: string): string | undefined {
   try {
     return readFileSync(`${proc}/${pid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)?.[1];
   } catch {

@@ -43,12 +43,7 @@ async function readPod(config: Config, env: NodeJS.ProcessEnv, log: Logger): Pro
   }
   const id = resolveIdentity(config, env);
   const path = `/api/v1/namespaces/${encodeURIComponent(id.namespace.value)}/pods/${encodeURIComponent(id.pod.value)}`;
-  let timer: NodeJS.Timeout | undefined;
-  const answer = await Promise.race([
-    new ApiClient(access).request('GET', path).catch((err: unknown) => ({ status: 0, body: err instanceof Error ? err.message : String(err) })),
-    new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), podWithinMs); }),
-  ]);
-  clearTimeout(timer);
+  const answer = await new ApiClient(access).requestWithin('GET', path, podWithinMs);
   if (!answer) return { note: `the Pod could not be read within ${podWithinMs / 1000}s: acting alone` };
   if (answer.status !== 200) return { note: `the Pod could not be read (${answer.status === 0 ? answer.body : `HTTP ${answer.status}`}): acting alone` };
   let parsed: unknown;

@@ -167,6 +167,22 @@ export class ApiClient {
     return { status: res.statusCode ?? 0, body: read.body.toString('utf8'), ...(cut ? { cut } : {}) };
   }
 
+  /**
+   * request(), given up after `ms` (for what must not hold up an exit): undefined then; a
+   * failure to reach the server as status 0 with its message.
+   */
+  async requestWithin(method: 'GET' | 'POST', path: string, ms: number): Promise<{ status: number; body: string; cut?: string } | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        this.request(method, path).catch((err: unknown) => ({ status: 0, body: err instanceof Error ? err.message : String(err) })),
+        new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms); }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async #check(res: IncomingMessage): Promise<IncomingMessage> {
     if (res.statusCode === 200) return res;
     throw await readError(res);

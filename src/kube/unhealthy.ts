@@ -4,7 +4,6 @@
 // answer in time, proa says where to look instead.
 import type { ApiClient } from './client.ts';
 import { decodeProbeFailures, type ProbeFailure } from './decode.ts';
-import { maxPodDocumentBytes } from '../limits.ts';
 
 /** How long the timeout's report waits for the Events. */
 const withinMs = 2_000;
@@ -12,16 +11,11 @@ const withinMs = 2_000;
 /** The latest probe failure of each of `containers`, or why none could be read. */
 export async function lastProbeFailures(client: ApiClient, namespace: string, uid: string, containers: readonly string[]): Promise<Map<string, ProbeFailure> | string> {
   const q = new URLSearchParams({ fieldSelector: `involvedObject.uid=${uid},reason=Unhealthy` });
-  let timer: NodeJS.Timeout | undefined;
-  const answer = await Promise.race([
-    client.request('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events?${q}`).catch((err: unknown) => ({ status: 0, body: err instanceof Error ? err.message : String(err) })),
-    new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), withinMs); }),
-  ]);
-  clearTimeout(timer);
+  const answer = await client.requestWithin('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events?${q}`, withinMs);
   if (!answer) return `the API server did not list the Pod's events within ${withinMs / 1000}s`;
   if (answer.status === 403) return "proa may not list events (add verbs [list] on resource events to its Role to see the kubelet's probe failures here)";
   if (answer.status !== 200) return `the Pod's events could not be listed (${answer.status === 0 ? answer.body : `HTTP ${answer.status}`})`;
-  if (answer.body.length > maxPodDocumentBytes) return "the Pod's events are too many to read here";
+  if (answer.cut) return `the Pod's events could not be read whole (${answer.cut})`;
   let parsed: unknown;
   try {
     parsed = JSON.parse(answer.body);
