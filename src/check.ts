@@ -67,13 +67,23 @@ const mountNamespace = (pid: number | 'self'): string | undefined => {
 };
 
 /**
+ * Whether a running proa's environment could be this container's: `kubectl exec` starts
+ * check with the container's own environment, so where check has one of these set and
+ * the other proa holds another value (or none), that proa belongs to another Pod, or to
+ * a node's host namespaces where any process is in sight.
+ */
+const podIdentity = ['KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT', 'POD_NAME', 'POD_NAMESPACE', 'HOSTNAME'] as const;
+const samePod = (theirs: NodeJS.ProcessEnv, ours: NodeJS.ProcessEnv): boolean =>
+  podIdentity.every((k) => ours[k] === undefined || theirs[k] === ours[k]);
+
+/**
  * The running proa whose options matter: PID 1 when it is proa (the usual container);
  * else, where the Pod shares its PID namespace (`kubectl exec -c NAME` joins it, and
  * PID 1 is the Pod's pause), the proa of this container, which shares check's mount
  * namespace; else the only proa in sight. undefined, with the PIDs in sight, when none
  * can be told.
  */
-function runningProa(): { found?: { pid: number; argv: string[]; env: NodeJS.ProcessEnv }; seen: number[] } {
+function runningProa(ownEnv: NodeJS.ProcessEnv): { found?: { pid: number; argv: string[]; env: NodeJS.ProcessEnv }; seen: number[] } {
   let self: Stats;
   try {
     self = statSync('/proc/self/exe');
@@ -81,7 +91,7 @@ function runningProa(): { found?: { pid: number; argv: string[]; env: NodeJS.Pro
     return { seen: [] };
   }
   const one = proaAt(1, self);
-  if (one) return { found: one, seen: [1] };
+  if (one && samePod(one.env, ownEnv)) return { found: one, seen: [1] };
   const all: { pid: number; argv: string[]; env: NodeJS.ProcessEnv }[] = [];
   try {
     for (const entry of readdirSync('/proc')) {
@@ -94,9 +104,10 @@ function runningProa(): { found?: { pid: number; argv: string[]; env: NodeJS.Pro
     return { seen: [] };
   }
   const own = mountNamespace('self');
-  const mine = all.filter((p) => own !== undefined && mountNamespace(p.pid) === own);
-  const found = mine.length === 1 ? mine[0] : all.length === 1 ? all[0] : undefined;
-  return { ...(found ? { found } : {}), seen: all.map((p) => p.pid) };
+  const ours = all.filter((p) => samePod(p.env, ownEnv));
+  const mine = ours.filter((p) => own !== undefined && mountNamespace(p.pid) === own);
+  const found = mine.length === 1 ? mine[0] : ours.length === 1 ? ours[0] : undefined;
+  return { ...(found ? { found } : {}), seen: ours.map((p) => p.pid) };
 }
 
 /** A body as JSON, or undefined when it is not JSON. */
@@ -154,7 +165,7 @@ function maySignal(pid: number): boolean {
 
 export async function check(own: Config, bare: boolean, env: NodeJS.ProcessEnv): Promise<{ report: Report; source: string }> {
   const r = new Report();
-  const running = bare ? runningProa() : { seen: [] };
+  const running = bare ? runningProa(env) : { seen: [] };
   const pid1 = running.found;
   const pid1Config = pid1 ? configOf(pid1.argv, { ...pid1.env }) : undefined;
   const config = pid1Config ?? own;

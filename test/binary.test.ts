@@ -205,7 +205,7 @@ test('logs: JSON by default, text with --log-format text, level from PROA_LOG or
 
 function unshareAvailable(): boolean {
   try {
-    execFileSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' });
+    execFileSync('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'true'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
@@ -214,7 +214,7 @@ function unshareAvailable(): boolean {
 const ns = unshareAvailable() ? {} : { skip: 'unshare --pid needs root' };
 
 test('as PID 1: forwards signals sent from outside, passes the exit code', ns, async () => {
-  const run = new Run('unshare', ['--pid', '--fork', '--mount-proc', binary, '--no-wait', trap], { PATH: process.env.PATH ?? '', PROA_LOG: 'debug' });
+  const run = new Run('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', binary, '--no-wait', trap], { PATH: process.env.PATH ?? '', PROA_LOG: 'debug' });
   await run.waitForStdout('ready ppid=1 ');
   const children = readFileSync(`/proc/${run.child.pid}/task/${run.child.pid}/children`, 'utf8').trim().split(/\s+/);
   assert.equal(children.length, 1);
@@ -226,7 +226,7 @@ test('as PID 1: forwards signals sent from outside, passes the exit code', ns, a
 });
 
 function inPidNamespace(script: string, env: Record<string, string> = {}): Run {
-  return new Run('unshare', ['--pid', '--fork', '--mount-proc', 'bash', '-c', script],
+  return new Run('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'bash', '-c', script],
     { PATH: process.env.PATH ?? '', PROA: binary, PROA_LOG: 'debug', ...env });
 }
 

@@ -126,7 +126,7 @@ test('proa check without options takes those of the proa that runs as PID 1, and
   running(pod, 'proxy', true);
   const b = await bed(t, pod);
   // proa as PID 1 of a PID namespace, waiting in its command, as in a container.
-  const holder = new Run('unshare', ['--pid', '--fork', '--mount-proc', binary,
+  const holder = new Run('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', binary,
     '--shutdown-timeout', '0', '-g', 'http://127.0.0.1:1/from-pid-one', '--', 'sleep', '30'], { PATH: process.env.PATH ?? '', PROA_LOG: 'debug', ...b.env });
   t.after(() => holder.child.kill('SIGKILL'));
   await holder.waitFor('command started');
@@ -146,7 +146,7 @@ test('proa check in a shared process namespace (PID 1 the pause): the running pr
   const env = Object.entries({ ...b.env, PATH: process.env.PATH ?? '' }).map(([k, v]) => `${k}=${v}`);
   // PID 1 a shell (the pause); main's proa in this mount namespace; another container's
   // proa in a mount namespace of its own; then `kubectl exec -c main -- proa check`.
-  const run = new Run('unshare', ['--pid', '--fork', '--mount-proc', 'env', ...env, 'bash', '-c', [
+  const run = new Run('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'env', ...env, 'bash', '-c', [
     `unshare --mount "${binary}" --no-wait --shutdown-timeout 0 -g http://127.0.0.1:1/other -- sleep 300 2>/dev/null &`,
     `"${binary}" --no-wait --shutdown-timeout 0 -g http://127.0.0.1:1/mine -- sleep 300 2>/dev/null &`,
     'while [ $(pgrep -c sleep) -lt 2 ]; do sleep 0.05; done',
@@ -164,4 +164,22 @@ test('proa check outside a cluster: the identity says where each name came from,
   assert.match(run.stdout, /ok +Pod p1 \(from POD_NAME\), namespace default \(no --namespace, POD_NAMESPACE or \S+\/none\/namespace: the default\)/, run.stdout);
   assert.doesNotMatch(run.stdout, /\(from default \(no/);
   assert.match(run.stdout, /fail +cannot use the Kubernetes API: KUBERNETES_SERVICE_HOST is not set/);
+});
+
+test('proa check beside another Pod\'s proa in sight (a test bed, a node\'s host namespaces): its own environment, not the stranger\'s', { timeout: 60_000 }, async (t) => {
+  const pod = makePod({ name: 'job-x', containers: ['main', 'proxy'] });
+  running(pod, 'proxy', true);
+  const b = await bed(t, pod);
+  // The same mount namespace, but an environment that names no API server: not this Pod's proa.
+  const stranger = proa(['--no-wait', '--shutdown-timeout', '0', '-g', 'http://127.0.0.1:1/stranger', '--', 'sleep', '300'], { PROA_LOG: 'debug' });
+  t.after(async () => {
+    stranger.child.kill('SIGTERM');
+    await stranger.exited;
+  });
+  await stranger.waitFor('command started');
+  const r = proa(['check'], { ...b.env, POD_NAME: 'job-x' });
+  await r.exited;
+  assert.match(r.stdout, /^proa check, with its own options and environment/, r.stdout);
+  assert.doesNotMatch(r.stdout, /stranger/);
+  assert.match(r.stdout, /may get, list and watch pods/);
 });

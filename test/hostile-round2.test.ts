@@ -322,7 +322,7 @@ test('--kill NAME: refused in the host\'s PID namespace, and a bad spec with hos
   running(pod, 'proxy', true);
   const b = await bed(t, pod);
   const env = Object.entries({ ...b.env, PATH: process.env.PATH ?? '', PROA_LOG: 'debug' }).map(([k, v]) => `${k}=${v}`);
-  const run = new Run('unshare', ['--pid', '--fork', '--mount-proc', 'env', ...env, 'bash', '-c',
+  const run = new Run('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'env', ...env, 'bash', '-c',
     `sleep 300 & s=$!; "${binary}" --kill sleep -g ${b.rec.url('/quit')} --shutdown-timeout 0 -- true; echo "proa=$?"; kill -0 $s && echo "sleep alive"; kill $s`], { PATH: process.env.PATH ?? '' });
   await run.exited;
   assert.match(run.stdout, /proa=2\nsleep alive/, run.stdout + run.dump());

@@ -18,7 +18,7 @@ import type { Json } from '../testbed/api/fake-apiserver.ts';
 
 const unshareWorks = ((): boolean => {
   try {
-    execFileSync('unshare', ['--pid', '--net', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' });
+    execFileSync('unshare', ['--pid', '--net', '--fork', '--kill-child', '--mount-proc', 'true'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
@@ -173,7 +173,7 @@ test('terminationGracePeriodSeconds past the limit: clamped with one warning; th
   const b = await bed(t, readyPod('long-grace', (p) => { p.spec.terminationGracePeriodSeconds = 3_000_000; }));
   // In a PID namespace of the test's own, as a Pod's: --kill is refused in the host's.
   const env = Object.entries({ ...b.env, PATH: process.env.PATH ?? '', PROA_LOG: 'debug' }).map(([k, v]) => `${k}=${v}`);
-  const run = new Run('unshare', ['--pid', '--fork', '--mount-proc', 'env', ...env, 'bash', '-c',
+  const run = new Run('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'env', ...env, 'bash', '-c',
     `(exec -a ${victim} sleep 300) & s=$!; "${binary}" -k ${victim} -- true; echo "proa=$?"; wait $s; echo "sleep=$?"`], { PATH: process.env.PATH ?? '' });
   t.after(() => run.child.kill('SIGKILL'));
   await run.waitFor((l) => l.msg === 'sent signal' && l.name === victim);
@@ -213,7 +213,7 @@ test('a watch line that never ends: cut at the 8 MiB cap, logged as a broken str
 // --- 7, 8. --kill-all and the PID namespace ----------------------------------------------
 
 test('--kill-all spares every ancestor of proa (sh -c in front of it), not only PID 1', ns, async () => {
-  const run = new Run('unshare', ['--pid', '--fork', '--mount-proc', 'bash', '-c',
+  const run = new Run('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'bash', '-c',
     'sleep 300 & s=$!; sh -c "\\"$PROA\\" --no-wait -K -- sh -c \\"exit 3\\""; echo "wrapper=$?"; wait $s; echo "sleep=$?"'],
   { PATH: process.env.PATH ?? '', PROA: binary, PROA_LOG: 'debug' });
   assert.equal((await run.exited).code, 0, run.dump());
@@ -237,10 +237,10 @@ test('--kill-all: refused in the host\'s PID namespace by the kernel\'s marks, n
   if (!unshareWorks) return;
   // A PID namespace of its own that still sees the host's /proc (no --mount-proc): kernel
   // threads in sight. Its PIDs cannot reach the host's processes either way.
-  await refused(new Run('unshare', ['--pid', '--fork', binary, '--no-wait', '--kill-all', '--kill-signal', 'CONT', '--', 'touch', join(dir, 'ran')],
+  await refused(new Run('unshare', ['--pid', '--fork', '--kill-child', binary, '--no-wait', '--kill-all', '--kill-signal', 'CONT', '--', 'touch', join(dir, 'ran')],
     { PATH: process.env.PATH ?? '' }), /--kill-all refused: kernel threads are visible/);
   execFileSync('cp', ['/bin/bash', join(dir, 'init')]);
-  const inner = new Run('unshare', ['--pid', '--fork', '--mount-proc', join(dir, 'init'), '-c', '"$PROA" --no-wait --kill-all -- touch "$D/ran"; echo "proa=$?"'],
+  const inner = new Run('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', join(dir, 'init'), '-c', '"$PROA" --no-wait --kill-all -- touch "$D/ran"; echo "proa=$?"'],
     { PATH: process.env.PATH ?? '', PROA: binary, D: dir });
   await inner.exited;
   assert.match(inner.stdout, /proa=0/, inner.dump());
@@ -250,7 +250,7 @@ test('--kill-all: refused in the host\'s PID namespace by the kernel\'s marks, n
 test('hostPID: true with --kill-all is a bad spec: exit 2 when the spec is seen, the other actions run, --kill-all never', ns, async (t) => {
   const b = await bed(t, readyPod('host-pid', (p) => { p.spec.hostPID = true; }));
   const env = Object.entries({ ...b.env, PATH: process.env.PATH ?? '', PROA_LOG: 'debug' }).map(([k, v]) => `${k}=${v}`);
-  const run = new Run('unshare', ['--pid', '--fork', '--mount-proc', 'env', ...env, 'bash', '-c',
+  const run = new Run('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'env', ...env, 'bash', '-c',
     `sleep 300 & s=$!; "${binary}" --kill-all -g ${b.rec.url('/quit')} --shutdown-timeout 0 -- true; echo "proa=$?"; kill -0 $s && echo "sleep alive"; kill $s`], { PATH: process.env.PATH ?? '' });
   await run.exited;
   assert.match(run.stdout, /proa=2\nsleep alive/, run.stdout + run.dump());
@@ -271,7 +271,7 @@ test('proa check shows no credentials, its own or PID 1\'s, and PID 1\'s options
     assert.ok(!run.stdout.includes(secret) && !run.dump().includes(secret), run.stdout);
     assert.ok(run.stdout.includes(`http://127.0.0.1:${b.rec.port}/quit`), run.stdout);
   }
-  const holder = new Run('unshare', ['--pid', '--fork', '--mount-proc', binary, '--shutdown-timeout', '0', '-p', url, '--', 'sleep', '30'],
+  const holder = new Run('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', binary, '--shutdown-timeout', '0', '-p', url, '--', 'sleep', '30'],
     { PATH: process.env.PATH ?? '', PROA_LOG: 'debug', ...b.env });
   t.after(() => holder.child.kill('SIGKILL'));
   await holder.waitFor('command started');

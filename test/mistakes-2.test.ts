@@ -17,7 +17,7 @@ const binary = forAnyUser(built);
 
 const pidNs = ((): boolean => {
   try {
-    execFileSync('unshare', ['--pid', '--fork', '--mount-proc', 'setpriv', '--reuid=65534', 'true'], { stdio: 'ignore' });
+    execFileSync('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'setpriv', '--reuid=65534', 'true'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
@@ -27,7 +27,7 @@ const pidNs = ((): boolean => {
 test('--kill of a sidecar proa may not signal (another user, no CAP_KILL): the cause named, not a missing process; proa check fails', pidNs, async (t) => {
   // proa as nobody, without capabilities; the sidecar as root, in a PID namespace of the test's own.
   const drop = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
-  const run = new Run('unshare', ['--pid', '--fork', '--mount-proc', 'bash', '-c',
+  const run = new Run('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'bash', '-c',
     `(exec -a fluent-bit sleep 300) & s=$!; ${drop.join(' ')} "$PROA" --no-wait --kill fluent-bit --shutdown-timeout 1s -- true; echo "proa=$?"; kill $s`],
   { PATH: process.env.PATH ?? '', PROA: binary, PROA_LOG: 'debug' });
   await run.exited;
@@ -42,7 +42,7 @@ test('--kill of a sidecar proa may not signal (another user, no CAP_KILL): the c
   const b = await bed(t, pod);
   execFileSync('chmod', ['-R', 'a+rX', join(b.saDir, '..', '..')]);
   const env = Object.entries({ ...b.env, PATH: process.env.PATH ?? '' }).map(([k, v]) => `${k}=${v}`);
-  const check = new Run('unshare', ['--pid', '--fork', '--mount-proc', 'env', ...env, 'bash', '-c',
+  const check = new Run('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'env', ...env, 'bash', '-c',
     `(exec -a fluent-bit sleep 300) & s=$!; ${drop.join(' ')} "${binary}" check --container main --kill fluent-bit; echo "check=$?"; kill $s`], { PATH: process.env.PATH ?? '' });
   await check.exited;
   assert.match(check.stdout, /fail\s+--kill fluent-bit: pid \d+: not permitted to signal pid \d+: it runs as uid 0 and proa as uid 65534/, check.stdout);

@@ -73,7 +73,7 @@ function makeRoot(kind: Kind, o: { arch?: string; hostsFile?: boolean } = {}): s
 function inRoot(r: string, args: string[], o: { proc?: boolean; env?: Record<string, string>; user?: string; runner?: string[] } = {}): Run {
   const chroot = ['chroot', ...(o.user ? [`--userspec=${o.user}`] : []), r, ...(o.runner ?? []), '/opt/proa/proa', ...args];
   const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', PROA_LOG: 'debug', ...o.env };
-  return o.proc ? new Run('unshare', ['--pid', '--fork', '--mount', `--mount-proc=${join(r, 'proc')}`, ...chroot], env) : new Run(chroot[0]!, chroot.slice(1), env);
+  return o.proc ? new Run('unshare', ['--pid', '--fork', '--kill-child', '--mount', `--mount-proc=${join(r, 'proc')}`, ...chroot], env) : new Run(chroot[0]!, chroot.slice(1), env);
 }
 
 tier('the portable binary: interpreter and RPATH (not RUNPATH) point into /opt/proa/lib, for both architectures', () => {
