@@ -41,14 +41,11 @@ export function mountedArgv(argv: string[], container: Json, dirs: Map<string, s
   const mounts = ((container.volumeMounts ?? []) as Json[])
     .map((m) => ({ at: String(m.mountPath).replace(/\/+$/, ''), dir: join(dirs.get(m.name) ?? '/nonexistent', m.subPath ?? '') }))
     .sort((a, b) => b.at.length - a.at.length); // the deepest mount wins, as in a container
-  return argv.map((arg) => {
-    for (const m of mounts) {
-      const i = arg.indexOf(m.at);
-      const after = arg[i + m.at.length];
-      if (i >= 0 && (i === 0 || /[=:\s]/.test(arg[i - 1]!)) && (after === undefined || after === '/' || /[\s:]/.test(after))) {
-        return arg.slice(0, i) + m.dir + arg.slice(i + m.at.length);
-      }
-    }
-    return arg;
-  });
+  if (mounts.length === 0) return argv;
+  // Every mention of a mount path in an argument, as a path (after a separator, before a
+  // slash or a separator), the deepest mount first: a script names its volume more than once.
+  const escaped = mounts.map((m) => m.at.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const mention = new RegExp(`(^|[=:\\s'"])(${escaped.join('|')})(?=$|[/\\s:;'"])`, 'g');
+  const dirOf = new Map(mounts.map((m) => [m.at, m.dir]));
+  return argv.map((arg) => arg.replace(mention, (_all, before: string, at: string) => before + dirOf.get(at)!));
 }
