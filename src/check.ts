@@ -9,6 +9,7 @@ import { defaultServiceAccountDir } from './options.ts';
 import { listProcesses, notPermitted, uidOf } from './kill.ts';
 import { hasAction, portOf, recognise } from './known.ts';
 import { describe, finishedForGood, plan, statusOf, unprobedWarning } from './pod.ts';
+import { signalledExits } from './verdicts.ts';
 import { display, hostOf, isLocalHost } from './urls.ts';
 import { escapeControls } from './log.ts';
 import { ApiClient, isTlsFailure, type TransportError } from './kube/client.ts';
@@ -271,7 +272,7 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   }
   const { pod, problems } = decodePod(body);
   for (const problem of problems) r.add('pod', 'warn', `a field of the Pod proa cannot read, taken as unknown: ${problem}`);
-  const planned = plan(pod, { container: config.container, detected, waitFor: config.waitFor, ignore: config.ignore, kill: killFlag(config), peers: config.peers });
+  const planned = plan(pod, { container: config.container, detected, waitFor: config.waitFor, ignore: config.ignore, kill: killFlag(config), killSignal: killFlag(config) ? config.killSignal.number : undefined, peers: config.peers });
   // A spec proa cannot follow is one problem; the rest is still checked, against the
   // plan proa would then fall back to (every regular container but its own).
   if ('error' in planned) r.add('pod', 'fail', planned.error);
@@ -294,7 +295,7 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   }
   if (p.peers.length > 0) {
     const order = (pod.spec?.containers ?? []).map((c) => c.name).filter((n) => n === p.own || p.peers.includes(n));
-    const acting = order.find((n) => n === p.own || !finishedForGood(pod, p, n));
+    const acting = order.find((n) => n === p.own || !finishedForGood(pod, n));
     r.add('peers', 'info', `${p.peers.join(', ')} also run proa: the sidecars are stopped once, after the last program, by the first ` +
       `of ${order.join(', ')} whose program has not finished for good (now: ${acting === p.own ? 'this proa' : acting})`);
     // The acting proa's own actions and bounds are used: peers that differ may surprise.
@@ -314,6 +315,10 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   if (p.restartPolicy === 'OnFailure') {
     r.add('pod', 'warn', 'restartPolicy OnFailure: a failed command keeps the sidecars up for the retry, and a sidecar that exited 0 is not restarted for it; prefer Never with the Job\'s backoffLimit');
   }
+  // The same rules as proa's start-up warnings (pod.ts) and its words at a sidecar's exit (verdicts.ts).
+  for (const trap of p.restartTraps) r.add('pod', 'fail', trap);
+  const bySignal = config.kill.length > 0 || config.killAll ? (config.killSignal.name === 'SIGTERM' ? 'SIGTERM' : 'other') : undefined;
+  for (const note of signalledExits(pod, p, bySignal)) r.add('shutdown', 'warn', note);
   const [major, minor] = [Number(v.major), Number(String(v.minor).replace(/\D.*/, ''))];
   if (p.awaited.some((s) => !s.native) && (major > 1 || (major === 1 && minor >= 29))) {
     r.add('pod', 'info', `advice: this cluster (${v.gitVersion}) supports native sidecars (init containers with restartPolicy: Always), which the kubelet starts first and stops last without proa`);

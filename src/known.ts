@@ -20,6 +20,12 @@ export interface KnownSidecar {
   why: string;
   /** What enables its shutdown endpoint: the fix to name when it refuses the request. */
   enable: string;
+  /**
+   * Its own switch to exit 0 on SIGTERM, where it has one, and whether the spec sets it: a
+   * sidecar ended by an unhandled signal exits 143, and a Pod succeeds only when every
+   * container exits 0.
+   */
+  zeroOnSigterm?: { flag: string; set: boolean };
 }
 
 type Spec = ContainerSpec;
@@ -105,7 +111,11 @@ function recogniseOne(c: Spec, native: boolean, annotations: Record<string, stri
     const fromEnv = envOf(c, 'CSQL_PROXY_ADMIN_PORT');
     const field = fromFlag !== undefined ? '--admin-port' : fromEnv !== undefined ? 'CSQL_PROXY_ADMIN_PORT' : 'the default admin port';
     const on = (quit.present && quit.value !== 'false') || env === 'true';
+    // --exit-zero-on-sigterm (v2.1+; CSQL_PROXY_EXIT_ZERO_ON_SIGTERM): exit 0, not 143, on SIGTERM.
+    const zero = flag(c, 'exit-zero-on-sigterm');
+    const zeroSet = (zero.present && zero.value !== 'false') || envOf(c, 'CSQL_PROXY_EXIT_ZERO_ON_SIGTERM') === 'true';
     return {
+      zeroOnSigterm: { flag: '--exit-zero-on-sigterm', set: zeroSet },
       container: c.name, name: 'Cloud SQL Auth Proxy', native, ...endpointAt(fromFlag ?? fromEnv ?? '9091', field, '/quitquitquit'), endpoint: on ? 'enabled' : 'disabled',
       enable: 'the proxy\'s flag --quitquitquit',
       why: on ? 'started with --quitquitquit' : 'not started with --quitquitquit (add it to the proxy\'s args)',

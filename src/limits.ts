@@ -26,6 +26,10 @@ export const errorBodyDeadlineMs = 5_000;
 /** A string from the API that proa may log (a waiting reason's message) is cut here. */
 export const maxLoggedStringChars = 1024;
 
+/** A container's restartPolicyRules, and the exit codes in one rule: the API's own caps (validation.go). */
+export const maxRestartRules = 20;
+export const maxRuleCodes = 255;
+
 /** A delay for setTimeout, never past what Node's timers hold. */
 export function timerMs(ms: number): number {
   return Math.min(maxDurationMs, Math.max(0, ms));

@@ -79,7 +79,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     progress.owed = result.code;
     // With other programs of the Pod wrapped by proa, the one acting for all stops the sidecars.
     if (!run.sidecars?.keepForRetry(result) && (await run.sidecars?.settle(run.signals, false)) !== 'leave') {
-      await shutDown({ ...run, childPid: result.pid });
+      await shutDown({ ...run, childPid: result.pid, commandCode: result.code });
     }
     return result.code;
   } catch (err) {
@@ -165,7 +165,7 @@ const errorText = (err: unknown): string => (err instanceof Error ? (err.stack ?
 async function recover(run: ShutdownInput, err: unknown, owed: number | undefined): Promise<number> {
   run.log.error('internal error; shutting the sidecars down and exiting with the code owed', { error: errorText(err), code: owed ?? 70 });
   try {
-    await shutDown({ ...run, sidecars: undefined });
+    await shutDown({ ...run, sidecars: undefined, commandCode: owed });
   } catch (again) {
     run.log.error('internal error during the shutdown', { error: errorText(again) });
   }

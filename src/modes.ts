@@ -145,8 +145,8 @@ class FallingBack implements SidecarView {
   }
 
   /** The exit wait: the watch while it answers, else the endpoints. */
-  beginShutdown(): ExitWaiter | undefined {
-    return (!this.#unwatched || this.#watched.live ? this.#watched : this.#unwatched).beginShutdown();
+  beginShutdown(commandCode: number | undefined): ExitWaiter | undefined {
+    return (!this.#unwatched || this.#watched.live ? this.#watched : this.#unwatched).beginShutdown(commandCode);
   }
 
   stop(): Promise<void> {

@@ -22,7 +22,7 @@ export const options: readonly OptionSpec[] = [
   { long: 'shutdown-http-timeout', kind: 'value', arg: 'DURATION', help: 'bound on each shutdown request', default: '5s' },
   { long: 'shutdown-timeout', kind: 'value', arg: 'DURATION', help: 'bound on the whole shutdown: retrying the actions and waiting for the sidecars to exit; 0: one attempt each, do not wait', default: "the Pod's terminationGracePeriodSeconds, else 30s" },
   { long: 'shutdown-auto', kind: 'switch', help: "also POST to the shutdown endpoints of well-known sidecars (Istio, Linkerd, Cloud SQL Auth Proxy, Vault Agent) that the Pod spec shows enabled" },
-  { long: 'shutdown-on-failure', kind: 'switch', help: 'under restartPolicy OnFailure, shut the sidecars down even when the command fails' },
+  { long: 'shutdown-on-failure', kind: 'switch', help: 'shut the sidecars down even when the kubelet will run this container again for the exit code (OnFailure, restart rules)' },
   { long: 'ready-timeout', kind: 'value', arg: 'DURATION', help: 'give up (exit 5) when the sidecars are not ready by then', default: 'wait forever' },
   { long: 'wait-for', kind: 'list', arg: 'NAME', help: 'wait only for these containers (repeatable; native sidecars allowed)', default: 'every other regular container' },
   { long: 'ignore', kind: 'list', arg: 'NAME', help: 'do not wait for these containers (repeatable)' },

@@ -167,7 +167,7 @@ export async function acting(view: PeerPod, order: readonly string[], stop: Abor
     if (name === p.own) return name;
     for (;;) {
       const pod = view.pod;
-      if (pod && finishedForGood(pod, p, name)) break;
+      if (pod && finishedForGood(pod, name)) break;
       if (view.deleted) return name;
       const answer = pod?.metadata?.uid ? await alive(pod.metadata.uid, name, log) : false;
       if (answer === true) return name;
@@ -200,7 +200,7 @@ export async function settle(view: PeerPod, order: readonly string[], signals: S
     return 'leave';
   }
   if (early) return 'act';
-  const others = (): string[] => p.peers.filter((n) => !view.pod || !finishedForGood(view.pod, p, n));
+  const others = (): string[] => p.peers.filter((n) => !view.pod || !finishedForGood(view.pod, n));
   if (others().length === 0 || view.deleted) return 'act';
   log.info('this proa acts for all: waiting for the other programs of this Pod to finish before shutting the sidecars down', { waitingFor: others() });
   const stopped = signals.whenStopped();

@@ -5,8 +5,8 @@
 // Facts these rules rest on:
 // - containerStatuses may be absent, shorter than the spec, or in another order: match by name.
 // - `ready` is true only while a container runs and its readiness probe passes.
-// - A terminated container restarts under `Always`, under `OnFailure` only after a non-zero
-//   exit, never under `Never`; one that will not restart will never be ready.
+// - Whether a terminated container restarts is restarts.ts' rule (its own restartPolicy
+//   and restartPolicyRules, else the Pod's policy); one that will not restart will never be ready.
 // - Native sidecars (init containers with restartPolicy Always) run before proa starts and
 //   stop only after proa's container ends: await them for readiness, never for exit. The
 //   kubelet starts the regular containers once a native sidecar has *started*, not once
@@ -14,6 +14,9 @@
 //   declares a readinessProbe (readiness is what the user asked for); --wait-for and
 //   --ignore choose exactly.
 import { maxDurationMs } from './limits.ts';
+import { afterExit, podRestartPolicy, type RestartDecision, type RestartPolicy, type RestartRule } from './restarts.ts';
+
+export type { RestartPolicy } from './restarts.ts';
 
 export interface Terminated {
   exitCode: number;
@@ -42,6 +45,7 @@ export interface ContainerStatus {
 export interface ContainerSpec {
   name: string;
   restartPolicy?: string | undefined;
+  restartPolicyRules?: RestartRule[] | undefined;
   readinessProbe?: object | undefined;
   startupProbe?: object | undefined;
   image?: string | undefined;
@@ -72,10 +76,9 @@ export interface Pod {
     phase?: string | undefined;
     containerStatuses?: ContainerStatus[] | undefined;
     initContainerStatuses?: ContainerStatus[] | undefined;
+    conditions?: { type: string; status?: string | undefined }[] | undefined;
   } | undefined;
 }
-
-export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 
 export interface Sidecar {
   name: string;
@@ -91,6 +94,12 @@ export interface Plan {
   restartPolicy: RestartPolicy;
   /** Things worth a warning that do not stop proa. */
   notes: string[];
+  /**
+   * Awaited sidecars whose own restartPolicy or restartPolicyRules start them again after
+   * proa stops them (for the code they will likely exit with): the Job cannot complete.
+   * One line each, with the fix; proa warns, `proa check` fails.
+   */
+  restartTraps: string[];
   /** Awaited sidecars whose readiness says nothing about serving (see `unprobed`). */
   unprobed: string[];
   /** Native sidecars awaited by default, for their readinessProbe (not named in --wait-for). */
@@ -122,15 +131,29 @@ export interface PlanInput {
   peers?: string[];
   /** A kill action configured: a Pod in the host's PID namespace (hostPID) makes that a bad spec. */
   kill?: '--kill' | '--kill-all' | undefined;
+  /** The number of --kill-signal, when a kill action is configured: a sidecar it ends exits 128 + N unless it handles it. */
+  killSignal?: number | undefined;
 }
 
 export function restartPolicy(pod: Pod): RestartPolicy {
-  const p = pod.spec?.restartPolicy;
-  return p === 'OnFailure' || p === 'Never' ? p : 'Always';
+  return podRestartPolicy(pod.spec?.restartPolicy);
 }
 
-export function willRestart(policy: RestartPolicy, exitCode: number): boolean {
-  return policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0);
+/** The container named `name` (regular or init), as the spec has it. */
+export function specOf(pod: Pod, name: string): ContainerSpec | undefined {
+  return pod.spec?.containers?.find((c) => c.name === name) ?? pod.spec?.initContainers?.find((c) => c.name === name);
+}
+
+/** What the kubelet does when container `name` exits with `code` (restarts.ts). */
+export function restartAfter(pod: Pod, name: string, code: number): RestartDecision {
+  return afterExit(pod.spec?.restartPolicy, specOf(pod, name), code);
+}
+
+const willRestart = (pod: Pod, name: string, code: number): boolean => restartAfter(pod, name, code).action !== 'none';
+
+/** The kubelet is restarting every container of the Pod (a RestartAllContainers rule fired). */
+export function restartingAll(pod: Pod): boolean {
+  return (pod.status?.conditions ?? []).some((c) => c.type === 'AllContainersRestarting' && c.status === 'True');
 }
 
 export function isDeleting(pod: Pod): boolean {
@@ -185,6 +208,7 @@ export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
   const planFor = (own: string, ownRule: string, names: string[], nativeByDefault: string[] = [], peers: string[] = []): Plan => ({
     own, ownRule, restartPolicy: policy, notes,
     awaited: names.map((name) => ({ name, native: native.has(name) })),
+    restartTraps: names.filter((n) => !native.has(n) && !peers.includes(n)).flatMap((n) => restartTrap(pod, n, input.killSignal) ?? []),
     unprobed: names.filter((n) => unprobed(specs.get(n)) && !peers.includes(n)),
     nativeByDefault: nativeByDefault.filter((n) => names.includes(n)),
     peers,
@@ -258,6 +282,26 @@ export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
   return planFor(own, ownRule, names.filter((n) => !input.ignore.includes(n)), nativeByDefault, peers);
 }
 
+/**
+ * What a sidecar's own restart fields do once proa has stopped it: it exits 0 when it
+ * handles the stop (an HTTP quit endpoint, a signal it catches), 128 + N when a signal it
+ * does not handle ends it. Its own policy or a rule that restarts it for one of those
+ * codes keeps the Pod from completing (RestartAllContainers: starts the whole Pod again).
+ * Only the container's own fields: the Pod's policy is judged where it is logged.
+ */
+function restartTrap(pod: Pod, name: string, killSignal: number | undefined): string | undefined {
+  const codes = killSignal === undefined ? [0] : [0, 128 + killSignal];
+  const hits = codes.map((code) => ({ code, d: restartAfter(pod, name, code) })).filter((h) => h.d.own && h.d.action !== 'none');
+  const first = hits[0];
+  if (!first) return undefined;
+  const after = hits.map((h) => `exit code ${h.code}${h.code === 0 ? '' : ` (after --kill-signal, unhandled)`}`).join(' or ');
+  const what = first.d.action === 'restart-all'
+    ? 'the kubelet restarts every container of the Pod, your program included, and the Job never completes'
+    : 'the kubelet starts it again and the Job never completes';
+  return `sidecar ${name}: ${first.d.by} restarts it after ${after}, which is how it ends once proa stops it: ${what}. ` +
+    `Give it restartPolicy: Never (or a rule that does not match ${hits.map((h) => h.code).join(' or ')}), or leave its restartPolicy unset to follow the Pod's`;
+}
+
 /** A container whose command (or, without one, its args) runs an executable named proa. */
 export function runsProa(spec: ContainerSpec | undefined): boolean {
   const first = spec?.command?.[0] ?? spec?.args?.[0];
@@ -265,9 +309,9 @@ export function runsProa(spec: ContainerSpec | undefined): boolean {
 }
 
 /** A container that has terminated and will not be restarted: its program is done for good. */
-export function finishedForGood(pod: Pod, p: Plan, name: string): boolean {
+export function finishedForGood(pod: Pod, name: string): boolean {
   const t = statusOf(pod, name, false)?.state?.terminated;
-  return t !== undefined && !willRestart(p.restartPolicy, t.exitCode);
+  return t !== undefined && !willRestart(pod, name, t.exitCode);
 }
 
 /**
@@ -309,14 +353,30 @@ export type Readiness =
   | { kind: 'waiting'; notReady: string[] }
   | { kind: 'failed'; name: string; terminated: Terminated };
 
+/**
+ * Why this view of the Pod is older than this proa, or undefined when it is not. proa
+ * runs, so a status that shows its own container terminated, or removed for a restart of
+ * every container, or the AllContainersRestarting condition, comes from before this run:
+ * the sidecars it calls ready may be the ones the restart killed. The restarted proa waits
+ * for a view of its own run, as a fresh start.
+ */
+export function staleView(pod: Pod, p: Plan): string | undefined {
+  if (restartingAll(pod)) return 'the kubelet is restarting every container of the Pod (AllContainersRestarting)';
+  const own = statusOf(pod, p.own, false)?.state;
+  if (own?.terminated) return `the Pod's status still shows proa's container ${p.own} terminated (exit code ${own.terminated.exitCode}), from before this run`;
+  if (own?.waiting?.reason === 'RestartingAllContainers') return `the Pod's status still shows proa's container ${p.own} removed for the restart of every container`;
+  return undefined;
+}
+
 /** Ready when every awaited container is ready in this one observation of the Pod. */
 export function readiness(pod: Pod, p: Plan): Readiness {
+  if (staleView(pod, p)) return { kind: 'waiting', notReady: p.awaited.map((s) => s.name) };
   const notReady: string[] = [];
   for (const s of p.awaited) {
     const status = statusOf(pod, s.name, s.native);
     if (status?.ready === true) continue;
     const t = status?.state?.terminated;
-    if (t && !s.native && !willRestart(p.restartPolicy, t.exitCode)) return { kind: 'failed', name: s.name, terminated: t };
+    if (t && !s.native && !willRestart(pod, s.name, t.exitCode)) return { kind: 'failed', name: s.name, terminated: t };
     notReady.push(s.name);
   }
   return notReady.length === 0 ? { kind: 'ready' } : { kind: 'waiting', notReady };

@@ -3,7 +3,7 @@
 // that a short hiccup gets one line and a stuck Job a steady, quiet trickle. What they
 // say (and what --ready-timeout says) is what blocks: the API's standing problem, or
 // each unready sidecar with its state and restarts.
-import { describe, statusOf, type Plan, type PlanError, type Pod } from './pod.ts';
+import { describe, staleView, statusOf, type Plan, type PlanError, type Pod } from './pod.ts';
 
 export interface Blocker {
   line: string;
@@ -30,6 +30,8 @@ export function whatBlocks(pod: Pod | undefined, p: Plan | PlanError | undefined
       },
     }];
   });
+  const stale = staleView(pod, p);
+  if (stale) lines.unshift({ line: `${stale}; waiting for a status of this run`, fields: {} });
   if (problem) lines.unshift({ line: `the Kubernetes API: ${problem}`, fields: {} });
   return lines;
 }

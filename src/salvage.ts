@@ -16,7 +16,7 @@ import { salvage } from './cli.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Signals } from './supervise.ts';
 import { shutDown } from './shutdown.ts';
-import { gracePeriodMs, isDeleting, plan, restartPolicy, type Plan, type Pod } from './pod.ts';
+import { gracePeriodMs, isDeleting, plan, restartAfter, type Plan, type Pod } from './pod.ts';
 import { defaultServiceAccountDir } from './options.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,8 +55,9 @@ async function readPod(config: Config, env: NodeJS.ProcessEnv, log: Logger): Pro
   const pod: Pod = decodePod(parsed).pod;
   const planned = plan(pod, { container: config.container, detected: config.container ? undefined : detectContainer(), waitFor: [], ignore: [], peers: config.peers });
   const p: Plan = 'error' in planned ? planned.fallback : planned;
-  const policy = restartPolicy(pod);
-  if (policy !== 'Never' && !isDeleting(pod)) return { refused: `under restartPolicy ${policy} the kubelet runs proa again, and each retry would send again` };
+  // Bad input exits 2: where that code has the kubelet run proa's container again, each retry would send again.
+  const again = restartAfter(pod, p.own, 2);
+  if (again.action !== 'none' && !isDeleting(pod)) return { refused: `${again.by} has the kubelet run proa again after exit code 2, and each retry would send again` };
   if (p.peers.length > 0) {
     const { acting, earlyBoundMs } = await import('./peers.ts');
     const order = (pod.spec?.containers ?? []).map((c) => c.name).filter((n) => n === p.own || p.peers.includes(n));

@@ -30,6 +30,8 @@ export interface ShutdownInput {
   /** What the Pod's spec added to the shutdown, fixed before the command started. */
   planned?: Planned | undefined;
   childPid?: number | undefined;
+  /** The program's exit code; undefined when it never ran. */
+  commandCode?: number | undefined;
   /** 'one-round': the Pod is being deleted. 'after-signal': a signal was why proa stopped. */
   mode?: 'full' | 'one-round' | 'after-signal';
 }
@@ -74,7 +76,7 @@ export async function shutDown(input: ShutdownInput): Promise<Outcome[]> {
 
   // The actions go out first, the wait is set up after: the wait counts every status
   // since `baseline`, and each step before the first request is a delay on every Job.
-  const waiter = retry ? guarded(log, 'exit baseline', () => sidecars?.beginShutdown()) : undefined;
+  const waiter = retry ? guarded(log, 'exit baseline', () => sidecars?.beginShutdown(input.commandCode)) : undefined;
   const a: Attempts = { retry, deadline, stop, interrupt: interrupt.signal };
   const acting = runActions(config, planned, log, input.childPid, a, !waiter?.byStatus);
   const exitWait: Promise<ExitWait> | undefined = waiter?.wait(deadline, interrupt.signal, acting, bound).catch((err: unknown) => {

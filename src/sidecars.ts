@@ -8,7 +8,7 @@
 // authority.
 import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
-import { exitBaseline, exits, ownRestartCount, readiness, type ExitBaseline } from './pod.ts';
+import { exitBaseline, exits, ownRestartCount, readiness, restartAfter, type ExitBaseline } from './pod.ts';
 import { blockingFields, reminderMessage, reminders, whatBlocks } from './reminders.ts';
 import { timerMs } from './limits.ts';
 import type { CommandResult, Signals } from './supervise.ts';
@@ -17,6 +17,7 @@ import type { Trouble } from './kube/watch.ts';
 import type { ApiClient } from './kube/client.ts';
 import { WatchedPod } from './watched.ts';
 import { settle } from './peers.ts';
+import { ownRestart, sidecarExit } from './verdicts.ts';
 import type { Outcome } from './attempts.ts';
 import { pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type EndpointGate } from './endpoints.ts';
 import type { ExitWait, ExitWaiter, Gate, Planned, SidecarView, Stop } from './view.ts';
@@ -204,11 +205,12 @@ export class Sidecars implements SidecarView {
     if (r.kind === 'ready') return this.#gate && !this.#gate.open ? undefined : r;
     if (r.kind === 'failed') {
       const t = r.terminated;
-      const fields: Record<string, unknown> = { container: r.name, exitCode: t.exitCode, reason: t.reason, restartPolicy: p.restartPolicy };
+      const by = restartAfter(pod, r.name, t.exitCode).by;
+      const fields: Record<string, unknown> = { container: r.name, exitCode: t.exitCode, reason: t.reason, restartBy: by };
       const restarts = ownRestartCount(pod, p);
       if (restarts > 0) {
         fields.hint = `proa's container "${p.own}" has restarted ${restarts} time(s): the previous attempt shut the sidecars down, ` +
-          `and under restartPolicy ${p.restartPolicy} the kubelet does not restart a container that exited 0. ` +
+          `and ${by} does not start a container that exited ${t.exitCode} again. ` +
           "Use restartPolicy: Never and let the Job's backoffLimit retry with a fresh Pod.";
       }
       this.#log.error(`sidecar ${r.name} terminated and will not be restarted: not starting the command`, fields);
@@ -218,25 +220,36 @@ export class Sidecars implements SidecarView {
   }
 
   /**
-   * Under restartPolicy OnFailure a failed command restarts proa's container, and the
-   * retry needs the sidecars: leave them running unless told otherwise or the Pod is going.
+   * When the kubelet will run proa's container again for the code proa exits with (the
+   * Pod's OnFailure, the container's own policy or a restartPolicyRules rule), the retry
+   * needs the sidecars: leave them running unless told otherwise or the Pod is going. A
+   * RestartAllContainers rule has the kubelet kill every container at once, with no grace
+   * period: a shutdown request would only race it.
    */
   keepForRetry(result: CommandResult): boolean {
     const p = this.#watched.plan;
-    if (!p || 'error' in p || p.restartPolicy !== 'OnFailure' || result.code === 0) return false;
-    if (this.#config.shutdownOnFailure || this.#watched.deleted) return false;
-    this.#log.info('the command failed under restartPolicy OnFailure: the kubelet will restart this container, ' +
-      'so the sidecars stay up for the retry (--shutdown-on-failure shuts them down anyway)', { code: result.code });
+    const pod = this.#watched.pod;
+    if (!p || 'error' in p || !pod || this.#watched.deleted) return false;
+    const r = ownRestart(pod, p.own, result.code);
+    if (!r) return false;
+    if (r.kind === 'restart-all') {
+      this.#log.info(`the command exited ${result.code} and ${r.by} restarts every container of the Pod: the kubelet kills the sidecars ` +
+        'at once and starts them all again, proa included, so proa sends no shutdown', { code: result.code, restartBy: r.by });
+      return true;
+    }
+    if (this.#config.shutdownOnFailure) return false;
+    this.#log.info(`the command exited ${result.code} and ${r.by} restarts this container: ` +
+      'the sidecars stay up for the retry (--shutdown-on-failure shuts them down anyway)', { code: result.code, restartBy: r.by });
     return true;
   }
 
   /** Call before the shutdown actions: exits are judged against this moment. undefined: nobody to wait for. */
-  beginShutdown(): ExitWaiter | undefined {
+  beginShutdown(commandCode: number | undefined): ExitWaiter | undefined {
     const p = this.#watched.exitPlan();
     if (!this.#watched.pod || !p) return undefined;
     const baseline = exitBaseline(this.#watched.pod, p);
     if (baseline.size === 0) return undefined;
-    return { byStatus: true, wait: (deadline, stop, actions, bound) => this.#waitForExit(baseline, deadline, stop, actions, bound) };
+    return { byStatus: true, wait: (deadline, stop, actions, bound) => this.#waitForExit(baseline, deadline, stop, actions, bound, commandCode) };
   }
 
   /**
@@ -257,7 +270,7 @@ export class Sidecars implements SidecarView {
   }
 
   /** Watches until every awaited sidecar has exited, the deadline passes, or `stop` aborts. */
-  async #waitForExit(baseline: ExitBaseline, deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>, bound: string): Promise<ExitWait> {
+  async #waitForExit(baseline: ExitBaseline, deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>, bound: string, commandCode: number | undefined): Promise<ExitWait> {
     const p = this.#watched.exitPlan()!;
     const total = baseline.size;
     let reported = -1;
@@ -307,12 +320,8 @@ export class Sidecars implements SidecarView {
       for (const e of r.exited) {
         if (warned.has(e.name)) continue;
         warned.add(e.name);
-        if (e.exitCode !== undefined && e.exitCode !== 0 && p.restartPolicy !== 'Never') {
-          this.#log.warn(`sidecar ${e.name} exited with code ${e.exitCode} under restartPolicy ${p.restartPolicy}: ` +
-            'the kubelet will restart it and the Job will not complete. Shut it down through an HTTP endpoint ' +
-            '(--shutdown-http-get/--shutdown-http-post) or give it a flag that makes it exit 0 on shutdown',
-          { container: e.name, exitCode: e.exitCode, reason: e.reason });
-        }
+        const said = sidecarExit(this.#watched.pod!, p.own, e.name, e.exitCode, e.reason, commandCode);
+        if (said) this.#log[said.level](said.message, said.fields);
       }
       if (r.exited.length !== reported) {
         reported = r.exited.length;

@@ -83,7 +83,7 @@ export class Unwatched implements SidecarView {
     return { auto: [], graceMs: undefined, hostPid: false, fixes: new Map(), ports: [] };
   }
 
-  beginShutdown(): ExitWaiter | undefined {
+  beginShutdown(_commandCode: number | undefined): ExitWaiter | undefined {
     const seen = new Set<string>();
     const endpoints = [...this.#endpoints, ...shutdownEndpoints([...this.#config.httpGet, ...this.#config.httpPost])]
       .filter((e) => !seen.has(`${e.host}:${e.port}`) && seen.add(`${e.host}:${e.port}`));

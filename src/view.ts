@@ -56,7 +56,7 @@ export interface ExitWaiter {
 export interface SidecarView {
   /** Until every awaited sidecar is ready, or the reason not to run the command. */
   waitUntilReady(signals: Signals): Promise<Gate>;
-  /** Under OnFailure, a failed command's retry needs the sidecars: true to leave them up. */
+  /** The kubelet will run proa's container again for this code (its policy or rules): true to leave the sidecars up for the retry. */
   keepForRetry(result: CommandResult): boolean;
   planned(): Planned;
   /** The Pod's deletion has been seen. */
@@ -67,7 +67,11 @@ export interface SidecarView {
    * unless `early`), 'leave' when another does. Without peers, 'act' at once.
    */
   settle(signals: Signals, early: boolean): Promise<'act' | 'leave'>;
-  /** Called as the shutdown begins (exits are judged from then on): the wait, or undefined when there is no one to wait for. */
-  beginShutdown(): ExitWaiter | undefined;
+  /**
+   * Called as the shutdown begins (exits are judged from then on): the wait, or undefined
+   * when there is no one to wait for. `commandCode`: the program's exit code, undefined when
+   * it never ran (a sidecar's non-zero exit fails the Pod only where the program succeeded).
+   */
+  beginShutdown(commandCode: number | undefined): ExitWaiter | undefined;
   stop(): Promise<void>;
 }

@@ -141,7 +141,7 @@ export class WatchedPod {
   #makePlan(pod: Pod): Plan | PlanError {
     const p = plan(pod, {
       container: this.#config.container, detected: this.#detected, waitFor: this.#config.waitFor, ignore: this.#config.ignore,
-      kill: killFlag(this.#config), peers: this.#config.peers,
+      kill: killFlag(this.#config), killSignal: killFlag(this.#config) ? this.#config.killSignal.number : undefined, peers: this.#config.peers,
     });
     const grace = gracePeriodMs(pod);
     if (grace.clamped && this.#config.shutdownTimeoutMs === undefined) {
@@ -150,6 +150,7 @@ export class WatchedPod {
     }
     if ('error' in p) return p;
     for (const note of p.notes) this.#log.warn(note);
+    for (const trap of p.restartTraps) this.#log.warn(trap);
     this.#log.info('found the Pod', {
       container: p.own, containerRule: p.ownRule, restartPolicy: p.restartPolicy,
       sidecars: p.awaited.map((s) => s.name),

@@ -96,6 +96,18 @@ for (const api of backends) {
     assert.match(missing.last, /^blocking: Pod no-such-pod not found in namespace \S+ \(404\): name from POD_NAME, namespace from POD_NAMESPACE/);
   });
 
+  test(named('restart rules: a sidecar its own restartPolicy starts again fails the check with the fix; a Cloud SQL proxy killed without --exit-zero-on-sigterm is a warning'), { timeout: 60_000 }, async (t) => {
+    const pod = makePod({ name: 'job-x', containers: ['main', 'proxy', 'cloud-sql-proxy'] });
+    pod.spec.containers[1].restartPolicy = 'Always';
+    Object.assign(pod.spec.containers[2], { image: 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.18.2', args: ['--quitquitquit', 'p:r:i'] });
+    const p = await place(t, api, { rbac: 'full', pod });
+    const r = await check(p, ['--kill', 'cloud-sql-proxy']);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /fail +sidecar proxy: its restartPolicy Always restarts it after exit code 0 or exit code 143 \(after --kill-signal, unhandled\), .*the kubelet starts it again and the Job never completes\. Give it restartPolicy: Never/);
+    assert.match(r.out, /warn +sidecar cloud-sql-proxy \(Cloud SQL Auth Proxy\) is stopped by --kill's SIGTERM and not started with --exit-zero-on-sigterm: it will exit 143/);
+    assert.match(r.last, /^blocking: sidecar proxy: its restartPolicy Always/);
+  });
+
   test(named('a sidecar without a readiness probe and a closed shutdown port: warnings, exit 0'), { timeout: 60_000 }, async (t) => {
     const pod = makePod({ name: 'job-x', containers: ['main', 'proxy'], probes: false });
     const p = await place(t, api, { rbac: 'full', pod });

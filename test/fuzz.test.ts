@@ -15,7 +15,7 @@ import { decodePod } from '../src/kube/decode.ts';
 import { PodWatch, type WatchEvent } from '../src/kube/watch.ts';
 import { ApiClient } from '../src/kube/client.ts';
 import { Lines, LineTooLong } from '../src/kube/lines.ts';
-import { describe, exitBaseline, exits, plan, readiness, statusOf, type Pod } from '../src/pod.ts';
+import { describe, exitBaseline, exits, plan, readiness, restartAfter, statusOf, type Pod } from '../src/pod.ts';
 import { whatBlocks, reminderMessage } from '../src/reminders.ts';
 import { recognise } from '../src/known.ts';
 import { autoActions } from '../src/auto.ts';
@@ -46,6 +46,7 @@ function everyRule(pod: Pod): void {
     if (!('error' in p)) autoActions(pod, p, baseConfig, log);
   }
   recognise(pod, undefined);
+  for (const c of [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])]) for (const code of [0, 1, 42, 143]) restartAfter(pod, c.name, code);
   log.info('a pod', { pod });
 }
 
@@ -83,6 +84,26 @@ test('the reference Pods mutated at random: the boundary names what it drops, an
       assert.ok(s.ready === undefined || typeof s.ready === 'boolean');
       assert.ok(s.restartCount === undefined || Number.isSafeInteger(s.restartCount));
     }
+  }), runs(300));
+});
+
+test('restartPolicyRules of any shape through the boundary: typed rules or a named problem, never a throw; the API\'s caps hold', () => {
+  const rule = fc.oneof(
+    fc.record({ action: fc.constantFrom('Restart', 'RestartAllContainers', 'Other'), exitCodes: fc.record({ operator: fc.constantFrom('In', 'NotIn', 'Maybe'), values: fc.array(fc.integer({ min: -5, max: 300 }), { maxLength: 300 }) }) }),
+    fc.jsonValue({ maxDepth: 3 }),
+  );
+  fc.assert(fc.property(fc.oneof(fc.array(rule, { maxLength: 25 }), fc.jsonValue({ maxDepth: 3 })), (rules) => {
+    const { pod, problems } = decodePod({ spec: { restartPolicy: 'Never', containers: [{ name: 'main', restartPolicy: 'Never', restartPolicyRules: rules }, { name: 'proxy' }] } });
+    for (const p of problems) assert.equal(typeof p, 'string');
+    const read = pod.spec?.containers?.[0]?.restartPolicyRules ?? [];
+    assert.ok(read.length <= 20);
+    for (const r of read) {
+      assert.equal(typeof r.action, 'string');
+      assert.equal(typeof r.operator, 'string');
+      assert.ok(r.values.length <= 255 && r.values.every((v) => Number.isSafeInteger(v)));
+    }
+    if (Array.isArray(rules) && rules.length > 20) assert.ok(problems.some((p) => /more than the API's 20/.test(p)));
+    everyRule(pod);
   }), runs(300));
 });
 

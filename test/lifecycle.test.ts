@@ -343,13 +343,13 @@ test('OnFailure and a failed command: sidecars left up for the retry, unless --s
   const run = b.run(['-g', b.rec.url('/quit'), 'sh', '-c', 'exit 1']);
   assert.equal((await run.exited).code, 1);
   assert.equal(b.rec.received.length, 0);
-  await run.waitFor(/restartPolicy OnFailure: the kubelet will restart this container/);
+  await run.waitFor(/the command exited 1 and the Pod's restartPolicy OnFailure restarts this container: the sidecars stay up for the retry/);
 
   b.rec.once('request', () => b.update((p) => restarted(p, 'a', 143)));
   const run2 = b.run(['--shutdown-on-failure', '-g', b.rec.url('/quit'), 'sh', '-c', 'exit 1']);
   assert.equal((await run2.exited).code, 1);
   assert.equal(b.rec.received.length, 1);
-  const warn = await run2.waitFor((l) => l.level === 'warn' && /sidecar a exited with code 143 under restartPolicy OnFailure/.test(l.msg));
+  const warn = await run2.waitFor((l) => l.level === 'warn' && /sidecar a exited with code 143 \(Error\) and the Pod's restartPolicy OnFailure starts it again/.test(l.msg));
   assert.match(warn.msg, /will not complete/);
 });
 
@@ -391,4 +391,24 @@ test('a watch stream cut into one-byte chunks, inside every UTF-8 sequence: deco
   assert.equal(line.message, message);
   b.update((p) => running(p, 'proxy', true));
   assert.equal((await run.exited).code, 0, run.dump());
+});
+
+test('a view from before this run (its own container terminated, the Pod restarting every container): no sidecar counts as ready until a status of this run', async (t) => {
+  const pod = makePod({ name: 'p', containers: ['main', 'a'] });
+  running(pod, 'a', true);
+  terminated(pod, 'main', 42);
+  pod.status.conditions = [{ type: 'AllContainersRestarting', status: 'True' }];
+  const b = await bed(t, pod);
+  // While the stale view stands, the sidecar's `ready` is the killed one's: the wait times out.
+  const stale = b.run(['--ready-timeout', '1s', '-g', b.rec.url('/quit'), 'true']);
+  assert.equal((await stale.exited).code, 5, stale.dump());
+  assert.ok(!stale.lines.some((l) => l.msg === 'command started'));
+  b.update((p) => { p.status.conditions = [{ type: 'AllContainersRestarting', status: 'False' }]; });
+  const still = b.run(['--ready-timeout', '1s', '-g', b.rec.url('/quit'), 'true']);
+  assert.equal((await still.exited).code, 5, 'proa\'s own container still terminated: still the old run\'s view');
+  // A status of this run: proa's container running. Now the sidecar's readiness counts.
+  b.update((p) => running(p, 'main', false));
+  b.rec.once('request', () => b.update((p) => terminated(p, 'a', 0)));
+  const fresh = b.run(['--ready-timeout', '5s', '-g', b.rec.url('/quit'), 'true']);
+  assert.equal((await fresh.exited).code, 0, fresh.dump());
 });

@@ -94,7 +94,7 @@ test('bad input inside a Pod sends nothing where that is not safe: whose sidecar
   const b2 = await bed(t, again);
   const retried = b2.run(['-p', b2.rec.url('/c'), '--ready-timout', '5m', '--', 'true']);
   assert.equal((await retried.exited).code, 2, retried.dump());
-  assert.match(last(retried), /nothing was sent to the sidecars, since under restartPolicy OnFailure the kubelet runs proa again/);
+  assert.match(last(retried), /nothing was sent to the sidecars, since the Pod's restartPolicy OnFailure has the kubelet run proa again after exit code 2/);
   // A peer that does not act for all: `first` runs proa too, and answers on its channel.
   const id = `${process.pid}-0000-4000-8000-${Date.now().toString(16).padStart(12, '0').slice(-12)}`;
   const peers = makePod({ name: 'peer-typo', containers: ['first', 'main', 'proxy'] });

@@ -14,6 +14,8 @@ import { nodeFromEnv } from '../testbed/node/node.ts';
 import { podNetworksAvailable } from '../testbed/simulator/pod-network.ts';
 import { backends } from './e2e.ts';
 import { examples, manifest } from './examples.ts';
+import { stringify } from 'yaml';
+import { downwardEnv, rbac } from './on-node.ts';
 
 const node = nodeFromEnv();
 
@@ -56,19 +58,42 @@ function foundBy(lines: string[]): string | undefined {
   return undefined;
 }
 
-interface Case { name: string; file: string; native?: string; main?: string }
+interface Case { name: string; file?: string; text?: string; native?: string; main?: string }
+
+/**
+ * A Job whose main container restarts by a rule of its own (Kubernetes 1.35+): proa's
+ * program exits 42 on its first run (state in an emptyDir), then 0.
+ */
+function ruleJob(name: string, action: 'Restart' | 'RestartAllContainers'): string {
+  const main = {
+    name: 'main', image: 'registry.example/report:3.1', env: downwardEnv, restartPolicy: 'Never',
+    restartPolicyRules: [{ action, exitCodes: { operator: 'In', values: [42] } }],
+    command: ['/usr/local/bin/proa', '--shutdown-http-post=http://127.0.0.1:9091/quitquitquit', '--', 'sh', '-c',
+      'if [ -e /state/ran ]; then echo second run; exit 0; fi; touch /state/ran; echo first run; exit 42'],
+    volumeMounts: [{ name: 'state', mountPath: '/state' }],
+  };
+  const proxy = {
+    name: 'cloud-sql-proxy', image: 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.18.2',
+    args: ['--health-check', '--http-address=0.0.0.0', '--quitquitquit', '--exit-zero-on-sigterm', '--port=5432', 'p:r:i'],
+    readinessProbe: { httpGet: { path: '/readiness', port: 9090 }, periodSeconds: 1 },
+  };
+  return `${stringify({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name }, spec: { backoffLimit: 0, template: { spec: {
+    serviceAccountName: 'proa', restartPolicy: 'Never', containers: [main, proxy], volumes: [{ name: 'state', emptyDir: {} }] } } } })}---\n${rbac}`;
+}
 
 const cases: Case[] = [
   { name: 'a regular sidecar with a readinessProbe (cloud-sql-proxy.yaml)', file: 'cloud-sql-proxy.yaml' },
   { name: 'a native sidecar with a startupProbe and readinessProbe (native-sidecar.yaml)', file: 'native-sidecar.yaml', native: 'cloud-sql-proxy' },
   { name: 'an injected proxy placed first (linkerd.yaml)', file: 'linkerd.yaml' },
   { name: "Istio's native proxy with its init container (istio.yaml)", file: 'istio.yaml', native: 'istio-proxy' },
+  { name: 'a restart rule on the main container (Restart on 42)', text: ruleJob('rule', 'Restart') },
+  { name: 'a RestartAllContainers rule on the main container (on 42)', text: ruleJob('all', 'RestartAllContainers') },
 ];
 
 if (node && backends.includes('real')) {
   for (const c of cases) {
     void test(`parity with the real node: ${c.name}`, { timeout: 180_000, skip: podNetworksAvailable() ? false : 'needs root' }, async (t: TestContext) => {
-      const text = manifest(examples.find((e) => e.file === c.file)!);
+      const text = c.text ?? manifest(examples.find((e) => e.file === c.file)!);
       // One interface, both back ends: the same calls on each.
       const [onNode, sim] = await Promise.all([play('node', text, { node }), play('real', text)]);
       t.after(() => Promise.all([onNode.stop(), sim.stop()]));

@@ -5,41 +5,15 @@
 // that crashes under Never, and `proa check` through `kubectl exec`. Registers nothing
 // when test/run.ts started no node (it says why, at the start and end of the run).
 import assert from 'node:assert/strict';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { nodeFromEnv, type NodeClient } from '../testbed/node/node.ts';
-import { documentedRbac } from '../testbed/simulator/kubelet-api.ts';
-import { PlayedOnNode } from '../testbed/node/played.ts';
+import { nodeFromEnv } from '../testbed/node/node.ts';
+import { downwardEnv, play, proaLines, rbac } from './on-node.ts';
 import { examples, manifest } from './examples.ts';
 
 const node = nodeFromEnv();
 
-interface ProaLine { level: string; msg: string; [k: string]: unknown }
-
-function proaLines(lines: string[]): ProaLine[] {
-  return lines.flatMap((l) => {
-    try {
-      const j = JSON.parse(l) as ProaLine;
-      return typeof j.msg === 'string' && typeof j.level === 'string' ? [j] : [];
-    } catch {
-      return [];
-    }
-  });
-}
-
-async function play(t: TestContext, n: NodeClient, text: string, prefix: string): Promise<PlayedOnNode> {
-  const p = await PlayedOnNode.play(n, text, prefix);
-  t.after(() => p.stop());
-  return p;
-}
-
-/** The README's ServiceAccount, Role and RoleBinding (examples/job.yaml's last three documents). */
-const rbac = documentedRbac().map((d) => stringify(d)).join('---\n');
-
-const env = [
-  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-];
+const env = downwardEnv;
 /** The Cloud SQL proxy stand-in with its admin port's quit endpoint; ready when it serves. */
 const proxy = {
   name: 'cloud-sql-proxy', image: 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.18.2',

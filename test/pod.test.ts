@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  plan, readiness, describe, exits, exitBaseline, gracePeriodMs, isDeleting, willRestart, type Plan, type Pod,
+  plan, readiness, describe, exits, exitBaseline, gracePeriodMs, isDeleting, restartAfter, staleView, finishedForGood, type Plan, type Pod,
 } from '../src/pod.ts';
 import { containerFromMountinfo } from '../src/kube/config.ts';
 import { fixture, makePod, running, terminated, restarted } from './pods.ts';
@@ -15,11 +15,56 @@ function planOf(pod: Pod, input: Partial<Parameters<typeof plan>[1]> = {}): Plan
   return p;
 }
 
-test('restart rules: Always restarts, OnFailure only after a failure, Never never', () => {
-  assert.equal(willRestart('Always', 0), true);
-  assert.equal(willRestart('OnFailure', 0), false);
-  assert.equal(willRestart('OnFailure', 143), true);
-  assert.equal(willRestart('Never', 1), false);
+test('restart rules: the Pod\'s policy; a container\'s own policy and its rules, first match wins (the kubelet\'s ContainerShouldRestart)', () => {
+  const withMain = (podPolicy: string | undefined, main: Record<string, unknown>): Pod =>
+    ({ spec: { ...(podPolicy ? { restartPolicy: podPolicy } : {}), containers: [{ name: 'main', ...main }, { name: 'proxy' }] } }) as Pod;
+  const act = (pod: Pod, code: number, name = 'main'): string => restartAfter(pod, name, code).action;
+  // The Pod's policy alone (absent: Always).
+  assert.equal(act(withMain(undefined, {}), 0), 'restart');
+  assert.equal(act(withMain('OnFailure', {}), 0), 'none');
+  assert.equal(act(withMain('OnFailure', {}), 143), 'restart');
+  assert.equal(act(withMain('Never', {}), 1), 'none');
+  // The container's own policy overrides the Pod's.
+  assert.equal(act(withMain('Never', { restartPolicy: 'Always' }), 0), 'restart');
+  assert.equal(act(withMain('OnFailure', { restartPolicy: 'Never' }), 1), 'none');
+  // Rules: first match wins; no match falls back to the container's policy.
+  const rules = { restartPolicy: 'Never', restartPolicyRules: [
+    { action: 'Restart', operator: 'In', values: [42] },
+    { action: 'RestartAllContainers', operator: 'In', values: [42, 43] },
+    { action: 'Restart', operator: 'NotIn', values: [0, 1] },
+  ] };
+  const pod = withMain('Never', rules);
+  assert.deepEqual(restartAfter(pod, 'main', 42), { action: 'restart', by: 'restartPolicyRules[0] (Restart on exit codes In [42])', own: true });
+  assert.equal(act(pod, 43), 'restart-all');
+  assert.equal(act(pod, 7), 'restart');
+  assert.equal(act(pod, 1), 'none');
+  assert.deepEqual(restartAfter(pod, 'main', 0), { action: 'none', by: 'its restartPolicy Never', own: true });
+  // An action the kubelet does not know ends the search: the container's policy decides.
+  assert.equal(act(withMain('Never', { restartPolicy: 'OnFailure', restartPolicyRules: [{ action: 'Pause', operator: 'In', values: [3] }, { action: 'Restart', operator: 'In', values: [3] }] }), 3), 'restart');
+  assert.equal(act(withMain('Never', { restartPolicy: 'Never', restartPolicyRules: [{ action: 'Pause', operator: 'In', values: [3] }, { action: 'Restart', operator: 'In', values: [3] }] }), 3), 'none');
+  // Rules without a restartPolicy of the container's own are not read (the API refuses them).
+  assert.equal(act(withMain('Never', { restartPolicyRules: [{ action: 'Restart', operator: 'In', values: [42] }] }), 42), 'none');
+  // A sidecar whose own policy restarts it is not finished for good, whatever the Pod's policy.
+  const sidecarAlways = { spec: { restartPolicy: 'Never', containers: [{ name: 'main' }, { name: 'proxy', restartPolicy: 'Always' }] },
+    status: { containerStatuses: [{ name: 'proxy', state: { terminated: { exitCode: 0 } } }] } } as Pod;
+  assert.equal(finishedForGood(sidecarAlways, 'proxy'), false);
+  assert.equal(readiness(sidecarAlways, planOf(sidecarAlways)).kind, 'waiting');
+});
+
+test('a view older than this proa (its own container terminated, removed for a restart of all, AllContainersRestarting): no sidecar counts as ready', () => {
+  const pod = makePod({ name: 'job-x', containers: ['main', 'proxy'] });
+  running(pod, 'proxy', true);
+  const p = planOf(pod);
+  assert.equal(readiness(pod, p).kind, 'ready');
+  const stale = structuredClone(pod);
+  terminated(stale, 'main', 42);
+  assert.match(staleView(stale, p) ?? '', /still shows proa's container main terminated \(exit code 42\)/);
+  assert.equal(readiness(stale, p).kind, 'waiting');
+  const restarting = structuredClone(pod) as Pod;
+  restarting.status!.conditions = [{ type: 'AllContainersRestarting', status: 'True' }];
+  assert.equal(readiness(restarting, p).kind, 'waiting');
+  restarting.status!.conditions = [{ type: 'AllContainersRestarting', status: 'False' }];
+  assert.equal(readiness(restarting, p).kind, 'ready');
 });
 
 test('fixtures: pending, proxy starting, proxy ready (statuses out of spec order)', () => {

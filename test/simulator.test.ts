@@ -85,15 +85,18 @@ spec:
   assert.ok(!sim.timeline.some((e) => e.type === 'container-start' || e.type === 'unsupported'));
 });
 
-test('the kubelet\'s crash back-off (10 s doubling) unless a run asks for a faster one, and says so', async (t) => {
+test('the kubelet\'s crash back-off: the first restart at once, then 10 s doubling, unless a run asks for a faster one, and says so', async (t) => {
   const pod = (name: string): Json => ({
     apiVersion: 'v1', kind: 'Pod', metadata: { name },
     spec: { restartPolicy: 'Always', containers: [{ name: 'crash', image: 'app', command: ['sh', '-c', 'exit 1'] }] },
   });
   const kubelet = await Simulator.start(pod('backoff'));
   t.after(() => kubelet.stop());
-  const status = await kubelet.waitFor((e) => e.type === 'status' && e.container === 'crash' && e.restartCount === 1);
+  const status = await kubelet.waitFor((e) => e.type === 'status' && e.container === 'crash' && e.restartCount === 2);
   assert.equal(status.state, 'waiting CrashLoopBackOff');
+  // As on the real node: the first exit shows terminated, and the kubelet starts it again with no back-off.
+  const first = kubelet.timeline.filter((e) => e.type === 'status' && e.container === 'crash').map((e) => `${e.state}#${e.restartCount}`);
+  assert.deepEqual(first.slice(0, 5), ['waiting ContainerCreating#0', 'ready#0', 'terminated 1#0', 'ready#1', 'waiting CrashLoopBackOff#2']);
   assert.match(String(status.message), /^back-off 10000ms restarting container=crash/);
   assert.ok(!kubelet.timeline.some((e) => e.type === 'note' && /crash back-off/.test(String(e.note))));
   const fast = await Simulator.start(pod('fast'), { backoffBaseMs: 200 });
@@ -207,4 +210,19 @@ spec:
   const full = await played.exec('main', ['/opt/proa/proa', '--version']);
   assert.equal(full.code, 0, full.stderr);
   assert.match(full.stdout, /^proa \d+\.\d+\.\d+ /);
+});
+
+test('an emptyDir named more than once in a script: every mention is the volume, which outlives a container\'s restart', { timeout: 30_000 }, async (t) => {
+  const sim = await Simulator.start({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'twice', namespace: 'sim' },
+    spec: {
+      restartPolicy: 'OnFailure', terminationGracePeriodSeconds: 1, volumes: [{ name: 'state', emptyDir: {} }],
+      containers: [{ name: 'main', image: 'app', volumeMounts: [{ name: 'state', mountPath: '/state' }],
+        command: ['sh', '-c', 'if [ -e /state/ran ]; then echo second; exit 0; fi; touch /state/ran && echo first; exit 3'] }],
+    },
+  }, { backoffBaseMs: 100 });
+  t.after(() => sim.stop());
+  const outcome = await sim.finished;
+  assert.deepEqual(outcome, { phase: 'Succeeded', deleted: false, exitCodes: { main: 0 }, restarts: { main: 1 } });
+  assert.deepEqual(sim.timeline.filter((e) => e.type === 'log' && e.container === 'main').map((e) => e.line), ['first', 'second']);
 });

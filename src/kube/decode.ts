@@ -5,8 +5,9 @@
 // throws, and nothing of the input is kept but the checked fields, so a hostile
 // document (nested 200,000 levels deep, a string where a list belongs) costs no more
 // than its size, which the reader has already bounded (limits.ts).
-import { maxLoggedStringChars } from '../limits.ts';
+import { maxLoggedStringChars, maxRestartRules, maxRuleCodes } from '../limits.ts';
 import type { ContainerSpec, ContainerState, ContainerStatus, Pod, Terminated } from '../pod.ts';
+import type { RestartRule } from '../restarts.ts';
 
 export interface Decoded {
   pod: Pod;
@@ -88,6 +89,30 @@ class Reader {
   }
 }
 
+/**
+ * A container's restartPolicyRules, as far as they can be read: the API allows 20 rules of
+ * 255 codes each, and so does proa; a rule without a readable action, operator or codes
+ * is left out and named (the kubelet would skip it too: it matches no exit code).
+ */
+function restartRules(r: Reader, c: Obj, at: string): RestartRule[] | undefined {
+  const list = r.list(c, 'restartPolicyRules', at);
+  if (!list) return undefined;
+  if (list.length > maxRestartRules) r.problems.push(`${at}.restartPolicyRules: ${list.length} rules, more than the API's ${maxRestartRules}; the rest are left out`);
+  return list.slice(0, maxRestartRules).flatMap(({ item, at: where }) => {
+    const action = r.str(item, 'action', where);
+    const codes = r.obj(item, 'exitCodes', where);
+    const operator = r.str(codes, 'operator', `${where}.exitCodes`);
+    const raw = codes?.values;
+    const values = Array.isArray(raw) && raw.length <= maxRuleCodes && raw.every((v) => typeof v === 'number' && Number.isSafeInteger(v)) ? raw as number[] : undefined;
+    if (raw !== undefined && values === undefined) r.problems.push(`${where}.exitCodes.values: expected at most ${maxRuleCodes} integers, got ${kind(raw)}`);
+    if (action === undefined || operator === undefined || values === undefined) {
+      r.problems.push(`${where}: a rule without its action, operator and exit codes is left out`);
+      return [];
+    }
+    return [{ action, operator, values }];
+  });
+}
+
 /** A container in the spec; one without a string name is not a container proa can use. */
 function container(r: Reader, c: Obj, at: string): ContainerSpec | undefined {
   const name = r.str(c, 'name', at);
@@ -113,6 +138,7 @@ function container(r: Reader, c: Obj, at: string): ContainerSpec | undefined {
   return {
     name,
     restartPolicy: r.str(c, 'restartPolicy', at),
+    restartPolicyRules: restartRules(r, c, at),
     readinessProbe: probe('readinessProbe'),
     startupProbe: probe('startupProbe'),
     image: r.str(c, 'image', at),
@@ -201,6 +227,10 @@ export function decodePod(value: unknown): Decoded {
       phase: r.str(status, 'phase', 'status'),
       containerStatuses: statuses(r, status, 'containerStatuses'),
       initContainerStatuses: statuses(r, status, 'initContainerStatuses'),
+      conditions: r.list(status, 'conditions', 'status')?.flatMap(({ item, at }) => {
+        const type = r.str(item, 'type', at);
+        return type === undefined ? [] : [{ type, status: r.str(item, 'status', at) }];
+      }),
     },
   };
   return { pod, problems: r.problems };

@@ -11,9 +11,13 @@
 // - a container without a readiness probe is ready once running (and started, with a
 //   startup probe); readiness and startup probes follow initialDelaySeconds,
 //   periodSeconds, timeoutSeconds, successThreshold and failureThreshold.
-// - restarts: Always, or OnFailure after a non-zero exit, with the kubelet's back-off:
-//   10 s doubling to 5 min (a test may ask for a faster one, `backoffBaseMs`, doubling
-//   to 30 times it; the timeline says so).
+// - restarts by each container's own restartPolicy and restartPolicyRules, else the Pod's
+//   (restart-rules.ts); a RestartAllContainers rule kills every container at once (no
+//   grace), removes them (each waiting RestartingAllContainers, the condition
+//   AllContainersRestarting True) and runs the Pod again from its init containers.
+// - restarts: the first at once (terminated until then), the next with the kubelet's
+//   back-off: 10 s doubling to 5 min (a test may ask for a faster one, `backoffBaseMs`,
+//   doubling to 30 times it; the timeline says so).
 // - a volume naming a ConfigMap that does not exist (and is not optional) keeps every
 //   container from starting: the Pod stays Pending, its containers ContainerCreating.
 // - spec.activeDeadlineSeconds: once it passes, the kubelet stops every container and the
@@ -40,6 +44,7 @@ import { firstMatch } from '../api/events.ts';
 import { PodNetwork } from './pod-network.ts';
 import { failureMessage, runProbe, type Probe } from './probes.ts';
 import { materialise, mountedArgv } from './volumes.ts';
+import { kubeletRestart } from './restart-rules.ts';
 
 export interface TimelineEvent {
   /** Milliseconds since the simulator started, from one monotonic clock. */
@@ -118,7 +123,7 @@ interface Ctr {
 }
 
 const supportedContainer = new Set(['name', 'image', 'imagePullPolicy', 'command', 'args', 'env', 'readinessProbe', 'startupProbe', 'securityContext',
-  'ports', 'resources', 'terminationMessagePath', 'terminationMessagePolicy', 'restartPolicy', 'workingDir', 'volumeMounts']);
+  'ports', 'resources', 'terminationMessagePath', 'terminationMessagePolicy', 'restartPolicy', 'restartPolicyRules', 'workingDir', 'volumeMounts']);
 const supportedPod = new Set(['containers', 'initContainers', 'restartPolicy', 'terminationGracePeriodSeconds', 'shareProcessNamespace',
   'serviceAccountName', 'serviceAccount', 'dnsPolicy', 'schedulerName', 'enableServiceLinks', 'priority', 'securityContext',
   'automountServiceAccountToken', 'volumes', 'activeDeadlineSeconds']);
@@ -155,6 +160,8 @@ export class Simulator extends EventEmitter {
   #finish!: (o: Outcome) => void;
   #deleting = false;
   #done = false;
+  /** The AllContainersRestarting condition, once a RestartAllContainers rule has fired. */
+  #condition: { type: string; status: string; reason?: string; message?: string } | undefined;
   #net: PodNetwork | undefined;
   #processes!: ContainerProcesses;
   #volumes = new Map<string, string>();
@@ -362,6 +369,8 @@ export class Simulator extends EventEmitter {
     status.conditions = [
       condition('PodReadyToStartContainers', true), condition('Initialized', initialized), condition('Ready', ready),
       condition('ContainersReady', containersReady), condition('PodScheduled', true),
+      // Once a RestartAllContainers rule has fired, the kubelet keeps the condition (False after).
+      ...(this.#condition ? [{ ...condition(this.#condition.type, this.#condition.status === 'True'), ...(this.#condition.reason ? { reason: this.#condition.reason, message: this.#condition.message } : {}) }] : []),
     ];
     if (!publish) return;
     this.api.writeStatus(status);
@@ -552,12 +561,19 @@ export class Simulator extends EventEmitter {
     };
     c.started = false;
     c.ready = false;
-    const policy = this.#pod.spec.restartPolicy as string;
     const failed = exitCode !== 0;
+    const live = !this.#deleting && !this.#done && !this.#deadlineExceeded && !this.#stoppingSidecars;
+    const decision = kubeletRestart(this.#pod.spec.restartPolicy as string, c.spec, exitCode);
+    if (live && decision === 'restart-all') {
+      c.status.state = { terminated };
+      this.#statusChanged(c);
+      this.#restartAll(c);
+      return;
+    }
     const restart = !this.#deleting && !this.#done && !this.#deadlineExceeded && (
       c.kind === 'native' ? !this.#stoppingSidecars
-        : c.kind === 'init' ? failed && policy !== 'Never'
-          : policy === 'Always' || (policy === 'OnFailure' && failed));
+        : c.kind === 'init' ? failed && decision === 'restart'
+          : decision === 'restart');
     if (!restart) {
       c.status.state = { terminated };
       this.#statusChanged(c);
@@ -568,9 +584,23 @@ export class Simulator extends EventEmitter {
       this.#checkDone();
       return;
     }
+    if (c.status.restartCount === 0) {
+      // The kubelet's first restart of a container is not backed off (kuberuntime_manager.go
+      // doBackOff: the container is not in back-off yet): the status shows it terminated
+      // until the next sync starts it again (the real node: `terminated 42 > ready#1`).
+      c.status.state = { terminated };
+      this.#statusChanged(c);
+      c.timers.push(setTimeout(() => {
+        c.status.lastState = { terminated };
+        c.status.restartCount++;
+        this.#record('container-restart', { container: c.spec.name, restartCount: c.status.restartCount });
+        this.#start(c);
+      }, 0));
+      return;
+    }
     c.status.lastState = { terminated };
     const base = this.#opts.backoffBaseMs ?? kubeletBackoffMs;
-    const delay = Math.min(base * 30, base * 2 ** c.status.restartCount);
+    const delay = Math.min(base * 30, base * 2 ** (c.status.restartCount - 1));
     c.status.restartCount++;
     c.status.state = { waiting: { reason: failed ? 'CrashLoopBackOff' : 'Completed', message: `back-off ${delay}ms restarting container=${c.spec.name} pod=${this.name}_${this.namespace}` } };
     this.#statusChanged(c);
@@ -581,6 +611,54 @@ export class Simulator extends EventEmitter {
   }
 
   #stoppingSidecars = false;
+  #restartingAll = false;
+
+  /**
+   * A RestartAllContainers rule fired: the kubelet kills every other container with no
+   * grace period, removes them all (each status waiting RestartingAllContainers, its last
+   * state a 137 of that reason, its restart count up by one; the Pod's condition
+   * AllContainersRestarting True meanwhile), then starts the Pod again from its init
+   * containers (kuberuntime_manager.go, kubelet_pods.go convertToAPIContainerStatuses).
+   */
+  #restartAll(trigger: Ctr): void {
+    if (this.#restartingAll) return;
+    this.#restartingAll = true;
+    this.#record('restart-all', { container: trigger.spec.name, exitCode: trigger.status.state.terminated?.exitCode });
+    this.#condition = { type: 'AllContainersRestarting', status: 'True', reason: 'RestartAllContainersStarted', message: 'container exited with restart policy rule' };
+    const procs: Proc[] = [];
+    for (const c of this.#ctrs) {
+      for (const t of c.timers) clearTimeout(t);
+      c.timers = [];
+      c.generation++;
+      c.onStarted = undefined;
+      c.onCompleted = undefined;
+      if (c.proc) {
+        procs.push(c.proc);
+        this.#record('signal', { container: c.spec.name, signal: 'SIGKILL' });
+        c.proc.kill('SIGKILL');
+        c.proc = undefined;
+      }
+    }
+    this.#writeStatus();
+    void Promise.all(procs.map((p) => p.exited)).then(() => {
+      const message = 'The container is removed because RestartAllContainers in place';
+      for (const c of this.#ctrs) {
+        c.started = false;
+        c.ready = false;
+        c.status.state = { waiting: { reason: 'RestartingAllContainers', message } };
+        c.status.lastState = { terminated: { reason: 'RestartingAllContainers', message, exitCode: 137 } };
+        c.status.restartCount++;
+        c.status.ready = false;
+        c.status.started = false;
+        this.#recordStatus(c);
+      }
+      this.#writeStatus();
+      this.#condition = { type: 'AllContainersRestarting', status: 'False' };
+      this.#restartingAll = false;
+      this.#record('containers-removed', {});
+      void this.#run();
+    });
+  }
 
   /** All regular containers ended for good: stop native sidecars, then settle the phase. */
   #checkDone(): void {

@@ -30,6 +30,8 @@ export function render(e: TimelineEvent): string | undefined {
       : `${t}  ${who('kubelet')}${e.probe} probe of ${e.container} failed (${e.detail})`;
     case 'status': return `${t}  ${who('api server')}status ${e.container}: ${e.state}${e.restartCount ? ` (restarts ${e.restartCount})` : ''}`;
     case 'phase': return `${t}  ${who('api server')}Pod phase ${e.phase}`;
+    case 'restart-all': return `${t}  ${who('kubelet')}${e.container} exited with code ${e.exitCode}, which a RestartAllContainers rule matches: killing every container, no grace period`;
+    case 'containers-removed': return `${t}  ${who('kubelet')}every container removed; starting the Pod again from its init containers`;
     case 'signal': return `${t}  ${who('kubelet')}${e.signal} to ${e.container}`;
     case 'deletion': return `${t}  ${who('api server')}Pod deletion requested (grace ${e.graceSeconds}s)`;
     case 'pod-deleted': return `${t}  ${who('api server')}Pod deleted`;
