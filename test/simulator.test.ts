@@ -226,3 +226,23 @@ test('an emptyDir named more than once in a script: every mention is the volume,
   assert.deepEqual(outcome, { phase: 'Succeeded', deleted: false, exitCodes: { main: 0 }, restarts: { main: 1 } });
   assert.deepEqual(sim.timeline.filter((e) => e.type === 'log' && e.container === 'main').map((e) => e.line), ['first', 'second']);
 });
+
+test('HTTP probes as the kubelet sends them: a connection each, closed after it (no keep-alive), so a sidecar that closes its server on shutdown can exit', { timeout: 30_000 }, async (t) => {
+  const port = 20_000 + Math.floor(Math.random() * 10_000);
+  // Logs each probe's socket and Connection header; after three probes it closes its
+  // server and exits once every connection is gone, as many sidecars do on shutdown.
+  const script = `const s = require('node:http').createServer((q, r) => { console.log('probe ' + q.socket.remotePort + ' ' + q.headers.connection); r.end('ok');
+    if (++n === 3) s.close(() => process.exit(0)); }); let n = 0; s.listen(${port}, '127.0.0.1');`;
+  const sim = await Simulator.start({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probed', namespace: 'sim' },
+    spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 1, containers: [{ name: 'server', image: 'node', command: [process.execPath, '-e', script],
+      readinessProbe: { httpGet: { host: '127.0.0.1', port, path: '/' }, periodSeconds: 1 } }] },
+  });
+  t.after(() => sim.stop());
+  const outcome = await sim.finished;
+  assert.deepEqual(outcome.exitCodes, { server: 0 }, 'the server exited once its last connection closed');
+  const probes = sim.timeline.filter((e) => e.type === 'log' && e.container === 'server').map((e) => String(e.line).split(' '));
+  assert.equal(probes.length, 3);
+  assert.equal(new Set(probes.map((p) => p[1])).size, 3, 'a new connection for each probe');
+  assert.ok(probes.every((p) => p[2] === 'close'), 'Connection: close on each');
+});

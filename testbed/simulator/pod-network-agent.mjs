@@ -28,7 +28,8 @@ forwarder.listen(Number(port), host, () => send({ event: 'ready' }));
 function probe(msg) {
   const done = (pass, detail) => send({ id: msg.id, pass, detail });
   if (msg.kind === 'http') {
-    const req = request({ host: msg.host, port: msg.port, path: msg.path, timeout: msg.timeoutMs, headers: { 'User-Agent': 'kube-probe/1.30' } }, (res) => {
+    // As the kubelet's prober: no keep-alive (pkg/probe/http: DisableKeepAlives).
+    const req = request({ host: msg.host, port: msg.port, path: msg.path, timeout: msg.timeoutMs, agent: false, headers: { 'User-Agent': 'kube-probe/1.37', Connection: 'close' } }, (res) => {
       res.resume();
       const s = res.statusCode ?? 0;
       done(s >= 200 && s < 400, `HTTP ${s}`);

@@ -59,7 +59,10 @@ export function runProbe(probe: Probe, target: ProbeTarget): Promise<ProbeResult
     const g = probe.httpGet;
     if (target.net) return target.net.probe('http', g.host || target.net.podIp, port(g.port), g.path ?? '/', timeout);
     return new Promise((resolve) => {
-      const req = httpGet({ host: g.host ?? '127.0.0.1', port: port(g.port), path: g.path ?? '/', timeout, headers: { 'User-Agent': 'kube-probe/1.30' } }, (res) => {
+      // One connection per probe, closed after it, as the kubelet's prober does
+      // (pkg/probe/http: DisableKeepAlives): Node's default agent would keep it open, and a
+      // sidecar that closes its server on shutdown would then wait for the probes' socket.
+      const req = httpGet({ host: g.host ?? '127.0.0.1', port: port(g.port), path: g.path ?? '/', timeout, agent: false, headers: { 'User-Agent': 'kube-probe/1.37', Connection: 'close' } }, (res) => {
         res.resume();
         const s = res.statusCode ?? 0;
         resolve({ pass: s >= 200 && s < 400, detail: `HTTP ${s}` });
