@@ -76,3 +76,11 @@ export function afterExit(podPolicy: string | undefined, spec: RestartFields | u
 export function codesOfInterest(spec: RestartFields | undefined, extra: number[]): number[] {
   return [...new Set([0, ...extra, ...(spec?.restartPolicyRules ?? []).flatMap((r) => r.values)])].sort((a, b) => a - b);
 }
+
+/** A container's restart fields in one phrase, for the log: what decides whether it runs again. */
+export function describeRestart(podPolicy: string | undefined, spec: RestartFields | undefined): string {
+  const own = spec?.restartPolicy;
+  if (own !== 'Always' && own !== 'OnFailure' && own !== 'Never') return `the Pod's restartPolicy ${podRestartPolicy(podPolicy)}`;
+  const rules = (spec?.restartPolicyRules ?? []).map((r, i) => describeRule(r, i));
+  return rules.length > 0 ? `${rules.join(', ')}, else its restartPolicy ${own}` : `its restartPolicy ${own}`;
+}

@@ -4,7 +4,8 @@
 // (sidecars.ts) are built. Decisions live in pod.ts.
 import { killFlag, type Config } from './cli.ts';
 import type { Logger } from './log.ts';
-import { describe, gracePeriodMs, isDeleting, plan, statusOf, unprobedWarning, type Plan, type PlanError, type Pod } from './pod.ts';
+import { describe, gracePeriodMs, isDeleting, plan, specOf, statusOf, unprobedWarning, type Plan, type PlanError, type Pod } from './pod.ts';
+import { describeRestart } from './restarts.ts';
 import { autoActions } from './auto.ts';
 import { portOf, recognise } from './known.ts';
 import { listen } from './peers.ts';
@@ -153,6 +154,8 @@ export class WatchedPod {
     for (const trap of p.restartTraps) this.#log.warn(trap);
     this.#log.info('found the Pod', {
       container: p.own, containerRule: p.ownRule, restartPolicy: p.restartPolicy,
+      // Whether the kubelet runs proa's container again, and so keeps the sidecars for a retry (restarts.ts).
+      ownRestart: describeRestart(pod.spec?.restartPolicy, specOf(pod, p.own)),
       sidecars: p.awaited.map((s) => s.name),
       nativeSidecars: (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name),
       awaitedNative: p.awaited.filter((s) => s.native).map((s) => s.name),

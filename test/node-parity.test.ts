@@ -78,7 +78,10 @@ function ruleJob(name: string, action: 'Restart' | 'RestartAllContainers'): stri
     readinessProbe: { httpGet: { path: '/readiness', port: 9090 }, periodSeconds: 1 },
   };
   return `${stringify({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name }, spec: { backoffLimit: 0, template: { spec: {
-    serviceAccountName: 'proa', restartPolicy: 'Never', containers: [main, proxy], volumes: [{ name: 'state', emptyDir: {} }] } } } })}---\n${rbac}`;
+    serviceAccountName: 'proa', restartPolicy: 'Never', containers: [main, proxy], volumes: [{ name: 'state', emptyDir: {} }],
+    // A restart of every container runs the init containers again first.
+    ...(action === 'RestartAllContainers' ? { initContainers: [{ name: 'setup', image: 'registry.example/report:3.1', command: ['sh', '-c', 'echo setup ran'] }] } : {}),
+  } } } })}---\n${rbac}`;
 }
 
 const cases: Case[] = [
