@@ -85,6 +85,20 @@ if (node) describe('the real node: container restart rules', { concurrency: 4 },
     assert.notEqual(p.lastOutcome().phase, 'Succeeded');
   });
 
+  void test('a native sidecar whose RestartAllContainers rule matches the 143 it exits with when the kubelet stops it at the end: no restart, no warning, the Job completes', { timeout: 180_000 }, async (t) => {
+    // Tried here first: the kubelet does not apply the rule to a native sidecar it stops itself
+    // once the regular containers have ended, so this is no trap and proa says nothing of it.
+    const native = { ...proxy([]), restartPolicy: 'Always', restartPolicyRules: [{ action: 'RestartAllContainers', exitCodes: { operator: 'In', values: [143] } }] };
+    const text = `${stringify({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'native' }, spec: { backoffLimit: 0, template: { spec: {
+      serviceAccountName: 'proa', restartPolicy: 'Never', initContainers: [native], containers: [main([], 'echo done')] } } } })}---\n${rbac}`;
+    const p = await play(t, node, text, 'native');
+    const outcome = await p.finished;
+    assert.equal(outcome.phase, 'Succeeded', JSON.stringify(outcome.exitCodes));
+    assert.deepEqual(outcome.exitCodes, { 'cloud-sql-proxy': 143, main: 0 });
+    assert.ok(!p.timeline.some((x) => x.type === 'status' && (x.restartCount as number) > 0), 'nothing restarted');
+    assert.deepEqual(proaLines(await p.logs('main')).filter((l) => l.level === 'warn').map((l) => l.msg), []);
+  });
+
   void test('--kill on a sidecar that exits 143 on SIGTERM, under Never: proa warns that the Pod fails although the program succeeded, naming the proxy\'s flag; the Pod is Failed', { timeout: 180_000 }, async (t) => {
     const text = job('killed', {
       shareProcessNamespace: true,
