@@ -33,16 +33,47 @@ interface Row {
 }
 const rows: Row[] = [];
 const say = (text: string): void => void process.stderr.write(`bench: ${text}\n`);
+
+// A part that fails (it throws, or an error nobody caught surfaces while it runs: a socket
+// reset on a TLS connection once lost a whole run) is one row that says so, and the bench
+// goes on: the rest of the table is still measured and written. Each part is bounded, so a
+// part that an uncaught error left waiting forever does not hold up the rest.
+const failures: { part: string; error: string; uncaught: boolean }[] = [];
+let current = 'set-up';
+const errorText = (err: unknown): string => (err instanceof Error ? `${err.message}${(err as NodeJS.ErrnoException).code ? ` (${(err as NodeJS.ErrnoException).code})` : ''}` : String(err));
+const failed = (part: string, err: unknown, uncaught = false): void => {
+  failures.push({ part, error: errorText(err), uncaught });
+  say(`${uncaught ? `an error nobody caught, during ${part}` : `${part} failed`}: ${errorText(err)}${err instanceof Error && err.stack ? `\n${err.stack}` : ''}`);
+};
+process.on('uncaughtException', (err) => failed(current, err, true));
+process.on('unhandledRejection', (err) => failed(current, err, true));
+async function part<T>(name: string, boundMinutes: number, run: () => Promise<T>): Promise<T | undefined> {
+  current = name;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([run(), new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`not done within ${boundMinutes} min`)), boundMinutes * 60_000);
+    })]);
+  } catch (err) {
+    failed(name, err);
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+    current = 'between parts';
+  }
+}
 const kib = (xs: number[]): number[] => xs.map((x) => x / 1024);
 
 // Built first (they block while they build): nothing may hold up the quiet Job's API server.
 clock();
 const floorSea = floor();
-const plane = kubeBinariesBuilt() ? await ControlPlane.start() : undefined;
+const plane = kubeBinariesBuilt() ? await part('the real API server', 2, () => ControlPlane.start()) : undefined;
 if (plane) process.env.PROA_REAL_API = JSON.stringify(plane.access);
 // The quiet Job runs in the background the whole time: it only waits.
 say(`a quiet Job, watched for ${quietSeconds} s in the background`);
+// Its own failure is said where it is awaited; a rejection meanwhile is not an unhandled one.
 const quietJob = quiet(quietSeconds);
+quietJob.catch(() => {});
 
 async function reactions(kind: 'fake' | 'real'): Promise<Reaction[]> {
   say(`reaction on the ${kind} API server, ${runs} runs`);
@@ -50,88 +81,105 @@ async function reactions(kind: 'fake' | 'real'): Promise<Reaction[]> {
   for (let i = 0; i < runs; i++) out.push(await reactionOnce(kind, i));
   return out;
 }
-const fake = await reactions('fake');
+const fake = (await part('reaction on the fake API server', 15, () => reactions('fake'))) ?? [];
 let real: Reaction[] | undefined;
 let realNote = '';
 if (plane) {
-  try {
-    real = await reactions('real');
-  } finally {
-    await plane.stop();
-  }
+  real = await part('reaction on the real API server', 15, () => reactions('real'));
+  await part('stopping the real API server', 1, () => plane.stop());
+  if (!real) realNote = 'failed: see the end of the table';
 } else {
   realNote = 'not run: no kube-apiserver and etcd (npm run kube:build)';
 }
 
 const timed = (figure: string, xs: number[] | undefined, target: string, limit: (s: Summary) => boolean, note = ''): void => {
-  if (!xs) return void rows.push({ figure, unit: 'ms', note: realNote || note });
+  if (!xs || xs.length === 0) return void rows.push({ figure, unit: 'ms', note: realNote || note || 'failed: see the end of the table' });
   const s = summarise(xs);
   rows.push({ figure, unit: 'ms', summary: s, target, met: limit(s), note });
 };
 timed('ready -> exec (fake API server)', fake.map((r) => r.readyToExec), 'p50 <= 2, p99 <= 10', (s) => s.median <= 2 && s.p99 <= 10);
 timed('ready -> exec (real API server)', real?.map((r) => r.readyToExec), 'p50 <= 2, p99 <= 10', (s) => s.median <= 2 && s.p99 <= 10);
-say(`a polling peer (once a second), ${runs} runs`);
-const polled: number[] = [];
-for (let i = 0; i < runs; i++) polled.push(await pollingOnce());
+const polled = await part('a polling peer', 10, async () => {
+  say(`a polling peer (once a second), ${runs} runs`);
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) out.push(await pollingOnce());
+  return out;
+});
 timed('ready -> exec, polling once a second (scuttle, linkerd-await)', polled, 'baseline', () => true);
-say(`without API access (--wait-http, polled every 200 ms), ${runs} runs`);
-const byEndpoint: { readyToExec: number; perSecond: number }[] = [];
-for (let i = 0; i < runs; i++) byEndpoint.push(await endpointOnce());
-timed('ready -> exec, without API access (--wait-http)', byEndpoint.map((r) => r.readyToExec), 'p50 <= 200', (s) => s.median <= 200);
-const rate = summarise(byEndpoint.map((r) => r.perSecond));
-rows.push({ figure: 'probe requests per second while waiting (--wait-http, one endpoint)', unit: 'requests/s', summary: rate, target: '<= 5', met: rate.median <= 5 });
+const byEndpoint = await part('without API access', 10, async () => {
+  say(`without API access (--wait-http, polled every 200 ms), ${runs} runs`);
+  const out: { readyToExec: number; perSecond: number }[] = [];
+  for (let i = 0; i < runs; i++) out.push(await endpointOnce());
+  return out;
+});
+timed('ready -> exec, without API access (--wait-http)', byEndpoint?.map((r) => r.readyToExec), 'p50 <= 200', (s) => s.median <= 200);
+if (byEndpoint?.length) {
+  const rate = summarise(byEndpoint.map((r) => r.perSecond));
+  rows.push({ figure: 'probe requests per second while waiting (--wait-http, one endpoint)', unit: 'requests/s', summary: rate, target: '<= 5', met: rate.median <= 5 });
+}
 timed('exit -> first shutdown request', [...fake, ...(real ?? [])].map((r) => r.exitToRequest), 'p50 <= 2', (s) => s.median <= 2, 'both API servers');
 timed('last sidecar exit -> proa exit (fake)', fake.map((r) => r.lastExitToProaExit), 'p50 <= 5', (s) => s.median <= 5);
 timed('last sidecar exit -> proa exit (real)', real?.map((r) => r.lastExitToProaExit), 'p50 <= 5', (s) => s.median <= 5);
 
-say('start-up and memory against the floor');
 const commands: Command[] = [
   ...reference,
   { name: 'floor: an empty SEA on the same base', argv: [floorSea] },
   { name: 'proa --no-wait -- /bin/true', argv: [binary, '--no-wait', '--', '/bin/true'] },
 ];
-const walls = await startup(commands, Math.max(runs, 40));
-const floorStart = summarise(walls[commands[2]!.name]!).median;
-for (const c of commands) {
-  const s = summarise(walls[c.name]!);
-  const isProa = c.argv[0] === binary;
-  rows.push({ figure: `start-up: ${c.name}`, unit: 'ms', summary: s, ...(isProa ? { target: `<= floor + 10 (${(floorStart + 10).toFixed(1)})`, met: s.median <= floorStart + 10 } : {}) });
-}
-const rss = await peakRss(commands.slice(1), 10);
-const floorRss = summarise(kib(rss[commands[2]!.name]!)).median;
-for (const c of commands.slice(1)) {
-  const s = summarise(kib(rss[c.name]!));
-  const isProa = c.argv[0] === binary;
-  rows.push({ figure: `peak RSS: ${c.name}`, unit: 'MiB', summary: s, ...(isProa ? { target: `<= floor + 5 (${(floorRss + 5).toFixed(1)})`, met: s.median <= floorRss + 5 } : {}) });
-}
-for (const [name, pick] of [['peak RSS: proa over a whole Job', (r: Reaction) => r.peakRss], ['RSS: proa while the command runs', (r: Reaction) => r.rssWhileCommand]] as const) {
-  const s = summarise(kib(fake.map(pick)));
-  rows.push({ figure: name, unit: 'MiB', summary: s, target: `<= floor + 5 (${(floorRss + 5).toFixed(1)})`, met: s.median <= floorRss + 5 });
-}
+await part('start-up and memory against the floor', 15, async () => {
+  say('start-up and memory against the floor');
+  const walls = await startup(commands, Math.max(runs, 40));
+  const floorStart = summarise(walls[commands[2]!.name]!).median;
+  for (const c of commands) {
+    const s = summarise(walls[c.name]!);
+    const isProa = c.argv[0] === binary;
+    rows.push({ figure: `start-up: ${c.name}`, unit: 'ms', summary: s, ...(isProa ? { target: `<= floor + 10 (${(floorStart + 10).toFixed(1)})`, met: s.median <= floorStart + 10 } : {}) });
+  }
+  const rss = await peakRss(commands.slice(1), 10);
+  const floorRss = summarise(kib(rss[commands[2]!.name]!)).median;
+  for (const c of commands.slice(1)) {
+    const s = summarise(kib(rss[c.name]!));
+    const isProa = c.argv[0] === binary;
+    rows.push({ figure: `peak RSS: ${c.name}`, unit: 'MiB', summary: s, ...(isProa ? { target: `<= floor + 5 (${(floorRss + 5).toFixed(1)})`, met: s.median <= floorRss + 5 } : {}) });
+  }
+  if (fake.length === 0) return;
+  for (const [name, pick] of [['peak RSS: proa over a whole Job', (r: Reaction) => r.peakRss], ['RSS: proa while the command runs', (r: Reaction) => r.rssWhileCommand]] as const) {
+    const s = summarise(kib(fake.map(pick)));
+    rows.push({ figure: name, unit: 'MiB', summary: s, target: `<= floor + 5 (${(floorRss + 5).toFixed(1)})`, met: s.median <= floorRss + 5 });
+  }
+});
 
-say('sizes');
-for (const s of await sizes()) {
-  const compressed = s.artifact.includes('folder') ? 'its tarball' : 'gzip -6';
-  rows.push({ figure: `size: ${s.artifact}`, unit: 'MB', value: s.bytes / 1e6, note: `${compressed}: ${(s.gzipBytes / 1e6).toFixed(1)} MB, what an image layer costs` });
-}
+await part('sizes', 5, async () => {
+  say('sizes');
+  for (const s of await sizes()) {
+    const compressed = s.artifact.includes('folder') ? 'its tarball' : 'gzip -6';
+    rows.push({ figure: `size: ${s.artifact}`, unit: 'MB', value: s.bytes / 1e6, note: `${compressed}: ${(s.gzipBytes / 1e6).toFixed(1)} MB, what an image layer costs` });
+  }
+});
 
 say('API requests: a fault-free Job, 10 forced watch drops, a herd of 50');
-const perJob = summarise(fake.map((r) => r.requests ?? NaN));
-rows.push({ figure: 'API requests per fault-free Job', unit: 'requests', summary: perJob, target: '1', met: perJob.max === 1 });
-const dropped = await drops(10);
-rows.push({ figure: 'API requests per Job with 10 forced watch drops', unit: 'requests', value: dropped, target: '<= 11', met: dropped <= 11 });
-const h = await herd(50, 2000);
-rows.push({
-  figure: 'herd: 50 proa, API down 2 s: largest share of re-watches in 100 ms', unit: '%', value: h.share * 100, target: '<= 20', met: h.share <= 0.2,
-  note: `${h.returned} of 50 back within ${(h.spreadMs / 1000).toFixed(1)} s`,
-});
-const q = await quietJob;
-const gap = summarise(q.gapsMs).median;
-rows.push({
-  figure: 'API requests per hour of a quiet Job', unit: 'requests', value: 3600_000 / gap,
-  target: 'as low as the 60 s detection allows (72)', met: 3600_000 / gap <= 72.5,
-  note: `a watch every ${(gap / 1000).toFixed(1)} s (${q.requests} requests in ${quietSeconds} s)`,
-});
+if (fake.length > 0) {
+  const perJob = summarise(fake.map((r) => r.requests ?? NaN));
+  rows.push({ figure: 'API requests per fault-free Job', unit: 'requests', summary: perJob, target: '1', met: perJob.max === 1 });
+}
+const dropped = await part('10 forced watch drops', 5, () => drops(10));
+if (dropped !== undefined) rows.push({ figure: 'API requests per Job with 10 forced watch drops', unit: 'requests', value: dropped, target: '<= 11', met: dropped <= 11 });
+const h = await part('a herd of 50', 5, () => herd(50, 2000));
+if (h) {
+  rows.push({
+    figure: 'herd: 50 proa, API down 2 s: largest share of re-watches in 100 ms', unit: '%', value: h.share * 100, target: '<= 20', met: h.share <= 0.2,
+    note: `${h.returned} of 50 back within ${(h.spreadMs / 1000).toFixed(1)} s`,
+  });
+}
+const q = await part('a quiet Job', Math.ceil(quietSeconds / 60) + 5, () => quietJob);
+if (q) {
+  const gap = summarise(q.gapsMs).median;
+  rows.push({
+    figure: 'API requests per hour of a quiet Job', unit: 'requests', value: 3600_000 / gap,
+    target: 'as low as the 60 s detection allows (72)', met: 3600_000 / gap <= 72.5,
+    note: `a watch every ${(gap / 1000).toFixed(1)} s (${q.requests} requests in ${quietSeconds} s)`,
+  });
+}
 
 // kubexit (client-go, watches its Pod too): measured only if the Go module proxy serves it.
 const kubexit = ((): string => {
@@ -151,14 +199,20 @@ if (missing || process.env.BENCH_NODE === '0') {
   rows.push({ figure: 'a Job on the real node', unit: '', note: `not run: ${missing ?? 'BENCH_NODE=0'}` });
 } else {
   say(`the real node: one Job of each kind, ${nodeRuns} runs, then a burst of 30 Jobs twice`);
-  const n = await nodeFigures(nodeRuns, say);
-  rows.push({ figure: 'real node: start to Ready with kube-root-ca.crt', unit: 'ms', value: n.startupMs });
-  for (const [v, xs] of Object.entries(n.jobMs)) rows.push({ figure: `real node: kubectl apply -> Job Complete, ${v}`, unit: 'ms', summary: summarise(xs), ...(v === 'proa' ? { target: 'baseline: the native sidecar' } : {}) });
-  for (const [v, b] of Object.entries(n.burst)) {
-    rows.push({ figure: `real node, 30 Jobs at once, ${v}: apply -> all Complete`, unit: 'ms', value: b.ms });
-    rows.push({ figure: `real node, 30 Jobs at once, ${v}: API server requests`, unit: 'requests', value: b.requests });
-    rows.push({ figure: `real node, 30 Jobs at once, ${v}: API server CPU`, unit: 'ms', value: b.cpuMs });
+  const n = await part('the real node', 60, () => nodeFigures(nodeRuns, say));
+  if (n) {
+    rows.push({ figure: 'real node: start to Ready with kube-root-ca.crt', unit: 'ms', value: n.startupMs });
+    for (const [v, xs] of Object.entries(n.jobMs)) rows.push({ figure: `real node: kubectl apply -> Job Complete, ${v}`, unit: 'ms', summary: summarise(xs), ...(v === 'proa' ? { target: 'baseline: the native sidecar' } : {}) });
+    for (const [v, b] of Object.entries(n.burst)) {
+      rows.push({ figure: `real node, 30 Jobs at once, ${v}: apply -> all Complete`, unit: 'ms', value: b.ms });
+      rows.push({ figure: `real node, 30 Jobs at once, ${v}: API server requests`, unit: 'requests', value: b.requests });
+      rows.push({ figure: `real node, 30 Jobs at once, ${v}: API server CPU`, unit: 'ms', value: b.cpuMs });
+    }
   }
+}
+current = 'writing the table';
+for (const f of failures) {
+  rows.push({ figure: f.uncaught ? `FAILED: an error nobody caught, during ${f.part} (its figures above may be off)` : `FAILED: ${f.part} (no figures)`, unit: '', note: f.error.replace(/\|/g, '/').replace(/\n/g, ' ') });
 }
 
 // --- the table ---------------------------------------------------------------------------
@@ -180,7 +234,8 @@ const lines = [
   }),
 ];
 console.log(lines.join('\n'));
-const results = { date: new Date().toISOString(), command: 'npm run bench', machine, node: nodeVersion, proa: proaVersion, runs, rows };
+const results = { date: new Date().toISOString(), command: 'npm run bench', machine, node: nodeVersion, proa: proaVersion, runs, rows, failures };
 writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
 say('wrote bench/results.json');
-process.exit(0);
+if (failures.length > 0) say(`${failures.length} part(s) failed: ${failures.map((f) => f.part).join(', ')}; the rest of the table is above`);
+process.exit(failures.length > 0 ? 1 : 0);
