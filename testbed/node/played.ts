@@ -70,8 +70,9 @@ export class PlayedOnNode {
     return p;
   }
 
-  #record(type: string, fields: Record<string, unknown>): void {
-    const e: TimelineEvent = { t: Math.round(performance.now() - this.#t0), type, ...fields };
+  /** `at`: the moment of one observation, shared by every event it holds (one status write is one moment). */
+  #record(type: string, fields: Record<string, unknown>, at = performance.now()): void {
+    const e: TimelineEvent = { t: Math.round(at - this.#t0), type, ...fields };
     this.timeline.push(e);
     this.#echo?.(e);
     this.#waiters = this.#waiters.filter((w) => (w.match(e) ? (w.resolve(e), false) : true));
@@ -83,6 +84,7 @@ export class PlayedOnNode {
   }
 
   #observe(type: string, pod: Json): void {
+    const at = performance.now();
     // The first Pod is the one played; a Job's retry is another Pod, named once.
     if (this.pod !== undefined && pod.metadata.uid !== this.pod.metadata.uid) {
       if (!this.#others.has(pod.metadata.uid)) this.#record('other-pod', { pod: pod.metadata.name });
@@ -101,7 +103,7 @@ export class PlayedOnNode {
       const key = `${state}/${s.restartCount}/${s.started}`;
       if (this.#states.get(s.name) === key) continue;
       this.#states.set(s.name, key);
-      this.#record('status', { container: s.name, state, ready: s.ready, started: s.started, restartCount: s.restartCount });
+      this.#record('status', { container: s.name, state, ready: s.ready, started: s.started, restartCount: s.restartCount }, at);
     }
     const phase = String(pod.status?.phase ?? 'Pending');
     if (this.#phase !== phase) {
