@@ -272,7 +272,7 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   }
   const { pod, problems } = decodePod(body);
   for (const problem of problems) r.add('pod', 'warn', `a field of the Pod proa cannot read, taken as unknown: ${problem}`);
-  const planned = plan(pod, { container: config.container, detected, waitFor: config.waitFor, ignore: config.ignore, kill: killFlag(config), killSignal: killFlag(config) ? config.killSignal.number : undefined, peers: config.peers });
+  const planned = plan(pod, { container: config.container, detected, waitFor: config.waitFor, ignore: config.ignore, kill: killFlag(config), killSignal: config.killSignal.number, peers: config.peers });
   // A spec proa cannot follow is one problem; the rest is still checked, against the
   // plan proa would then fall back to (every regular container but its own).
   if ('error' in planned) r.add('pod', 'fail', planned.error);
@@ -317,7 +317,7 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   }
   // The same rules as proa's start-up warnings (pod.ts) and its words at a sidecar's exit (verdicts.ts).
   for (const trap of p.restartTraps) r.add('pod', 'fail', trap);
-  const bySignal = config.kill.length > 0 || config.killAll ? (config.killSignal.name === 'SIGTERM' ? 'SIGTERM' : 'other') : undefined;
+  const bySignal = killFlag(config) ? (config.killSignal.name === 'SIGTERM' ? 'SIGTERM' : 'other') : undefined;
   for (const note of signalledExits(pod, p, bySignal)) r.add('shutdown', 'warn', note);
   const [major, minor] = [Number(v.major), Number(String(v.minor).replace(/\D.*/, ''))];
   if (p.awaited.some((s) => !s.native) && (major > 1 || (major === 1 && minor >= 29))) {

@@ -16,8 +16,6 @@
 import { maxDurationMs } from './limits.ts';
 import { afterExit, podRestartPolicy, type RestartDecision, type RestartPolicy, type RestartRule } from './restarts.ts';
 
-export type { RestartPolicy } from './restarts.ts';
-
 export interface Terminated {
   exitCode: number;
   signal?: number | undefined;
@@ -131,12 +129,8 @@ export interface PlanInput {
   peers?: string[];
   /** A kill action configured: a Pod in the host's PID namespace (hostPID) makes that a bad spec. */
   kill?: '--kill' | '--kill-all' | undefined;
-  /** The number of --kill-signal, when a kill action is configured: a sidecar it ends exits 128 + N unless it handles it. */
+  /** The number of --kill-signal: a sidecar a kill action ends exits 128 + N unless it handles it (read only with `kill`). */
   killSignal?: number | undefined;
-}
-
-export function restartPolicy(pod: Pod): RestartPolicy {
-  return podRestartPolicy(pod.spec?.restartPolicy);
 }
 
 /** The container named `name` (regular or init), as the spec has it. */
@@ -152,7 +146,7 @@ export function restartAfter(pod: Pod, name: string, code: number): RestartDecis
 const willRestart = (pod: Pod, name: string, code: number): boolean => restartAfter(pod, name, code).action !== 'none';
 
 /** The kubelet is restarting every container of the Pod (a RestartAllContainers rule fired). */
-export function restartingAll(pod: Pod): boolean {
+function restartingAll(pod: Pod): boolean {
   return (pod.status?.conditions ?? []).some((c) => c.type === 'AllContainersRestarting' && c.status === 'True');
 }
 
@@ -203,12 +197,12 @@ export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
   const all = new Set([...regular, ...init.map((c) => c.name)]);
   const specs = new Map([...init, ...(pod.spec?.containers ?? [])].map((c) => [c.name, c]));
   const notes: string[] = [];
-  const policy = restartPolicy(pod);
+  const policy = podRestartPolicy(pod.spec?.restartPolicy);
   const runningProa = regular.filter((n) => runsProa(specs.get(n)) || (input.peers ?? []).includes(n));
   const planFor = (own: string, ownRule: string, names: string[], nativeByDefault: string[] = [], peers: string[] = []): Plan => ({
     own, ownRule, restartPolicy: policy, notes,
     awaited: names.map((name) => ({ name, native: native.has(name) })),
-    restartTraps: names.filter((n) => !native.has(n) && !peers.includes(n)).flatMap((n) => restartTrap(pod, n, input.killSignal) ?? []),
+    restartTraps: names.filter((n) => !native.has(n) && !peers.includes(n)).flatMap((n) => restartTrap(pod, n, input.kill ? input.killSignal : undefined) ?? []),
     unprobed: names.filter((n) => unprobed(specs.get(n)) && !peers.includes(n)),
     nativeByDefault: nativeByDefault.filter((n) => names.includes(n)),
     peers,

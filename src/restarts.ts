@@ -72,11 +72,6 @@ export function afterExit(podPolicy: string | undefined, spec: RestartFields | u
   return { action: byPolicy(pod, code), by: `the Pod's restartPolicy ${pod}`, own: false };
 }
 
-/** The exit codes a container's rules single out, with 0 and the codes given: the ones worth asking `afterExit` about. */
-export function codesOfInterest(spec: RestartFields | undefined, extra: number[]): number[] {
-  return [...new Set([0, ...extra, ...(spec?.restartPolicyRules ?? []).flatMap((r) => r.values)])].sort((a, b) => a - b);
-}
-
 /** A container's restart fields in one phrase, for the log: what decides whether it runs again. */
 export function describeRestart(podPolicy: string | undefined, spec: RestartFields | undefined): string {
   const own = spec?.restartPolicy;

@@ -142,7 +142,7 @@ export class WatchedPod {
   #makePlan(pod: Pod): Plan | PlanError {
     const p = plan(pod, {
       container: this.#config.container, detected: this.#detected, waitFor: this.#config.waitFor, ignore: this.#config.ignore,
-      kill: killFlag(this.#config), killSignal: killFlag(this.#config) ? this.#config.killSignal.number : undefined, peers: this.#config.peers,
+      kill: killFlag(this.#config), killSignal: this.#config.killSignal.number, peers: this.#config.peers,
     });
     const grace = gracePeriodMs(pod);
     if (grace.clamped && this.#config.shutdownTimeoutMs === undefined) {
