@@ -8,7 +8,8 @@ import { configOf, killFlag, type Config } from './cli.ts';
 import { defaultServiceAccountDir } from './options.ts';
 import { listProcesses, notPermitted, uidOf } from './kill.ts';
 import { hasAction, portOf, recognise } from './known.ts';
-import { describe, finishedForGood, plan, statusOf, unprobedWarning } from './pod.ts';
+import { describe, finishedForGood, plan, specOf, statusOf, unprobedWarning } from './pod.ts';
+import { describeTarget, playable, probeTarget } from './probe-target.ts';
 import { signalledExits } from './verdicts.ts';
 import { display, hostOf, isLocalHost } from './urls.ts';
 import { escapeControls } from './log.ts';
@@ -292,6 +293,17 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
   // The same rule, in pod.ts, as the warning proa logs when it runs.
   for (const name of p.unprobed) {
     r.add('pod', 'warn', unprobedWarning(name, pod));
+  }
+  // The same choice as prober.ts makes when proa runs.
+  for (const s of p.awaited.filter((s) => !p.peers.includes(s.name))) {
+    if (config.readyBy === 'kubelet') {
+      r.add('pod', 'info', `sidecar ${s.name}: ready when the kubelet says so (--ready-by kubelet)`);
+      continue;
+    }
+    const playing = playable(specOf(pod, s.name));
+    const target = 'why' in playing ? playing : probeTarget(pod, s.name, playing.spec);
+    r.add('pod', 'info', 'why' in target ? `sidecar ${s.name}: readiness by the kubelet only (${target.why})`
+      : `sidecar ${s.name}: proa probes its readiness too (${describeTarget(target)}), and starts the program when that passes or the kubelet says ready, whichever comes first`);
   }
   if (p.peers.length > 0) {
     const order = (pod.spec?.containers ?? []).map((c) => c.name).filter((n) => n === p.own || p.peers.includes(n));

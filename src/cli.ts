@@ -47,6 +47,8 @@ export interface Config {
   peers: string[];
   /** undefined: wait forever, as the Rust proa does. */
   readyTimeoutMs: number | undefined;
+  /** 'probe': proa also runs the sidecars' readiness probes itself (prober.ts); 'kubelet': the Pod's status alone. */
+  readyBy: 'probe' | 'kubelet';
   /** Sidecar endpoints: extra gates with API access, the only signal without it. */
   waitHttp: URL[];
   waitTcp: TcpEndpoint[];
@@ -310,6 +312,14 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     logLevel = levelFromRustLog(env.RUST_LOG) ?? logLevel;
   }
 
+  let readyBy: Config['readyBy'] = 'probe';
+  const by = one('ready-by');
+  if (by) {
+    const v = by.values[0]!.trim().toLowerCase();
+    if (v !== 'probe' && v !== 'kubelet') fail(`${by.where}: "${shownValue(by.values[0]!)}" is not who decides readiness; expected probe or kubelet`);
+    readyBy = v;
+  }
+
   const watchTimeoutMs = duration('watch-timeout', 'invalid');
 
   const config: Config = {
@@ -332,6 +342,7 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     ignore: names('ignore'),
     peers: names('peer'),
     readyTimeoutMs: duration('ready-timeout', 'invalid'),
+    readyBy,
     waitHttp: url('wait-http'),
     waitTcp: tcp('wait-tcp'),
     noExitWait: on('no-exit-wait'),

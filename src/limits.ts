@@ -30,6 +30,14 @@ export const maxLoggedStringChars = 1024;
 export const maxRestartRules = 20;
 export const maxRuleCodes = 255;
 
+/**
+ * A readiness probe's request as the spec gives it (httpGet's path, host, headers; grpc's
+ * service): the API sets no cap, so proa does. More headers, or a longer text, and the
+ * probe stays the kubelet's alone (named once).
+ */
+export const maxProbeHeaders = 32;
+export const maxProbeTextChars = 4096;
+
 /** A delay for setTimeout, never past what Node's timers hold. */
 export function timerMs(ms: number): number {
   return Math.min(maxDurationMs, Math.max(0, ms));

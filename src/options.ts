@@ -24,6 +24,7 @@ export const options: readonly OptionSpec[] = [
   { long: 'shutdown-auto', kind: 'switch', help: "also POST to the shutdown endpoints of well-known sidecars (Istio, Linkerd, Cloud SQL Auth Proxy, Vault Agent) that the Pod spec shows enabled" },
   { long: 'shutdown-on-failure', kind: 'switch', help: 'shut the sidecars down even when the kubelet will run this container again for the exit code (OnFailure, restart rules)' },
   { long: 'ready-timeout', kind: 'value', arg: 'DURATION', help: 'give up (exit 5) when the sidecars are not ready by then', default: 'wait forever' },
+  { long: 'ready-by', kind: 'value', arg: 'WHO', help: "probe: a sidecar is ready when the kubelet says so or proa's own run of its readinessProbe (httpGet, tcpSocket, grpc) passes; kubelet: the kubelet's word only", default: 'probe' },
   { long: 'wait-for', kind: 'list', arg: 'NAME', help: 'wait only for these containers (repeatable; native sidecars allowed)', default: 'every other regular container' },
   { long: 'ignore', kind: 'list', arg: 'NAME', help: 'do not wait for these containers (repeatable)' },
   { long: 'peer', kind: 'list', arg: 'NAME', help: 'a container that also runs proa although its spec does not show it (an image whose entrypoint is proa; repeatable): the sidecars stop once, after the last program', default: 'every container whose command runs proa' },

@@ -40,18 +40,41 @@ export interface ContainerStatus {
   lastState?: ContainerState | undefined;
 }
 
+/**
+ * A probe as far as proa can run it itself (probes.ts): its handler and the fields the
+ * kubelet reads for it. `unplayed` names what makes it the kubelet's alone (an exec
+ * handler, an alpha field, no handler it knows).
+ */
+export interface ProbeSpec {
+  handler: 'httpGet' | 'tcpSocket' | 'grpc' | 'exec' | 'none';
+  host?: string | undefined;
+  /** A number, or a name to find among the container's ports. */
+  port?: number | string | undefined;
+  path?: string | undefined;
+  scheme?: string | undefined;
+  headers?: { name: string; value: string }[] | undefined;
+  /** grpc: the service asked of grpc.health.v1.Health/Check. */
+  service?: string | undefined;
+  unplayed?: string | undefined;
+  initialDelaySeconds?: number | undefined;
+  timeoutSeconds?: number | undefined;
+  successThreshold?: number | undefined;
+}
+
 export interface ContainerSpec {
   name: string;
   restartPolicy?: string | undefined;
   restartPolicyRules?: RestartRule[] | undefined;
-  readinessProbe?: object | undefined;
-  startupProbe?: object | undefined;
+  readinessProbe?: ProbeSpec | undefined;
+  startupProbe?: ProbeSpec | undefined;
   image?: string | undefined;
   command?: string[] | undefined;
   args?: string[] | undefined;
   env?: { name: string; value?: string | undefined }[] | undefined;
   /** The ports it declares (containerPort) or its probes use (numbers only; named ports are not resolved). */
   ports?: number[] | undefined;
+  /** Its declared ports that have a name, as a probe's `port: NAME` finds them (the first of a name wins, as the kubelet's lookup). */
+  namedPorts?: Record<string, number> | undefined;
 }
 
 export interface Pod {
@@ -69,9 +92,12 @@ export interface Pod {
     restartPolicy?: string | undefined;
     terminationGracePeriodSeconds?: number | undefined;
     hostPID?: boolean | undefined;
+    hostNetwork?: boolean | undefined;
   } | undefined;
   status?: {
     phase?: string | undefined;
+    /** Where the kubelet sends its probes (the node's address under hostNetwork). */
+    podIP?: string | undefined;
     containerStatuses?: ContainerStatus[] | undefined;
     initContainerStatuses?: ContainerStatus[] | undefined;
     conditions?: { type: string; status?: string | undefined }[] | undefined;
@@ -362,13 +388,19 @@ export function staleView(pod: Pod, p: Plan): string | undefined {
   return undefined;
 }
 
-/** Ready when every awaited container is ready in this one observation of the Pod. */
-export function readiness(pod: Pod, p: Plan): Readiness {
+/** Whether proa's own probe has passed for this run of a container (prober.ts). */
+export type Passed = (name: string, status: ContainerStatus | undefined) => boolean;
+
+/**
+ * Ready when every awaited container is ready in this one observation of the Pod: the
+ * kubelet says so, or proa's own probe passed in the run the status shows (`passed`).
+ */
+export function readiness(pod: Pod, p: Plan, passed?: Passed): Readiness {
   if (staleView(pod, p)) return { kind: 'waiting', notReady: p.awaited.map((s) => s.name) };
   const notReady: string[] = [];
   for (const s of p.awaited) {
     const status = statusOf(pod, s.name, s.native);
-    if (status?.ready === true) continue;
+    if (status?.ready === true || passed?.(s.name, status)) continue;
     const t = status?.state?.terminated;
     if (t && !s.native && !willRestart(pod, s.name, t.exitCode)) return { kind: 'failed', name: s.name, terminated: t };
     notReady.push(s.name);

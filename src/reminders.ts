@@ -3,30 +3,33 @@
 // that a short hiccup gets one line and a stuck Job a steady, quiet trickle. What they
 // say (and what --ready-timeout says) is what blocks: the API's standing problem, or
 // each unready sidecar with its state and restarts.
-import { describe, staleView, statusOf, type Plan, type PlanError, type Pod } from './pod.ts';
+import { describe, staleView, statusOf, type Passed, type Plan, type PlanError, type Pod } from './pod.ts';
 
 export interface Blocker {
   line: string;
   fields: Record<string, unknown>;
 }
 
-export function whatBlocks(pod: Pod | undefined, p: Plan | PlanError | undefined, problem: string | undefined): Blocker[] {
+/** `passed` and `probed`: proa's own probes, when it runs them (prober.ts): whether one passed, and its last answer. */
+export function whatBlocks(pod: Pod | undefined, p: Plan | PlanError | undefined, problem: string | undefined,
+  passed?: Passed, probed?: (name: string) => string | undefined): Blocker[] {
   if (!pod || !p || 'error' in p) {
     return [{ line: `the Pod was never seen${problem ? `: ${problem}` : ''}`, fields: { pod: pod?.metadata?.name } }];
   }
   const lines = p.awaited.flatMap((s): Blocker[] => {
     const status = statusOf(pod, s.name, s.native);
-    if (status?.ready === true) return [];
+    if (status?.ready === true || passed?.(s.name, status)) return [];
     const state = describe(status);
+    const answer = probed?.(s.name);
     // A native sidecar awaited by default may be one that turns ready only once the
     // program serves (Dapr's daprd, a proxy checking its upstream): name the way out.
     const hint = p.nativeByDefault.includes(s.name)
       ? ` (a native sidecar, awaited for its readinessProbe; if it turns ready only once your program serves, as Dapr's daprd does, pass --ignore ${s.name})` : '';
     return [{
-      line: `sidecar ${s.name} is not ready: ${state}, ${status?.restartCount ?? 0} restart(s)${hint}`,
+      line: `sidecar ${s.name} is not ready: ${state}, ${status?.restartCount ?? 0} restart(s)${answer ? `; proa's probe last got ${answer}` : ''}${hint}`,
       fields: {
         container: s.name, state, reason: status?.state?.waiting?.reason ?? status?.state?.terminated?.reason,
-        message: status?.state?.waiting?.message, restartCount: status?.restartCount ?? 0,
+        message: status?.state?.waiting?.message, restartCount: status?.restartCount ?? 0, probe: answer,
       },
     }];
   });

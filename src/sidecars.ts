@@ -8,7 +8,7 @@
 // authority.
 import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
-import { exitBaseline, exits, ownRestartCount, readiness, restartAfter, type ExitBaseline } from './pod.ts';
+import { exitBaseline, exits, ownRestartCount, readiness, restartAfter, statusOf, type ExitBaseline, type Passed } from './pod.ts';
 import { blockingFields, reminderMessage, reminders, whatBlocks } from './reminders.ts';
 import { timerMs } from './limits.ts';
 import type { CommandResult, Signals } from './supervise.ts';
@@ -16,6 +16,7 @@ import type { Identity } from './kube/config.ts';
 import type { Trouble } from './kube/watch.ts';
 import type { ApiClient } from './kube/client.ts';
 import { WatchedPod } from './watched.ts';
+import { Prober } from './prober.ts';
 import { settle } from './peers.ts';
 import { ownRestart, sidecarExit } from './verdicts.ts';
 import type { Outcome } from './attempts.ts';
@@ -38,6 +39,9 @@ export class Sidecars implements SidecarView {
   readonly #gate: EndpointGate | undefined;
   readonly #client: ApiClient;
   readonly #namespace: string;
+  /** proa's own readiness probes (--ready-by probe), while the readiness wait lasts. */
+  readonly #prober: Prober | undefined;
+  readonly #passed: Passed | undefined;
 
   constructor(config: Config, log: Logger, client: ApiClient, identity: Identity, detected: string | undefined, gate?: EndpointGate) {
     this.#config = config;
@@ -46,6 +50,9 @@ export class Sidecars implements SidecarView {
     this.#client = client;
     this.#namespace = identity.namespace.value;
     this.#watched = new WatchedPod(config, log, client, identity, detected);
+    const prober = config.readyBy === 'probe' ? new Prober(log, this.#watched) : undefined;
+    this.#prober = prober;
+    this.#passed = prober && ((name, status) => prober.passed(name, status));
     gate?.onChange(() => this.#watched.wake());
   }
 
@@ -61,6 +68,7 @@ export class Sidecars implements SidecarView {
 
   stop(): Promise<void> {
     this.#gate?.stop();
+    this.#prober?.stop();
     return this.#watched.stop();
   }
 
@@ -112,6 +120,7 @@ export class Sidecars implements SidecarView {
       if (timeoutMs !== undefined) timer = setTimeout(() => resolve('timeout'), timerMs(timeoutMs));
     });
     this.#log.info('waiting for the sidecars to be ready');
+    this.#prober?.start();
     const remind = reminders((waitedMs) => this.#remind(waitedMs));
     const abandoned = new Promise<'abandoned'>((resolve) => {
       if (abandon?.aborted) resolve('abandoned');
@@ -134,6 +143,7 @@ export class Sidecars implements SidecarView {
     }
     const p = this.#watched.plan;
     this.#gate?.stop();
+    this.#prober?.stop();
     if (verdict === 'abandoned') {
       remind.cancel();
       clearTimeout(timer);
@@ -141,7 +151,7 @@ export class Sidecars implements SidecarView {
       return { kind: 'abandoned' };
     }
     if (verdict !== 'timeout' && verdict.kind === 'ready' && p && !('error' in p)) {
-      this.#log.info(p.awaited.length === 0 ? 'no sidecars to wait for' : 'all sidecars are ready', { sidecars: p.awaited.map((s) => s.name) });
+      this.#log.info(p.awaited.length === 0 ? 'no sidecars to wait for' : 'all sidecars are ready', { sidecars: p.awaited.map((s) => s.name), by: this.#readyBy(p.awaited) });
     }
     remind.cancel();
     clearTimeout(timer);
@@ -162,7 +172,7 @@ export class Sidecars implements SidecarView {
     const p = this.#watched.plan;
     const uid = pod?.metadata?.uid;
     if (!pod || !p || 'error' in p || !uid) return;
-    const r = readiness(pod, p);
+    const r = readiness(pod, p, this.#passed);
     if (r.kind !== 'waiting') return;
     const { lastProbeFailures } = await import('./kube/unhealthy.ts');
     const found = await lastProbeFailures(this.#client, this.#namespace, uid, r.notReady);
@@ -179,7 +189,7 @@ export class Sidecars implements SidecarView {
   /** A reminder while stuck: its own message, so it is not read as a new event. */
   #blockers(): ReturnType<typeof whatBlocks> {
     const gate = this.#gate && !this.#gate.open ? this.#gate.blockers().map((line) => ({ line, fields: {} })) : [];
-    return [...whatBlocks(this.#watched.pod, this.#watched.plan, this.#watched.problem()), ...gate];
+    return [...whatBlocks(this.#watched.pod, this.#watched.plan, this.#watched.problem(), this.#passed, (name) => this.#prober?.lastAnswer(name)), ...gate];
   }
 
   #remind(waitedMs: number): void {
@@ -187,6 +197,15 @@ export class Sidecars implements SidecarView {
     this.#log.warn(reminderMessage(waitedMs, blocking, this.#watched.pod?.metadata?.name), {
       waitedS: Math.round(waitedMs / 1000), ...blockingFields(blocking),
     });
+  }
+
+  /** Who called each sidecar ready: the kubelet, or proa's probe ahead of it. */
+  #readyBy(awaited: readonly { name: string; native: boolean }[]): Record<string, string> {
+    const pod = this.#watched.pod;
+    return Object.fromEntries(awaited.map((s) => {
+      const status = pod && statusOf(pod, s.name, s.native);
+      return [s.name, status?.ready === true ? 'kubelet' : "proa's probe"];
+    }));
   }
 
   #readyCheck(): { kind: 'ready' } | Stop | undefined {
@@ -201,7 +220,7 @@ export class Sidecars implements SidecarView {
       this.#log.error(p.error);
       return { kind: 'bad-spec', code: 2 };
     }
-    const r = readiness(pod, p);
+    const r = readiness(pod, p, this.#passed);
     if (r.kind === 'ready') return this.#gate && !this.#gate.open ? undefined : r;
     if (r.kind === 'failed') {
       const t = r.terminated;

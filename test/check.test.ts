@@ -108,6 +108,18 @@ for (const api of backends) {
     assert.match(r.last, /^blocking: sidecar proxy: its restartPolicy Always/);
   });
 
+  test(named("the readiness probes proa runs itself, and those it leaves to the kubelet; --ready-by kubelet"), { timeout: 60_000 }, async (t) => {
+    const pod = makePod({ name: 'job-x', containers: ['main', 'proxy', 'agent'] });
+    pod.spec.containers[2].readinessProbe = { exec: { command: ['true'] } };
+    pod.status.podIP = '10.1.2.3';
+    const p = await place(t, api, { rbac: 'full', pod });
+    const r = await check(p);
+    assert.match(r.out, /info +sidecar proxy: proa probes its readiness too \(GET http:\/\/10\.1\.2\.3:8080\/ready\), and starts the program when that passes or the kubelet says ready/);
+    assert.match(r.out, /info +sidecar agent: readiness by the kubelet only \(an exec probe runs inside the sidecar: the kubelet's probe alone\)/);
+    const byKubelet = await check(p, ['--ready-by', 'kubelet']);
+    assert.match(byKubelet.out, /info +sidecar proxy: ready when the kubelet says so \(--ready-by kubelet\)/);
+  });
+
   test(named('a sidecar without a readiness probe and a closed shutdown port: warnings, exit 0'), { timeout: 60_000 }, async (t) => {
     const pod = makePod({ name: 'job-x', containers: ['main', 'proxy'], probes: false });
     const p = await place(t, api, { rbac: 'full', pod });

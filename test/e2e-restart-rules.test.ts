@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { node, tempDir } from '../testbed/paths.ts';
-import { freePort, httpSidecar, podManifest, proaContainer, proaLog, shutdownFlag, simulate, scenario } from './e2e.ts';
+import { freePort, httpSidecar, podManifest, proaContainer, proaLog, servingLine, shutdownFlag, simulate, scenario } from './e2e.ts';
 
 const test = scenario;
 
@@ -48,8 +48,8 @@ test('RestartAllContainers on proa\'s container: proa sends nothing and says so;
   const starts = sim.timeline.filter((e) => e.type === 'log' && e.container === 'main' && /"msg":"command started"/.test(String(e.line)));
   assert.equal(starts.length, 2);
   const restarted = sim.timeline.filter((e) => e.type === 'container-start' && e.container === 'proxy')[1]!;
-  const readyAgain = sim.timeline.find((e) => e.type === 'status' && e.container === 'proxy' && e.ready === true && e.t > restarted.t)!;
-  assert.ok(readyAgain && starts[1]!.t > readyAgain.t, 'the second command started after the restarted sidecar was ready');
+  const servingAgain = sim.timeline.find((e) => e.type === 'log' && e.container === 'proxy' && servingLine.test(String(e.line)) && e.t > restarted.t)!;
+  assert.ok(servingAgain && starts[1]!.t > servingAgain.t, 'the second command started after the restarted sidecar served');
 });
 
 test('a sidecar whose own restartPolicy Always starts it again after proa stops it: a warning at start, and at its exit', async (t, api) => {

@@ -5,8 +5,8 @@
 // throws, and nothing of the input is kept but the checked fields, so a hostile
 // document (nested 200,000 levels deep, a string where a list belongs) costs no more
 // than its size, which the reader has already bounded (limits.ts).
-import { maxLoggedStringChars, maxRestartRules, maxRuleCodes } from '../limits.ts';
-import type { ContainerSpec, ContainerState, ContainerStatus, Pod, Terminated } from '../pod.ts';
+import { maxLoggedStringChars, maxProbeHeaders, maxProbeTextChars, maxRestartRules, maxRuleCodes } from '../limits.ts';
+import type { ContainerSpec, ContainerState, ContainerStatus, Pod, ProbeSpec, Terminated } from '../pod.ts';
 import type { RestartRule } from '../restarts.ts';
 
 export interface Decoded {
@@ -113,6 +113,67 @@ function restartRules(r: Reader, c: Obj, at: string): RestartRule[] | undefined 
   });
 }
 
+/**
+ * A probe as proa may run it itself (probes.ts). Anything proa cannot play as the kubelet
+ * would (an exec handler, an alpha field, a text past maxProbeTextChars, a port of the
+ * wrong kind) leaves `unplayed` saying why: the kubelet's word alone decides then.
+ */
+function probeSpec(r: Reader, c: Obj, key: string, at: string): ProbeSpec | undefined {
+  const p = r.obj(c, key, at);
+  if (!p) return undefined;
+  const where = `${at}.${key}`;
+  const times = {
+    initialDelaySeconds: r.int(p, 'initialDelaySeconds', where),
+    timeoutSeconds: r.int(p, 'timeoutSeconds', where),
+    successThreshold: r.int(p, 'successThreshold', where),
+  };
+  const long = (v: string | undefined): boolean => v !== undefined && v.length > maxProbeTextChars;
+  const port = (h: Obj, path: string): number | string | undefined => {
+    const v = h.port;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535) return v;
+    if (typeof v === 'string' && v.length > 0 && v.length <= 15) return v;
+    r.problems.push(`${path}.port: expected a port number or name, got ${kind(v)}`);
+    return undefined;
+  };
+  const http = r.obj(p, 'httpGet', where);
+  if (http) {
+    const path = `${where}.httpGet`;
+    const headers = r.list(http, 'httpHeaders', path)?.flatMap(({ item, at: h }) => {
+      const name = r.str(item, 'name', h);
+      const value = r.str(item, 'value', h) ?? '';
+      return name === undefined ? [] : [{ name, value }];
+    });
+    const spec: ProbeSpec = { handler: 'httpGet', ...times, host: r.str(http, 'host', path), port: port(http, path), path: r.str(http, 'path', path),
+      scheme: r.str(http, 'scheme', path), headers };
+    const protocol = r.str(http, 'protocol', path);
+    if (protocol !== undefined && protocol !== 'HTTP1') spec.unplayed = `httpGet.protocol ${protocol.slice(0, 16)} (alpha)`;
+    else if ((headers?.length ?? 0) > maxProbeHeaders) spec.unplayed = `more than ${maxProbeHeaders} httpHeaders`;
+    else if ([spec.host, spec.path, ...(headers ?? []).flatMap((h) => [h.name, h.value])].some(long)) spec.unplayed = `a text longer than ${maxProbeTextChars} characters`;
+    else if (spec.port === undefined) spec.unplayed = 'no readable port';
+    return spec;
+  }
+  const tcp = r.obj(p, 'tcpSocket', where);
+  if (tcp) {
+    const spec: ProbeSpec = { handler: 'tcpSocket', ...times, host: r.str(tcp, 'host', `${where}.tcpSocket`), port: port(tcp, `${where}.tcpSocket`) };
+    if (long(spec.host)) spec.unplayed = `a host longer than ${maxProbeTextChars} characters`;
+    else if (spec.port === undefined) spec.unplayed = 'no readable port';
+    return spec;
+  }
+  const grpc = r.obj(p, 'grpc', where);
+  if (grpc) {
+    const path = `${where}.grpc`;
+    const p2 = port(grpc, path);
+    const spec: ProbeSpec = { handler: 'grpc', ...times, port: typeof p2 === 'number' ? p2 : undefined, service: r.str(grpc, 'service', path) };
+    const mode = r.str(grpc, 'mode', path);
+    if (mode !== undefined && mode !== 'Plaintext') spec.unplayed = `grpc.mode ${mode.slice(0, 16)} (alpha)`;
+    else if (long(spec.service)) spec.unplayed = `a service name longer than ${maxProbeTextChars} characters`;
+    else if (spec.port === undefined) spec.unplayed = 'no readable port';
+    return spec;
+  }
+  if (r.obj(p, 'exec', where)) return { handler: 'exec', ...times, unplayed: 'an exec probe runs inside the sidecar' };
+  return { handler: 'none', ...times, unplayed: 'no handler proa knows' };
+}
+
 /** A container in the spec; one without a string name is not a container proa can use. */
 function container(r: Reader, c: Obj, at: string): ContainerSpec | undefined {
   const name = r.str(c, 'name', at);
@@ -124,8 +185,6 @@ function container(r: Reader, c: Obj, at: string): ContainerSpec | undefined {
     const n = r.str(item, 'name', e);
     return n === undefined ? [] : [{ name: n, value: r.str(item, 'value', e) }];
   });
-  // Probes are tested for presence and read for their port; the rest is the kubelet's business.
-  const probe = (key: string): object | undefined => (r.obj(c, key, at) ? {} : undefined);
   const portIn = (v: unknown): number[] => (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535 ? [v] : []);
   const probed = (key: string): number[] => {
     const p = c[key];
@@ -134,18 +193,23 @@ function container(r: Reader, c: Obj, at: string): ContainerSpec | undefined {
     return handler ? portIn(handler.port) : [];
   };
   const declared = Array.isArray(c.ports) ? c.ports.flatMap((p) => (isObj(p) ? portIn(p.containerPort) : [])) : [];
+  const namedPorts: Record<string, number> = Object.create(null) as Record<string, number>;
+  for (const p of Array.isArray(c.ports) ? c.ports : []) {
+    if (isObj(p) && typeof p.name === 'string' && !(p.name in namedPorts) && portIn(p.containerPort).length > 0) namedPorts[p.name] = p.containerPort as number;
+  }
   const ports = [...new Set([...declared, ...probed('readinessProbe'), ...probed('startupProbe'), ...probed('livenessProbe')])];
   return {
     name,
     restartPolicy: r.str(c, 'restartPolicy', at),
     restartPolicyRules: restartRules(r, c, at),
-    readinessProbe: probe('readinessProbe'),
-    startupProbe: probe('startupProbe'),
+    readinessProbe: probeSpec(r, c, 'readinessProbe', at),
+    startupProbe: probeSpec(r, c, 'startupProbe', at),
     image: r.str(c, 'image', at),
     command: r.strings(c, 'command', at),
     args: r.strings(c, 'args', at),
     env,
     ports,
+    namedPorts,
   };
 }
 
@@ -222,9 +286,11 @@ export function decodePod(value: unknown): Decoded {
       restartPolicy: r.str(spec, 'restartPolicy', 'spec'),
       terminationGracePeriodSeconds: r.int(spec, 'terminationGracePeriodSeconds', 'spec'),
       hostPID: r.bool(spec, 'hostPID', 'spec'),
+      hostNetwork: r.bool(spec, 'hostNetwork', 'spec'),
     },
     status: status && {
       phase: r.str(status, 'phase', 'status'),
+      podIP: r.str(status, 'podIP', 'status', true),
       containerStatuses: statuses(r, status, 'containerStatuses'),
       initContainerStatuses: statuses(r, status, 'initContainerStatuses'),
       conditions: r.list(status, 'conditions', 'status')?.flatMap(({ item, at }) => {

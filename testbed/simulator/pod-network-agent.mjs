@@ -5,9 +5,9 @@
 //   a listener on that address, here, forwarding each connection to a unix socket (a
 //   path, so the same file in every network namespace) where the simulator forwards on;
 // - the kubelet's probes, which a real kubelet sends to the Pod's IP: asked over stdin
-//   (JSON lines), made from here, answered on stdout.
+//   (JSON lines), made from here by kubelet-probe.mjs, answered on stdout.
 // Arguments: API host, API port, unix socket path.
-import { request } from 'node:http';
+import { kubeletProbe } from './kubelet-probe.mjs';
 import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -26,23 +26,7 @@ const forwarder = createServer((inside) => {
 forwarder.listen(Number(port), host, () => send({ event: 'ready' }));
 
 function probe(msg) {
-  const done = (pass, detail) => send({ id: msg.id, pass, detail });
-  if (msg.kind === 'http') {
-    // As the kubelet's prober: no keep-alive (pkg/probe/http: DisableKeepAlives).
-    const req = request({ host: msg.host, port: msg.port, path: msg.path, timeout: msg.timeoutMs, agent: false, headers: { 'User-Agent': 'kube-probe/1.37', Connection: 'close' } }, (res) => {
-      res.resume();
-      const s = res.statusCode ?? 0;
-      done(s >= 200 && s < 400, `HTTP ${s}`);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => done(false, e.code ?? e.message));
-    req.end();
-  } else {
-    const s = connect({ host: msg.host, port: msg.port, timeout: msg.timeoutMs });
-    s.on('connect', () => { s.destroy(); done(true, 'connected'); });
-    s.on('timeout', () => { s.destroy(); done(false, 'timeout'); });
-    s.on('error', (e) => done(false, e.code ?? e.message));
-  }
+  void kubeletProbe(msg).then(({ pass, detail }) => send({ id: msg.id, pass, detail }));
 }
 
 createInterface({ input: process.stdin }).on('line', (line) => probe(JSON.parse(line)));

@@ -16,6 +16,18 @@ export interface ProbeResult {
   detail: string;
 }
 
+/** What kubelet-probe.mjs takes: one probe, its target resolved. */
+export interface ProbeRequest {
+  kind: 'http' | 'tcp' | 'grpc';
+  host: string;
+  port: number;
+  path?: string;
+  scheme?: string;
+  headers?: { name: string; value: string }[];
+  service?: string;
+  timeoutMs: number;
+}
+
 /** Whether this machine can give a Pod its own network namespace (root, unshare, nsenter, ip). */
 export function podNetworksAvailable(): boolean {
   return spawnSync('unshare', ['--net', 'ip', 'link', 'set', 'lo', 'up'], { stdio: 'ignore' }).status === 0
@@ -75,12 +87,12 @@ export class PodNetwork {
     return ['nsenter', `--net=/proc/${this.#agent.pid}/ns/net`, '--'];
   }
 
-  /** An httpGet or tcpSocket probe, sent from inside the namespace as the kubelet's reach the Pod's IP. */
-  probe(kind: 'http' | 'tcp', host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+  /** An httpGet, tcpSocket or grpc probe, sent from inside the namespace as the kubelet's reach the Pod's IP. */
+  probe(request: ProbeRequest): Promise<ProbeResult> {
     const id = this.#next++;
     return new Promise((resolve) => {
       this.#pending.set(id, resolve);
-      this.#agent.stdin!.write(JSON.stringify({ id, kind, host, port, path, timeoutMs }) + '\n');
+      this.#agent.stdin!.write(JSON.stringify({ id, ...request }) + '\n');
     });
   }
 

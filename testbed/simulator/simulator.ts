@@ -291,6 +291,11 @@ export class Simulator extends EventEmitter {
     return firstMatch(this, 'event', this.timeline, match);
   }
 
+  /** The Pod's IP, where the kubelet's probes go (the host's loopback without a network namespace of its own). */
+  get podIp(): string {
+    return this.#net?.podIp ?? '127.0.0.1';
+  }
+
   /** JSON log lines a container wrote on stderr (proa's log). */
   logs(container: string): Json[] {
     return this.timeline.filter((e) => e.type === 'log' && e.container === container && e.stream === 'stderr')
@@ -328,7 +333,6 @@ export class Simulator extends EventEmitter {
         } else if (!supportedContainer.has(key)) this.#unsupported(`${list}[${c.spec.name}].${key}`);
       }
       for (const p of [c.spec.readinessProbe, c.spec.startupProbe, c.spec.livenessProbe].filter(Boolean) as Json[]) {
-        if (p.grpc) this.#unsupported(`${list}[${c.spec.name}] grpc probe`);
         const handlers = ['httpGet', 'tcpSocket', 'exec', 'grpc'].filter((h) => p[h]);
         if (handlers.length > 1) this.#unsupported(`${list}[${c.spec.name}] a probe with ${handlers.join(' and ')} (Kubernetes allows one handler; only ${handlers[0]} is used)`);
       }

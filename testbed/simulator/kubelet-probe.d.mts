@@ -1,0 +1,3 @@
+import type { ProbeRequest, ProbeResult } from './pod-network.ts';
+
+export function kubeletProbe(request: ProbeRequest): Promise<ProbeResult>;
