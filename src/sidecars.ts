@@ -8,7 +8,7 @@
 // authority.
 import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
-import { exitBaseline, exits, ownRestartCount, readiness, restartAfter, statusOf, type ExitBaseline, type Passed } from './pod.ts';
+import { exitBaseline, exits, ownRestartCount, readiness, restartAfter, statusOf, type ExitBaseline, type Passed, type Plan } from './pod.ts';
 import { blockingFields, reminderMessage, reminders, whatBlocks } from './reminders.ts';
 import { timerMs } from './limits.ts';
 import type { CommandResult, Signals } from './supervise.ts';
@@ -288,6 +288,26 @@ export class Sidecars implements SidecarView {
     return closed ? 'exited' : undefined;
   }
 
+  /**
+   * Regular containers this wait was not for (--ignore'd ones) that have not terminated:
+   * a shutdown request meant for one of them may not be answered yet (it listens late),
+   * and ending the shutdown now would leave it, and the Pod, running. So once the awaited
+   * sidecars have exited, the actions go on until every one is done, those containers
+   * have stopped, or the bound passes.
+   */
+  async #whileUnwaitedRun(p: Plan, baseline: ExitBaseline, actions: Promise<Outcome[]>, ends: Promise<unknown>[]): Promise<void> {
+    const unwaited = (): string[] => {
+      const pod = this.#watched.pod;
+      if (!pod || this.#watched.gone || this.#watched.deleted) return [];
+      return (pod.spec?.containers ?? []).map((c) => c.name)
+        .filter((n) => n !== p.own && !p.peers.includes(n) && !baseline.has(n) && statusOf(pod, n, false)?.state?.terminated === undefined);
+    };
+    const others = unwaited();
+    if (others.length === 0) return;
+    this.#log.info(`the awaited sidecars have exited; shutdown requests not yet answered go on while ${others.join(', ')} runs (not awaited for exit)`, { running: others });
+    await Promise.race([actions, ...ends, this.#watched.until(() => (unwaited().length === 0 ? true : undefined), [])]);
+  }
+
   /** Watches until every awaited sidecar has exited, the deadline passes, or `stop` aborts. */
   async #waitForExit(baseline: ExitBaseline, deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>, bound: string, commandCode: number | undefined): Promise<ExitWait> {
     const p = this.#watched.exitPlan()!;
@@ -349,6 +369,7 @@ export class Sidecars implements SidecarView {
       return r.running.length === 0 ? 'exited' : undefined;
     }, [timeout, stopped, cutOff]);
     over.abort();
+    if (verdict === 'exited') await this.#whileUnwaitedRun(p, baseline, actions, [timeout, stopped]);
     clearTimeout(timer);
     if (verdict === 'stopped') this.#log.info('stopped waiting for the sidecars to exit', { running });
     if (verdict === 'deleted') this.#log.info('the Pod is being deleted: the kubelet stops the sidecars; not waiting for them', { running });

@@ -27,6 +27,23 @@ test('bad spec (--wait-for typo): exit 2, and the sidecar whose endpoint comes u
   assert.ok(proaLog(sim, '1/1 sidecars exited'), 'waited for the sidecar (every regular container but its own) to exit');
 });
 
+test('an --ignore\'d sidecar whose endpoint comes up after the awaited one has exited: its request is retried until answered, and the Job completes', async (t, api) => {
+  const [a, b] = [await freePort(), await freePort()];
+  const sim = await simulate(t, api, podManifest('ignored-late', {
+    containers: [
+      proaContainer(['--ignore=slow', shutdownFlag(a), shutdownFlag(b)], ['true']),
+      httpSidecar('fast', a, 0.1),
+      httpSidecar('slow', b, late),
+    ],
+  }));
+  const exited = await sim.waitFor((e) => e.type === 'container-exit' && e.container === 'main');
+  const told = sim.timeline.find(isLine('slow', 'Received /shutdown'));
+  if (!told) sim.delete(1);
+  assert.ok(told && told.t < exited.t, 'proa was still there to tell the ignored sidecar');
+  assert.deepEqual((await sim.finished).exitCodes, { main: 0, fast: 0, slow: 0 });
+  assert.ok(proaLog(sim, /^the awaited sidecars have exited; shutdown requests not yet answered go on while slow runs/));
+});
+
 test('no service-account token (automountServiceAccountToken: false): exit 3 naming the cause; the late endpoint is still reached', async (t, api) => {
   const port = await freePort();
   const sim = await simulate(t, api, podManifest('no-token', {

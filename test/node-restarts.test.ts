@@ -65,7 +65,8 @@ if (node) describe('the real node: container restart rules', { concurrency: 4 },
     assert.equal((await p.logs('cloud-sql-proxy')).filter((l) => l.includes('POST /quitquitquit')).length, 1, 'the restarted proxy was asked once, by the second run');
     const lines = proaLines(logs);
     const started = lines.findIndex((l) => l.msg === 'command started');
-    assert.ok(lines.findIndex((l) => l.msg === 'sidecar cloud-sql-proxy: ready') < started, 'the second run waited for the restarted proxy to be ready');
+    const ready = lines.findIndex((l) => /^sidecar cloud-sql-proxy: ready( by proa's probe |$)/.test(l.msg));
+    assert.ok(ready >= 0 && ready < started, 'the second run waited for the restarted proxy to be ready');
   });
 
   void test('a sidecar with its own restartPolicy Always under the Pod\'s Never: proa warns at start, and proa check fails with the fix', { timeout: 180_000 }, async (t) => {
