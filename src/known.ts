@@ -154,6 +154,11 @@ export function portOf(u: URL): number {
   return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
 }
 
+/** A shutdown URL's host:port, as the shutdown's `answered` holds it (exit-signs.ts). */
+export function requestKey(u: URL): string {
+  return `${u.hostname.replace(/^\[|\]$/g, '')}:${portOf(u)}`;
+}
+
 /** A configured action targets this sidecar's endpoint: a host in this Pod, on its port. */
 export function hasAction(k: KnownSidecar, urls: readonly URL[]): boolean {
   if (k.url === undefined) return false;

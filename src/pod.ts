@@ -93,6 +93,7 @@ export interface Pod {
     terminationGracePeriodSeconds?: number | undefined;
     hostPID?: boolean | undefined;
     hostNetwork?: boolean | undefined;
+    shareProcessNamespace?: boolean | undefined;
   } | undefined;
   status?: {
     phase?: string | undefined;

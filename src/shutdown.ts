@@ -19,7 +19,7 @@ import type { Logger } from './log.ts';
 import type { Attempts, Outcome } from './attempts.ts';
 import type { Signals } from './supervise.ts';
 import type { ExitWait, Planned, SidecarView } from './view.ts';
-import { portOf } from './known.ts';
+import { portOf, requestKey } from './known.ts';
 
 export interface ShutdownInput {
   config: Config;
@@ -78,8 +78,9 @@ export async function shutDown(input: ShutdownInput): Promise<Outcome[]> {
   // since `baseline`, and each step before the first request is a delay on every Job.
   const waiter = retry ? guarded(log, 'exit baseline', () => sidecars?.beginShutdown(input.commandCode)) : undefined;
   const a: Attempts = { retry, deadline, stop, interrupt: interrupt.signal };
-  const acting = runActions(config, planned, log, input.childPid, a, !waiter?.byStatus);
-  const exitWait: Promise<ExitWait> | undefined = waiter?.wait(deadline, interrupt.signal, acting, bound).catch((err: unknown) => {
+  const answered = new Set<string>();
+  const acting = runActions(config, planned, log, input.childPid, a, !waiter?.byStatus, answered);
+  const exitWait: Promise<ExitWait> | undefined = waiter?.wait(deadline, interrupt.signal, acting, bound, answered).catch((err: unknown) => {
     log.error('internal error waiting for the sidecars to exit; the actions go on until answered', { error: err instanceof Error ? err.message : String(err) });
     return { verdict: 'failed', running: [] };
   });
@@ -134,18 +135,20 @@ function hasActions(config: Config): boolean {
 }
 
 /** Every action at once; synchronous up to the first request when the modules are loaded (prepareShutdown). */
-function runActions(config: Config, planned: Planned | undefined, log: Logger, childPid: number | undefined, a: Attempts, untilDone: boolean): Promise<Outcome[]> {
+function runActions(config: Config, planned: Planned | undefined, log: Logger, childPid: number | undefined, a: Attempts, untilDone: boolean,
+  answered: Set<string>): Promise<Outcome[]> {
   const { requests, kill } = loaded;
   const auto = planned?.auto ?? [];
   const hostPid = planned?.hostPid === true;
   if ((needsRequests(config, auto) && !requests) || (needsKill(config) && !kill)) {
-    return prepareShutdown(config, auto).then(() => runActions(config, planned, log, childPid, a, untilDone));
+    return prepareShutdown(config, auto).then(() => runActions(config, planned, log, childPid, a, untilDone, answered));
   }
   const hints = (u: URL): { fix?: string; podPorts: readonly number[] } => ({ ...(planned?.fixes.has(portOf(u)) ? { fix: planned.fixes.get(portOf(u))! } : {}), podPorts: planned?.ports ?? [] });
-  const all: Promise<Outcome | Outcome[]>[] = requests ? [
-    ...config.httpGet.map((u) => requests.shutdownRequest('GET', u, config.httpTimeoutMs, a, log, hints(u))),
-    ...[...config.httpPost, ...auto].map((u) => requests.shutdownRequest('POST', u, config.httpTimeoutMs, a, log, hints(u))),
-  ] : [];
+  const send = (method: 'GET' | 'POST', u: URL): Promise<Outcome> => requests!.shutdownRequest(method, u, config.httpTimeoutMs, a, log, hints(u)).then((o) => {
+    if (o.done) answered.add(requestKey(u));
+    return o;
+  });
+  const all: Promise<Outcome | Outcome[]>[] = requests ? [...config.httpGet.map((u) => send('GET', u)), ...[...config.httpPost, ...auto].map((u) => send('POST', u))] : [];
   if (kill && needsKill(config) && hostPid) {
     log.error(`${config.killAll ? '--kill-all' : '--kill'} not run: the Pod has hostPID: true, and processes all over the node would be signalled; ` +
       kill.hostPidFix);

@@ -21,6 +21,7 @@ import { settle } from './peers.ts';
 import { ownRestart, sidecarExit } from './verdicts.ts';
 import type { Outcome } from './attempts.ts';
 import { pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type EndpointGate } from './endpoints.ts';
+import { exitSigns, SignWatch, wordGraceMs } from './exit-signs.ts';
 import type { ExitWait, ExitWaiter, Gate, Planned, SidecarView, Stop } from './view.ts';
 
 /**
@@ -268,7 +269,14 @@ export class Sidecars implements SidecarView {
     if (!this.#watched.pod || !p) return undefined;
     const baseline = exitBaseline(this.#watched.pod, p);
     if (baseline.size === 0) return undefined;
-    return { byStatus: true, wait: (deadline, stop, actions, bound) => this.#waitForExit(baseline, deadline, stop, actions, bound, commandCode) };
+    const pod = this.#watched.pod;
+    const urls = [...this.#config.httpGet, ...this.#config.httpPost, ...this.#watched.auto];
+    const killing = this.#config.killAll || this.#config.kill.length > 0;
+    return {
+      byStatus: true,
+      wait: (deadline, stop, actions, bound, answered) => this.#waitForExit(baseline, deadline, stop, actions, bound, commandCode,
+        new SignWatch(exitSigns(pod, [...baseline.keys()], urls, killing), answered)),
+    };
   }
 
   /**
@@ -309,7 +317,8 @@ export class Sidecars implements SidecarView {
   }
 
   /** Watches until every awaited sidecar has exited, the deadline passes, or `stop` aborts. */
-  async #waitForExit(baseline: ExitBaseline, deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>, bound: string, commandCode: number | undefined): Promise<ExitWait> {
+  async #waitForExit(baseline: ExitBaseline, deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>, bound: string, commandCode: number | undefined,
+    signs: SignWatch): Promise<ExitWait> {
     const p = this.#watched.exitPlan()!;
     const total = baseline.size;
     let reported = -1;
@@ -348,6 +357,14 @@ export class Sidecars implements SidecarView {
       look();
       over.signal.addEventListener('abort', unobserve, { once: true });
     });
+    // The fastest sign of each sidecar's stop, ahead of the kubelet's word (exit-signs.ts).
+    if (signs.size > 0) {
+      void signs.run(AbortSignal.any([stop, over.signal]), (name, s) => {
+        if (!running.includes(name)) return;
+        this.#log.info(`sidecar ${name} has stopped: its endpoints refuse connections after its shutdown request was answered` +
+          (s.needsWord ? `; waiting up to ${wordGraceMs / 1000}s for the kubelet's word (${s.needsWord})` : ''), { container: name, endpoints: s.endpoints.map((e) => e.name) });
+      }, () => this.#watched.wake());
+    }
     const verdict = await this.#watched.until<ExitWait['verdict']>(() => {
       if (this.#watched.gone) {
         running = [];
@@ -355,6 +372,8 @@ export class Sidecars implements SidecarView {
       }
       if (this.#watched.deleted) return 'deleted';
       const r = exits(this.#watched.pod!, p, baseline);
+      // A sidecar its sign has judged stopped is running no longer, for proa.
+      r.running = r.running.filter((n) => !signs.stopped(n));
       running = r.running;
       for (const e of r.exited) {
         if (warned.has(e.name)) continue;
@@ -362,9 +381,10 @@ export class Sidecars implements SidecarView {
         const said = sidecarExit(this.#watched.pod!, p.own, e.name, e.exitCode, e.reason, commandCode);
         if (said) this.#log[said.level](said.message, said.fields);
       }
-      if (r.exited.length !== reported) {
-        reported = r.exited.length;
-        this.#log.info(`${reported}/${total} sidecars exited`, { running: r.running });
+      if (total - r.running.length !== reported) {
+        reported = total - r.running.length;
+        const bySign = [...baseline.keys()].filter((n) => signs.stopped(n) && !r.exited.some((e) => e.name === n));
+        this.#log.info(`${reported}/${total} sidecars exited`, { running: r.running, ...(bySign.length > 0 ? { stoppedBySign: bySign } : {}) });
       }
       return r.running.length === 0 ? 'exited' : undefined;
     }, [timeout, stopped, cutOff]);

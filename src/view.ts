@@ -48,9 +48,10 @@ export interface ExitWaiter {
   byStatus: boolean;
   /**
    * Until `deadline` (performance.now()) or `stop`; `actions` settles with what the
-   * shutdown actions achieved; `bound` says where the deadline comes from, for the log.
+   * shutdown actions achieved; `bound` says where the deadline comes from, for the log;
+   * `answered` fills with the shutdown requests answered so far (host:port, exit-signs.ts).
    */
-  wait(deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>, bound: string): Promise<ExitWait>;
+  wait(deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>, bound: string, answered: ReadonlySet<string>): Promise<ExitWait>;
 }
 
 export interface SidecarView {

@@ -287,6 +287,7 @@ export function decodePod(value: unknown): Decoded {
       terminationGracePeriodSeconds: r.int(spec, 'terminationGracePeriodSeconds', 'spec'),
       hostPID: r.bool(spec, 'hostPID', 'spec'),
       hostNetwork: r.bool(spec, 'hostNetwork', 'spec'),
+      shareProcessNamespace: r.bool(spec, 'shareProcessNamespace', 'spec'),
     },
     status: status && {
       phase: r.str(status, 'phase', 'status'),

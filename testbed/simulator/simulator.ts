@@ -58,6 +58,12 @@ export interface SimOptions {
   /** Containers to run as PID 1 of a PID namespace of their own, as a real container is. */
   ownPidNamespace?: string[];
   backoffBaseMs?: number;
+  /**
+   * How long after a container's exit the kubelet notices it: the real one at its next
+   * PLEG relist, up to ~1 s later. Default 0 (at once), which keeps the suites fast; a
+   * test of what proa does before the kubelet's word sets it.
+   */
+  plegMs?: number;
   /** Print the timeline as it happens. */
   echo?: (e: TimelineEvent) => void;
   /** Also write the timeline to this file, one JSON object per line. */
@@ -563,6 +569,14 @@ export class Simulator extends EventEmitter {
       exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', ...(signal ? { signal } : {}),
       startedAt: c.status.state.running?.startedAt, finishedAt: now(), containerID: c.status.containerID,
     };
+    // The kubelet learns of an exit at its next relist (PLEG), not at once: its status, and
+    // what follows from it, comes that much later.
+    const lag = this.#opts.plegMs ?? 0;
+    if (lag > 0) setTimeout(() => !this.#done && this.#noticeExit(c, exitCode, terminated), lag);
+    else this.#noticeExit(c, exitCode, terminated);
+  }
+
+  #noticeExit(c: Ctr, exitCode: number, terminated: Json): void {
     c.started = false;
     c.ready = false;
     const failed = exitCode !== 0;
