@@ -361,7 +361,9 @@ export class Sidecars implements SidecarView {
     if (signs.size > 0) {
       void signs.run(AbortSignal.any([stop, over.signal]), (name, s) => {
         if (!running.includes(name)) return;
-        this.#log.info(`sidecar ${name} has stopped: its endpoints refuse connections after its shutdown request was answered` +
+        const how = [s.requests.length > 0 ? 'its endpoints refuse connections after its shutdown request was answered' : '', s.containerId ? 'none of its processes is left' : '']
+          .filter(Boolean).join(', and ');
+        this.#log.info(`sidecar ${name} has stopped: ${how}` +
           (s.needsWord ? `; waiting up to ${wordGraceMs / 1000}s for the kubelet's word (${s.needsWord})` : ''), { container: name, endpoints: s.endpoints.map((e) => e.name) });
       }, () => this.#watched.wake());
     }

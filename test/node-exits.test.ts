@@ -56,6 +56,8 @@ if (node) describe('the real node: the exit by the fastest sign', { concurrency:
     const outcome = await p.finished;
     assert.deepEqual(outcome.exitCodes, { main: 0, 'cloud-sql-proxy': 143 });
     const lines = proaLines(await p.logs('main'));
+    assert.ok(lines.some((l) => l.msg === "sidecar cloud-sql-proxy has stopped: none of its processes is left; waiting up to 2s for the kubelet's word " +
+      '(a kill action may have ended it: its exit code comes from the kubelet)'), 'its processes were found by their cgroup, and their end seen');
     assert.ok(lines.some((l) => /^sidecar cloud-sql-proxy exited with code 143 \(Error\) after proa stopped it/.test(l.msg)), 'the kubelet\'s word came before proa exited');
   });
 });
