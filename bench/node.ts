@@ -1,7 +1,9 @@
 // What only the real node can say (testbed/node/): what proa adds to a Job from
 // `kubectl apply` to the Job's Complete condition, against the same work with a native
 // sidecar (the kubelet stops it; no proa) and with a polling peer (a shell loop that
-// polls the proxy's readiness once a second, as scuttle and linkerd-await do); and a
+// polls the proxy's readiness once a second, as scuttle and linkerd-await do), with the
+// sidecar's readinessProbe every second and at the kubelet's default period; from the
+// sidecar serving to the program starting, for each; and a
 // burst of 30 Jobs at once: the API server's requests (its own apiserver_request_total)
 // and CPU time (/proc) until every Job is Complete, with proa's watches and without.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -17,42 +19,80 @@ const env = [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.n
 const image = 'registry.example/report:3.1';
 const work = 'echo the work';
 
-export type Variant = 'proa' | 'native sidecar, no proa' | 'polling peer';
+export type Variant = 'proa' | 'proa --ready-by kubelet' | 'native sidecar, no proa' | 'polling peer';
+export type Period = 'periodSeconds: 1' | 'the default period (10 s)';
+const variants: Variant[] = ['proa', 'proa --ready-by kubelet', 'native sidecar, no proa', 'polling peer'];
+const periods: Period[] = ['periodSeconds: 1', 'the default period (10 s)'];
 
-function spec(v: Variant): Record<string, unknown> {
+/**
+ * A sidecar that serves 1.5 s after it starts (examples/sidecar.mjs), as a proxy that
+ * loads its configuration first: the readinessProbe's period then decides when the
+ * kubelet calls it ready.
+ */
+const slowProxy = (period: Period): Record<string, unknown> => ({
+  name: 'proxy', image: 'node:22', command: ['node', '/examples/sidecar.mjs'],
+  env: [{ name: 'PORT', value: '8080' }, { name: 'STARTUP_SECONDS', value: '1.5' }],
+  readinessProbe: { httpGet: { path: '/ready', port: 8080 }, ...(period === 'periodSeconds: 1' ? { periodSeconds: 1 } : {}) },
+});
+
+function spec(v: Variant, period: Period): Record<string, unknown> {
+  const proxy = slowProxy(period);
+  const quit = 'http://127.0.0.1:8080/shutdown';
   switch (v) {
     case 'proa':
-      return { serviceAccountName: 'proa', containers: [{ name: 'main', image, env, command: ['/usr/local/bin/proa', '--shutdown-http-post=http://127.0.0.1:9091/quitquitquit', '--', 'sh', '-c', work] }, { ...proxy, ...probe }] };
+    case 'proa --ready-by kubelet':
+      return { serviceAccountName: 'proa', containers: [{ name: 'main', image, env, command: ['/usr/local/bin/proa', `--shutdown-http-get=${quit}`, ...(v === 'proa' ? [] : ['--ready-by=kubelet']), '--', 'sh', '-c', work] }, proxy] };
     case 'native sidecar, no proa':
-      return { initContainers: [{ ...proxy, ...probe, restartPolicy: 'Always' }], containers: [{ name: 'main', image, command: ['sh', '-c', work] }] };
+      return { initContainers: [{ ...proxy, restartPolicy: 'Always' }], containers: [{ name: 'main', image, command: ['sh', '-c', work] }] };
     case 'polling peer':
-      return { containers: [{ name: 'main', image, command: ['sh', '-c', `until wget -q -O /dev/null http://127.0.0.1:9090/readiness; do sleep 1; done; ${work}; wget -q -O /dev/null --post-data= http://127.0.0.1:9091/quitquitquit`] }, { ...proxy, ...probe }] };
+      return { containers: [{ name: 'main', image, command: ['sh', '-c', `until wget -q -O /dev/null http://127.0.0.1:8080/ready; do sleep 1; done; ${work}; wget -q -O /dev/null ${quit}`] }, proxy] };
   }
+}
+
+/** The burst's Jobs: the Cloud SQL proxy stand-in, ready at once, probed every second. */
+function burstSpec(v: 'proa' | 'native sidecar, no proa'): Record<string, unknown> {
+  if (v === 'proa') return { serviceAccountName: 'proa', containers: [{ name: 'main', image, env, command: ['/usr/local/bin/proa', '--shutdown-http-post=http://127.0.0.1:9091/quitquitquit', '--', 'sh', '-c', work] }, { ...proxy, ...probe }] };
+  return { initContainers: [{ ...proxy, ...probe, restartPolicy: 'Always' }], containers: [{ name: 'main', image, command: ['sh', '-c', work] }] };
 }
 
 /** The README's ServiceAccount, Role and RoleBinding, as examples/job.yaml has them. */
 const rbac = documentedRbac();
 
-function jobs(v: Variant, count: number): string {
+function jobs(spec: Record<string, unknown>, count: number): string {
   const docs = Array.from({ length: count }, (_, i) => ({
     apiVersion: 'batch/v1', kind: 'Job', metadata: { name: `job-${i}` },
-    spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 5, ...spec(v) } } },
+    spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 5, ...spec } } },
   }));
   return [...rbac, ...docs].map((d) => stringify(d)).join('---\n');
 }
 
 /** Milliseconds from kubectl apply to every Job Complete (kubectl wait, a watch). */
-async function applyAndWait(node: RealNode, v: Variant, count: number): Promise<{ ms: number; namespace: string }> {
+async function applyAndWait(node: RealNode, what: string, spec: Record<string, unknown>, count: number): Promise<{ ms: number; namespace: string }> {
   const namespace = `bench-${randomBytes(3).toString('hex')}`;
   await node.kubectl(['create', 'namespace', namespace]);
   // The ServiceAccount's token controller and kube-root-ca.crt first, outside the timing.
   await node.kubectl(['apply', '-n', namespace, '-f', '-'], rbac.map((d) => stringify(d)).join('---\n'));
   const t0 = performance.now();
-  const applied = await node.kubectl(['apply', '-n', namespace, '-f', '-'], jobs(v, count));
+  const applied = await node.kubectl(['apply', '-n', namespace, '-f', '-'], jobs(spec, count));
   if (applied.code !== 0) throw new Error(applied.stderr);
   const waited = await node.kubectl(['wait', '-n', namespace, '--for=condition=complete', 'job', '--all', '--timeout=600s']);
-  if (waited.code !== 0) throw new Error(`${v}: ${waited.stderr}`);
+  if (waited.code !== 0) throw new Error(`${what}: ${waited.stderr}`);
   return { ms: performance.now() - t0, namespace };
+}
+
+/**
+ * From the sidecar's first line as a server to the program's line, by the kubelet's log
+ * timestamps (negative: the program started before the sidecar served).
+ */
+async function servingToProgram(node: RealNode, namespace: string): Promise<number> {
+  const pods = await node.kubectl(['get', 'pods', '-n', namespace, '-o', 'jsonpath={.items[0].metadata.name}']);
+  const at = async (container: string, line: string): Promise<number> => {
+    const r = await node.kubectl(['logs', '--timestamps', '-n', namespace, pods.stdout.trim(), '-c', container]);
+    const hit = r.stdout.split('\n').find((l) => l.slice(l.indexOf(' ') + 1).startsWith(line));
+    if (!hit) throw new Error(`no "${line}" in ${container}'s log`);
+    return Date.parse(hit.slice(0, hit.indexOf(' ')));
+  };
+  return (await at('main', 'the work')) - (await at('proxy', 'Starting the sidecar on port'));
 }
 
 async function requestsServed(node: RealNode): Promise<number> {
@@ -76,27 +116,37 @@ function apiserverCpuMs(run: string): number {
 
 export interface NodeFigures {
   startupMs: number;
-  jobMs: Record<Variant, number[]>;
+  jobMs: Record<string, number[]>;
+  /** The sidecar's first served line -> the program's, per kind (kubelet timestamps). */
+  servingMs: Record<string, number[]>;
   burst: Record<'proa' | 'native sidecar, no proa', { ms: number; requests: number; cpuMs: number }>;
 }
 
 export async function nodeFigures(runs: number, say: (s: string) => void): Promise<NodeFigures> {
   const node = await RealNode.start();
   try {
-    const jobMs = { proa: [], 'native sidecar, no proa': [], 'polling peer': [] } as Record<Variant, number[]>;
+    const kinds = periods.flatMap((period) => variants.map((v) => ({ name: `${v}, ${period}`, spec: spec(v, period) })));
+    const jobMs: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k.name, []]));
+    const servingMs: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k.name, []]));
     // The images are pulled once, by a first Job of each kind, outside the figures.
-    for (const v of Object.keys(jobMs) as Variant[]) await applyAndWait(node, v, 1);
+    for (const k of kinds.slice(0, variants.length)) await applyAndWait(node, k.name, k.spec, 1);
+    // Interleaved, so that the machine's drift falls on every kind alike.
     for (let i = 0; i < runs; i++) {
-      for (const v of Object.keys(jobMs) as Variant[]) jobMs[v].push((await applyAndWait(node, v, 1)).ms);
+      for (const k of kinds) {
+        const { ms, namespace } = await applyAndWait(node, k.name, k.spec, 1);
+        jobMs[k.name]!.push(ms);
+        servingMs[k.name]!.push(await servingToProgram(node, namespace));
+        await node.kubectl(['delete', 'namespace', namespace, '--wait=false']);
+      }
     }
     say(`the real node: one Job each, ${runs} runs: done; a burst of 30 Jobs, with proa and without`);
     const burst = {} as NodeFigures['burst'];
     for (const v of ['proa', 'native sidecar, no proa'] as const) {
       const [r0, c0] = [await requestsServed(node), apiserverCpuMs(node.run)];
-      const { ms } = await applyAndWait(node, v, 30);
+      const { ms } = await applyAndWait(node, v, burstSpec(v), 30);
       burst[v] = { ms, requests: (await requestsServed(node)) - r0, cpuMs: apiserverCpuMs(node.run) - c0 };
     }
-    return { startupMs: node.startupMs, jobMs, burst };
+    return { startupMs: node.startupMs, jobMs, servingMs, burst };
   } finally {
     await node.stop();
   }

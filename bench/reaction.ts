@@ -18,6 +18,7 @@ import { makePod, running, terminated } from '../test/pods.ts';
 import { binary, tempDir } from '../testbed/paths.ts';
 import { TcpProxy } from '../test/tcp-proxy.ts';
 import { childrenOf, clock, Lines, memoryOf } from './tools.ts';
+import { footprintOf } from './memory.ts';
 import { ms, now } from './stats.ts';
 
 export interface Reaction {
@@ -26,6 +27,8 @@ export interface Reaction {
   lastExitToProaExit: number;
   /** KiB */
   rssWhileCommand: number;
+  /** Private memory (USS, KiB) while the command runs. */
+  ussWhileCommand: number;
   /** KiB, wait4's ru_maxrss over the whole Job */
   peakRss: number;
   /** Requests the API server received for this Job (the fake only). */
@@ -72,6 +75,7 @@ export async function reactionOnce(kind: Backend, i: number, bin = binary): Prom
     const readyToExec = ms(proxy.downstream[mark]!, start);
     const proa = childrenOf(child.pid!)[0]!;
     const rssWhileCommand = memoryOf(proa).rss;
+    const ussWhileCommand = footprintOf(proa).uss;
     child.stdin!.write('\n');
     const exit = BigInt((await out.next(/^clock exit (\d+)/))[1]!);
     await request;
@@ -84,7 +88,7 @@ export async function reactionOnce(kind: Backend, i: number, bin = binary): Prom
     if (status !== '0') throw new Error(`proa exited ${status}: ${err.all.join('\n')}`);
     return {
       readyToExec, exitToRequest, lastExitToProaExit: ms(proxy.downstream[mark2]!, BigInt(exited!)),
-      rssWhileCommand, peakRss: Number(maxrss), requests: api.fake?.requests.length,
+      rssWhileCommand, ussWhileCommand, peakRss: Number(maxrss), requests: api.fake?.requests.length,
     };
   } finally {
     child.kill('SIGKILL');

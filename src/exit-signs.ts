@@ -3,7 +3,7 @@
 // again to notice proa's own: two lags in series where one would do. So once a sidecar
 // has answered its shutdown request, proa judges it stopped when every endpoint it is
 // known by refuses connections: its readinessProbe's target and the shutdown URLs on its
-// ports; in a shared PID namespace, also when none of its processes is left (and then
+// ports (declared, probed, or a recognised sidecar's shutdown port); in a shared PID namespace, also when none of its processes is left (and then
 // a closed port with a process behind it is not a stop).
 //
 // Where the kubelet's word is still awaited, for at most `wordGraceMs` past the sign:
@@ -17,7 +17,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { restartAfter, specOf, statusOf, type Pod } from './pod.ts';
 import { playable, probeTarget } from './probe-target.ts';
-import { portOf, requestKey } from './known.ts';
+import { portOf, recognise, requestKey } from './known.ts';
 import { hostOf, isLocalHost } from './urls.ts';
 import type { Endpoint } from './endpoints.ts';
 
@@ -46,13 +46,15 @@ const key = (host: string, port: number): string => `${host}:${port}`;
  * kubelet's word alone deciding: a sidecar none of whose requests is among `urls`
  * (outside a shared PID namespace), and in one, a sidecar whose container ID is unknown.
  */
-export function exitSigns(pod: Pod, names: readonly string[], urls: readonly URL[], killing: boolean): Map<string, Signs> {
+export function exitSigns(pod: Pod, own: string, names: readonly string[], urls: readonly URL[], killing: boolean): Map<string, Signs> {
   const out = new Map<string, Signs>();
   const podIp = pod.status?.podIP;
   const shared = pod.spec?.shareProcessNamespace === true;
+  // A recognised sidecar's shutdown port is its own though the spec does not declare it (Istio's 15020, the Cloud SQL proxy's admin port).
+  const known = recognise(pod, own).filter((k) => k.url !== undefined);
   for (const name of names) {
     const spec = specOf(pod, name);
-    const ports = new Set(spec?.ports ?? []);
+    const ports = new Set([...(spec?.ports ?? []), ...known.filter((k) => k.container === name).map((k) => portOf(new URL(k.url!)))]);
     const mine = urls.filter((u) => isLocalHost(u.hostname) && ports.has(portOf(u)));
     const containerId = shared ? statusOf(pod, name, false)?.containerID?.replace(/^[a-z0-9-]+:\/\//, '') : undefined;
     if (shared ? !containerId || !/^[0-9a-f]{12,}$/.test(containerId) : mine.length === 0) continue;

@@ -275,7 +275,7 @@ export class Sidecars implements SidecarView {
     return {
       byStatus: true,
       wait: (deadline, stop, actions, bound, answered) => this.#waitForExit(baseline, deadline, stop, actions, bound, commandCode,
-        new SignWatch(exitSigns(pod, [...baseline.keys()], urls, killing), answered)),
+        new SignWatch(exitSigns(pod, p.own, [...baseline.keys()], urls, killing), answered)),
     };
   }
 

@@ -4,7 +4,9 @@
 // startupProbe that has not passed holds proa back; --ready-by kubelet waits for the
 // kubelet. Judged by the Pod's status as the watch saw it against the program's own
 // first line, placed by the kubelet's timestamps (the kubelet's default period leaves
-// seconds between them). Registers nothing without a node.
+// seconds between them). The sidecars serve 3 s after they start, so that proa, probing
+// every 200 ms, is up and probing by then: only a kubelet probe that falls in the same
+// 200 ms could come first. Registers nothing without a node.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
@@ -39,7 +41,7 @@ async function order(p: PlayedOnNode, container: string): Promise<{ program: num
 
 if (node) describe('the real node: proa probes the sidecars itself', { concurrency: 4 }, () => {
   void test("the probe's default period: the program starts once the sidecar serves, while the kubelet still reports it not ready", { timeout: 180_000 }, async (t) => {
-    const p = await play(t, node, job('period', { containers: [main([], ['-g=http://127.0.0.1:8080/shutdown']), sidecar(8080, 1.5)] }), 'period');
+    const p = await play(t, node, job('period', { containers: [main([], ['-g=http://127.0.0.1:8080/shutdown']), sidecar(8080, 3)] }), 'period');
     const outcome = await p.finished;
     assert.deepEqual(outcome.exitCodes, { main: 0, proxy: 0 });
     assert.equal(outcome.phase, 'Succeeded');
@@ -51,7 +53,7 @@ if (node) describe('the real node: proa probes the sidecars itself', { concurren
 
   void test('a named port and HTTPS with a self-signed certificate', { timeout: 180_000 }, async (t) => {
     const tls = stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'tls' }, data: { 'tls.crt': clusterCerts().cert, 'tls.key': clusterCerts().key } });
-    const proxy = sidecar(8443, 1, {
+    const proxy = sidecar(8443, 3, {
       ports: [{ name: 'admin', containerPort: 8443 }],
       readinessProbe: { httpGet: { path: '/ready', port: 'admin', scheme: 'HTTPS' } },
       volumeMounts: [{ name: 'tls', mountPath: '/tls' }],
@@ -76,14 +78,15 @@ if (node) describe('the real node: proa probes the sidecars itself', { concurren
       containers: [
         main(['--shutdown-timeout=10s'], ['--kill=node']),
         { name: 'health', image: 'node:22', command: ['node', '/standins/grpc-health.mjs'],
-          env: [{ name: 'PORT', value: '9090' }, { name: 'SERVING_AFTER_SECONDS', value: '1' }], readinessProbe: { grpc: { port: 9090 } } },
+          env: [{ name: 'PORT', value: '9090' }, { name: 'SERVING_AFTER_SECONDS', value: '3' }], readinessProbe: { grpc: { port: 9090 } } },
       ],
     }), 'grpc');
     const outcome = await p.finished;
     assert.deepEqual(outcome.exitCodes, { main: 0, health: 0 });
     const o = await order(p, 'health');
-    assert.ok(o.kubeletReady === undefined || o.program < o.kubeletReady, `the program (${o.program} ms) before the kubelet's ready (${o.kubeletReady} ms)`);
-    assert.ok(proaLines(await p.logs('main')).some((l) => /^sidecar health: ready by proa's probe \(gRPC [\d.]+:9090: SERVING\)/.test(l.msg)));
+    const lines = proaLines(await p.logs('main'));
+    assert.ok(o.kubeletReady === undefined || o.program < o.kubeletReady, `the program (${o.program} ms) before the kubelet's ready (${o.kubeletReady} ms): ${JSON.stringify(lines)}`);
+    assert.ok(lines.some((l) => /^sidecar health: ready by proa's probe \(gRPC [\d.]+:9090: SERVING\)/.test(l.msg)));
   });
 
   void test('a startupProbe not yet passed holds proa back, though the readiness endpoint already answers', { timeout: 180_000 }, async (t) => {

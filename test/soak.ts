@@ -225,7 +225,8 @@ export async function runJob(seed: number): Promise<JobResult> {
   }
 
   // 2: ready before the command, against what the API server had published when proa
-  // committed to starting it (its "all sidecars are ready", on the same wall clock). A
+  // committed to starting it (its "all sidecars are ready", on the same wall clock), or
+  // against the sidecar's own last answer to proa's probe by then. A
   // status published in the few milliseconds between that and the command's first
   // instruction is a race no client can win (it had not been sent yet): counted apart.
   const notReadyIn = (w: { pod: Json } | undefined): string[] => {
@@ -242,7 +243,13 @@ export async function runJob(seed: number): Promise<JobResult> {
     // no break), or one it could not yet have (then a race).
     const before = writes.filter((w) => w.wall < decided).at(-1);
     const sameMs = writes.filter((w) => w.wall === decided);
-    const notReady = notReadyIn(before);
+    // Or proa's own probe had its last answer 200 by then, as the sidecar itself logged it.
+    const servedProa = (name: string): boolean => {
+      const answers = sim.timeline.filter((e) => e.type === 'log' && e.container === name && String(e.line).startsWith('proa-probe '))
+        .map((e) => String(e.line).split(' ')).filter((f) => Number(f[2]) <= decided);
+      return answers.at(-1)?.[1] === '200';
+    };
+    const notReady = notReadyIn(before).filter((n) => !servedProa(n));
     if (notReady.length > 0 && !sameMs.some((w) => notReadyIn(w).length === 0)) {
       broken.push(`ready: the command started while ${notReady.join(', ')} was not ready in the last status published before proa decided ` +
         `(rv ${before?.pod.metadata?.resourceVersion}, ${before ? decided - before.wall : '-'}ms before; the command started ${started - decided}ms after)`);

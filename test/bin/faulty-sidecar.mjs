@@ -5,6 +5,7 @@
 //   CRASH_AFTER       seconds after listening at which it exits with code 1
 //   FLAP_SECONDS      /ready alternates between 200 and 503 every this many seconds
 //   NEVER_READY=1     /ready always answers 503
+// Each answer to proa's own readiness probe is logged as `proa-probe STATUS WALL_MS`.
 // It exits 0 on an obeyed shutdown request, and on TERM (as Envoy does).
 import { createServer } from 'node:http';
 
@@ -21,6 +22,8 @@ setTimeout(() => {
     res.on('error', () => {});
     if (req.url === '/ready') {
       const down = neverReady || (flap > 0 && Math.floor((Date.now() - since) / (flap * 1000)) % 2 === 1);
+      // proa's own probe (its User-Agent names it), with the wall clock: what the soak holds proa's start to.
+      if (String(req.headers['user-agent']).includes('(proa/')) console.log(`proa-probe ${down ? 503 : 200} ${Date.now()}`);
       res.writeHead(down ? 503 : 200).end();
       return;
     }
