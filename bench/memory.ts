@@ -11,17 +11,19 @@ import { join } from 'node:path';
 import { benchDir, Lines, sea } from './tools.ts';
 
 export interface Footprint {
-  /** KiB */
+  /** KiB: pages no other process maps (the binary's too, when no other copy runs). */
   uss: number;
   /** KiB */
   pss: number;
+  /** KiB: anonymous memory (heap, stacks), this process's own however many copies run. */
+  anon: number;
 }
 
 /** USS and PSS of a live process, in KiB. */
 export function footprintOf(pid: number): Footprint {
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   const field = (name: string): number => Number(rollup.match(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm'))?.[1] ?? NaN);
-  return { uss: field('Private_Clean') + field('Private_Dirty'), pss: field('Pss') };
+  return { uss: field('Private_Clean') + field('Private_Dirty'), pss: field('Pss'), anon: field('Anonymous') };
 }
 
 /** The floor, kept alive: the empty SEA's base with a timer, saying "ready" once it runs. */

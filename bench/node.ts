@@ -30,7 +30,9 @@ const periods: Period[] = ['periodSeconds: 1', 'the default period (10 s)'];
  * kubelet calls it ready.
  */
 const slowProxy = (period: Period): Record<string, unknown> => ({
-  name: 'proxy', image: 'node:22', command: ['node', '/examples/sidecar.mjs'],
+  // A shell as PID 1 that exits 0 on TERM, as a real proxy does: Node as PID 1 without a
+  // handler would ignore the kubelet's TERM and hold a native sidecar's Pod for its grace period.
+  name: 'proxy', image: 'node:22', command: ['sh', '-c', 'trap "exit 0" TERM; node /examples/sidecar.mjs & wait'],
   env: [{ name: 'PORT', value: '8080' }, { name: 'STARTUP_SECONDS', value: '1.5' }],
   readinessProbe: { httpGet: { path: '/ready', port: 8080 }, ...(period === 'periodSeconds: 1' ? { periodSeconds: 1 } : {}) },
 });

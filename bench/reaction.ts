@@ -27,8 +27,8 @@ export interface Reaction {
   lastExitToProaExit: number;
   /** KiB */
   rssWhileCommand: number;
-  /** Private memory (USS, KiB) while the command runs. */
-  ussWhileCommand: number;
+  /** Anonymous memory (KiB) while the command runs: proa's own, whatever else maps the binary (the quiet Job's proa does). */
+  anonWhileCommand: number;
   /** KiB, wait4's ru_maxrss over the whole Job */
   peakRss: number;
   /** Requests the API server received for this Job (the fake only). */
@@ -75,7 +75,7 @@ export async function reactionOnce(kind: Backend, i: number, bin = binary): Prom
     const readyToExec = ms(proxy.downstream[mark]!, start);
     const proa = childrenOf(child.pid!)[0]!;
     const rssWhileCommand = memoryOf(proa).rss;
-    const ussWhileCommand = footprintOf(proa).uss;
+    const anonWhileCommand = footprintOf(proa).anon;
     child.stdin!.write('\n');
     const exit = BigInt((await out.next(/^clock exit (\d+)/))[1]!);
     await request;
@@ -88,7 +88,7 @@ export async function reactionOnce(kind: Backend, i: number, bin = binary): Prom
     if (status !== '0') throw new Error(`proa exited ${status}: ${err.all.join('\n')}`);
     return {
       readyToExec, exitToRequest, lastExitToProaExit: ms(proxy.downstream[mark2]!, BigInt(exited!)),
-      rssWhileCommand, ussWhileCommand, peakRss: Number(maxrss), requests: api.fake?.requests.length,
+      rssWhileCommand, anonWhileCommand, peakRss: Number(maxrss), requests: api.fake?.requests.length,
     };
   } finally {
     child.kill('SIGKILL');

@@ -17,7 +17,7 @@ import { reactionOnce, type Reaction } from './reaction.ts';
 import { summarise, type Summary } from './stats.ts';
 import { clock, floor } from './tools.ts';
 import { nodeFigures } from './node.ts';
-import { idleFloor, together } from './memory.ts';
+import { idleFloor, together, type Footprint } from './memory.ts';
 import { probeRates } from './probing.ts';
 import { nodeMissing } from '../testbed/node/node.ts';
 
@@ -162,21 +162,29 @@ await part("proa's own readiness probes", 5, async () => {
 });
 
 await part('private and proportional memory', 10, async () => {
-  say('memory as a Pod pays it: USS while the command runs, PSS with 20 copies at once');
+  say('memory as a Pod pays it: USS and anonymous memory while the command runs, PSS with 20 copies at once');
   const floorArgv = [idleFloor()];
   const proaArgv = [binary, '--no-wait', '--', 'sh', '-c', 'echo ready; exec sleep 60'];
-  const one = { floor: await together(floorArgv, 1), proa: await together(proaArgv, 1) };
-  for (let i = 1; i < 5; i++) {
+  const one: { floor: Footprint[]; proa: Footprint[] } = { floor: [], proa: [] };
+  // One copy at a time, nothing else mapping either binary: USS counts the binary's pages too.
+  for (let i = 0; i < 5; i++) {
     one.floor.push(...await together(floorArgv, 1));
     one.proa.push(...await together(proaArgv, 1));
   }
-  const floorUss = summarise(kib(one.floor.map((f) => f.uss))).median;
-  rows.push({ figure: 'private memory (USS): floor, the empty SEA kept alive', unit: 'MiB', summary: summarise(kib(one.floor.map((f) => f.uss))) });
-  rows.push({ figure: 'private memory (USS): proa --no-wait while the command runs', unit: 'MiB', summary: summarise(kib(one.proa.map((f) => f.uss))),
-    target: `<= floor + 3 (${(floorUss + 3).toFixed(1)})`, met: summarise(kib(one.proa.map((f) => f.uss))).median <= floorUss + 3 });
+  const median = (xs: Footprint[], pick: (f: Footprint) => number): Summary => summarise(kib(xs.map(pick)));
+  const floorUss = median(one.floor, (f) => f.uss).median;
+  const floorAnon = median(one.floor, (f) => f.anon).median;
+  rows.push({ figure: 'private memory (USS), alone: floor, the empty SEA kept alive', unit: 'MiB', summary: median(one.floor, (f) => f.uss) });
+  const proaUss = median(one.proa, (f) => f.uss);
+  rows.push({ figure: 'private memory (USS), alone: proa --no-wait while the command runs', unit: 'MiB', summary: proaUss,
+    target: `<= floor + 3 (${(floorUss + 3).toFixed(1)})`, met: proaUss.median <= floorUss + 3 });
+  rows.push({ figure: 'anonymous memory (heap, stacks): floor', unit: 'MiB', summary: median(one.floor, (f) => f.anon) });
+  const proaAnon = median(one.proa, (f) => f.anon);
+  rows.push({ figure: 'anonymous memory (heap, stacks): proa --no-wait while the command runs', unit: 'MiB', summary: proaAnon,
+    target: `<= floor + 3 (${(floorAnon + 3).toFixed(1)})`, met: proaAnon.median <= floorAnon + 3 });
   if (fake.length > 0) {
-    const s = summarise(kib(fake.map((r) => r.ussWhileCommand)));
-    rows.push({ figure: 'private memory (USS): proa while the command runs (watching the Pod)', unit: 'MiB', summary: s, target: `<= floor + 3 (${(floorUss + 3).toFixed(1)})`, met: s.median <= floorUss + 3 });
+    const s = summarise(kib(fake.map((r) => r.anonWhileCommand)));
+    rows.push({ figure: 'anonymous memory (heap, stacks): proa while the command runs, watching the Pod', unit: 'MiB', summary: s, target: `<= floor + 3 (${(floorAnon + 3).toFixed(1)})`, met: s.median <= floorAnon + 3 });
   }
   const [floors, proas] = [await together(floorArgv, 20), await together(proaArgv, 20)];
   rows.push({ figure: 'proportional memory (PSS), 20 copies at once: floor', unit: 'MiB', summary: summarise(kib(floors.map((f) => f.pss))) });
