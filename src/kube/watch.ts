@@ -39,7 +39,7 @@
 // - a line (one event) longer than the Pod document cap (limits.ts) is a broken stream:
 //   retried with back-off like any other.
 //
-// What a line means is kube/events.ts' to say (its Pods through kube/decode.ts). Events
+// What a line means is kube/watch-lines.ts' to say (its Pods through kube/decode.ts). Events
 // proa cannot use (an unknown type, an object that is not a Pod) are logged once and
 // skipped; a line that is not JSON means the stream itself is broken, and it is retried.
 import type { Sourced } from '../cli.ts';
@@ -47,7 +47,7 @@ import type { Logger } from '../log.ts';
 import type { Pod } from '../pod.ts';
 import { maxPodDocumentBytes, sleep, timerMs } from '../limits.ts';
 import { ApiError, type ApiClient } from './client.ts';
-import { parseEvent } from './events.ts';
+import { parseEvent } from './watch-lines.ts';
 import { Lines } from './lines.ts';
 import { describeProblem } from './problems.ts';
 
