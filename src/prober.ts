@@ -32,6 +32,8 @@ const maxAttemptMs = 1000;
 /** The "bound to 127.0.0.1 only" check is one extra connection, at most this often. */
 const loopbackCheckMs = 1000;
 
+const portOf = (t: ProbeTarget): number => (t.kind === 'http' ? Number(t.url.port) || (t.url.protocol === 'https:' ? 443 : 80) : t.port);
+
 interface Run {
   containerID: string;
   successes: number;
@@ -95,6 +97,7 @@ export class Prober {
     const signal = this.#abort.signal;
     let lastStart = -Infinity;
     let lastLoopback = -Infinity;
+    let loopbackOnly = 0;
     let named: string | undefined;
     /** What held the probe back, said once each. */
     const said = new Set<string>();
@@ -135,9 +138,13 @@ export class Prober {
       const answer = await attempt(target, timeoutMs);
       if (signal.aborted) return;
       this.#record(s, status!.containerID ?? '', p, where, answer);
-      if (answer.refused && performance.now() - lastLoopback >= loopbackCheckMs && !this.#loopbackSaid.has(s.name)) {
+      if (!answer.refused) loopbackOnly = 0;
+      else if (performance.now() - lastLoopback >= loopbackCheckMs && !this.#loopbackSaid.has(s.name)) {
         lastLoopback = performance.now();
-        await this.#loopbackOnly(s.name, target);
+        // Said only when two checks a second apart agree: a sidecar that binds its port
+        // between the Pod IP's refusal and the loopback's check is starting, not mistaken.
+        loopbackOnly = (await this.#loopbackOnly(target)) ? loopbackOnly + 1 : 0;
+        if (loopbackOnly >= 2) this.#sayLoopbackOnly(s.name, target);
       }
     }
   }
@@ -181,13 +188,18 @@ export class Prober {
     this.#watched.wake();
   }
 
-  /** A probe refused on the Pod's IP that 127.0.0.1 accepts: the kubelet's probe will never pass. Said once. */
-  async #loopbackOnly(name: string, t: ProbeTarget): Promise<void> {
+  /** Whether 127.0.0.1 accepts what the Pod's IP refused: the kubelet's probe would never pass. */
+  async #loopbackOnly(t: ProbeTarget): Promise<boolean> {
     const host = t.kind === 'http' ? t.url.hostname : t.host;
-    if (host === '127.0.0.1' || host === '::1' || host === '[::1]') return;
-    const port = t.kind === 'http' ? Number(t.url.port) || (t.url.protocol === 'https:' ? 443 : 80) : t.port;
-    if ((await tcpAttempt('127.0.0.1', port, 300)) !== undefined || this.#loopbackSaid.has(name)) return;
+    if (host === '127.0.0.1' || host === '::1' || host === '[::1]') return false;
+    return (await tcpAttempt('127.0.0.1', portOf(t), 300)) === undefined;
+  }
+
+  #sayLoopbackOnly(name: string, t: ProbeTarget): void {
+    if (this.#loopbackSaid.has(name)) return;
     this.#loopbackSaid.add(name);
+    const host = t.kind === 'http' ? t.url.hostname : t.host;
+    const port = portOf(t);
     this.#log.warn(`sidecar ${name} accepts connections on 127.0.0.1:${port} but refuses them on the Pod's IP ${host}, where the kubelet's ` +
       `readinessProbe goes: it will never be ready. Make it listen on 0.0.0.0 (or the Pod's IP), not on 127.0.0.1 alone`, { container: name, port });
   }

@@ -200,6 +200,26 @@ test('tcpSocket: a connection accepted; refused on the Pod\'s IP but accepted on
   assert.equal(bound.passed(), false);
 });
 
+test('a sidecar that binds its port between the Pod IP\'s refusal and the loopback check is starting, not bound to 127.0.0.1: no warning', async (t) => {
+  // The loopback check's own connection is what makes the sidecar listen on the Pod's IP
+  // too (as a 0.0.0.0 bind a moment later would): by the next check the probe passes.
+  const { createServer: createTcpServer } = await import('node:net');
+  const onPodIp = createTcpServer((c) => c.end());
+  const loopback = createTcpServer((c) => {
+    c.end();
+    if (!onPodIp.listening) onPodIp.listen((loopback.address() as AddressInfo).port, '127.0.0.2');
+  });
+  await new Promise<void>((resolve) => loopback.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    loopback.close();
+    onPodIp.close();
+  });
+  const port = (loopback.address() as AddressInfo).port;
+  const late = start(t, podOf({ tcpSocket: { port } }, { podIP: '127.0.0.2' }));
+  await until(late.w, late.passed);
+  assert.deepEqual(late.w.lines.filter((l) => /refuses them on the Pod's IP/.test(l.msg)), []);
+});
+
 test('grpc: SERVING is ready, NOT_SERVING is not; the service is asked by name', async (t) => {
   const health = grpcHealthServer();
   const server = health.server as Http2Server;
