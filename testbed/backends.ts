@@ -32,6 +32,8 @@ export interface Played {
   /** A container's output, one line each (stdout and stderr, as `kubectl logs` gives them). */
   logs(container: string): Promise<string[]>;
   exec(container: string, argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** The Events proa posted on its Pod, oldest first, as `TYPE Reason`. */
+  proaEvents(): Promise<string[]>;
   deletePod(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -50,7 +52,7 @@ export async function play(backend: Backend, manifest: string, opts: PlayOptions
     const p = await PlayedOnNode.play(opts.node, manifest, 'play', opts.echo);
     return {
       backend, timeline: p.timeline, finished: p.finished, waitFor: (m) => p.waitFor(m),
-      logs: (c) => p.logs(c), exec: (c, argv) => p.exec(c, argv), deletePod: async () => void await p.deletePod(), stop: () => p.stop(),
+      logs: (c) => p.logs(c), exec: (c, argv) => p.exec(c, argv), proaEvents: () => p.proaEvents(), deletePod: async () => void await p.deletePod(), stop: () => p.stop(),
     };
   }
   const sim = await Simulator.start(manifest, {
@@ -60,6 +62,7 @@ export async function play(backend: Backend, manifest: string, opts: PlayOptions
   return {
     backend, timeline: sim.timeline, finished: sim.finished, waitFor: (m) => sim.waitFor(m),
     logs: async (c) => lines(c),
+    proaEvents: () => sim.api.proaEvents(),
     async exec(c, argv) {
       const from = sim.timeline.length;
       const exit = await sim.exec(c, execArgv(argv), argv);

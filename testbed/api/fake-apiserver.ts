@@ -162,6 +162,11 @@ export class FakeApiServer extends EventEmitter {
   readonly #server: Server;
   readonly #events = new Map<string, Json>();
   #eventsForbidden = false;
+  #stopped = false;
+  readonly #posted: { group: string; event: Json }[] = [];
+  #eventsGroupServed = true;
+  #eventWriteGroups = new Set(['events.k8s.io', '']);
+  readonly #eventFaults: (number | 'slow' | 'never')[] = [];
   readonly #opts: Required<FakeApiOptions>;
   #seq = randomInt(1_000_000, 9_000_000);
   /**
@@ -214,14 +219,22 @@ export class FakeApiServer extends EventEmitter {
    * a stable Service address.
    */
   async restart(downMs: number): Promise<void> {
-    await this.stop();
+    await this.#close();
     await new Promise((resolve) => setTimeout(resolve, downMs));
+    // Stopped while it was down (the Job ended meanwhile): it stays down.
+    if (this.#stopped) return;
     await new Promise<void>((resolve) => this.#server.listen(this.port, this.host, resolve));
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#close();
+  }
+
+  async #close(): Promise<void> {
     for (const w of this.#watchers) w.res.destroy();
     this.#server.closeAllConnections();
+    if (!this.#server.listening) return;
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
@@ -459,6 +472,11 @@ export class FakeApiServer extends EventEmitter {
     this.emit('request', r);
   }
 
+  /** The requests about Pods: what proa's watch cost, with its Events (and access reviews) apart. */
+  get podRequests(): RecordedRequest[] {
+    return this.requests.filter((r) => /\/pods(\/|$)/.test(r.path));
+  }
+
   /** Resolves with the first recorded request (past or future) that matches. */
   waitForRequest(match: (r: RecordedRequest) => boolean, from = 0): Promise<RecordedRequest> {
     return firstMatch(this, 'request', this.requests.slice(from), match);
@@ -499,6 +517,10 @@ export class FakeApiServer extends EventEmitter {
       this.#record(req, url, 200);
       res.writeHead(200, { 'Content-Type': 'application/json' });
       return void res.end(JSON.stringify(discovered));
+    }
+    const written = url.pathname.match(/^\/(apis\/events\.k8s\.io\/v1|api\/v1)\/namespaces\/([^/]+)\/events(?:\/([^/]+))?$/);
+    if (written && (req.method === 'POST' || req.method === 'PATCH')) {
+      return this.#writeEvent(req, url, res, written[1] === 'api/v1' ? '' : 'events.k8s.io', decodeURIComponent(written[2]!), written[3] && decodeURIComponent(written[3]));
     }
     const ev = url.pathname.match(/^\/api\/v1\/namespaces\/([^/]+)\/events$/);
     if (req.method === 'GET' && ev) return this.#listEvents(req, url, res, decodeURIComponent(ev[1]!));
@@ -667,6 +689,66 @@ export class FakeApiServer extends EventEmitter {
     });
   }
 
+  /** Whether events.k8s.io/v1 is served (false: 404, as a server without the group). */
+  serveEventsGroup(served: boolean): void {
+    this.#eventsGroupServed = served;
+  }
+
+  /** The groups in which proa may create and patch events ('events.k8s.io', ''), as its Role grants; others 403. */
+  grantEventWrites(groups: string[]): void {
+    this.#eventWriteGroups = new Set(groups);
+  }
+
+  /** The next event writes fail: a status, 'slow' (answered after 5 s) or 'never' (no answer at all). */
+  failEventWrites(...faults: (number | 'slow' | 'never')[]): void {
+    this.#eventFaults.push(...faults);
+  }
+
+  /** proa's Events as stored, in either group, in the order created (a PATCH applied in place). */
+  get postedEvents(): readonly { group: string; event: Json }[] {
+    return this.#posted;
+  }
+
+  #writeEvent(req: IncomingMessage, url: URL, res: ServerResponse, group: string, namespace: string, name: string | undefined): void {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const fault = this.#eventFaults.shift();
+      if (fault === 'never') return this.#record(req, url, 0);
+      const answer = (): void => this.#answerEvent(req, url, res, group, namespace, name, body);
+      if (fault === 'slow') return void setTimeout(answer, 5000);
+      if (typeof fault === 'number') return this.#fail(req, url, res, { status: fault, message: `fake failure ${fault}` });
+      answer();
+    });
+  }
+
+  #answerEvent(req: IncomingMessage, url: URL, res: ServerResponse, group: string, namespace: string, name: string | undefined, body: string): void {
+    if (group === 'events.k8s.io' && !this.#eventsGroupServed) return this.#fail(req, url, res, { status: 404, message: 'the server could not find the requested resource' });
+    const verb = req.method === 'POST' ? 'create' : 'patch';
+    if (!this.#eventWriteGroups.has(group)) {
+      return this.#fail(req, url, res, { status: 403, message: `events is forbidden: User "system:serviceaccount:${namespace}:${this.#opts.serviceAccount}" cannot ${verb} resource "events" in API group "${group}" in the namespace "${namespace}"`, details: { kind: 'events' } });
+    }
+    let doc: Json;
+    try {
+      doc = JSON.parse(body) as Json;
+    } catch {
+      return this.#fail(req, url, res, { status: 400, message: 'invalid JSON' });
+    }
+    let stored: Json;
+    if (req.method === 'POST') {
+      stored = { ...doc, metadata: { ...doc.metadata, namespace, resourceVersion: this.resourceVersion } };
+      this.#posted.push({ group, event: stored });
+    } else {
+      const found = this.#posted.find((p) => p.group === group && p.event.metadata?.name === name && p.event.metadata?.namespace === namespace);
+      if (!found) return this.#fail(req, url, res, { status: 404, message: `events "${name}" not found` });
+      for (const [k, v] of Object.entries(doc)) found.event[k] = typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...(found.event[k] ?? {}), ...v } : v;
+      stored = found.event;
+    }
+    this.#record(req, url, req.method === 'POST' ? 201 : 200);
+    res.writeHead(req.method === 'POST' ? 201 : 200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(stored));
+  }
+
   #accessReview(req: IncomingMessage, url: URL, res: ServerResponse): void {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -677,8 +759,10 @@ export class FakeApiServer extends EventEmitter {
       } catch {
         return this.#fail(req, url, res, { status: 400, message: 'invalid JSON' });
       }
-      const verb = review.spec?.resourceAttributes?.verb;
-      const allowed = review.spec?.resourceAttributes?.resource === 'pods' && !this.#forbidden.has(verb);
+      const attrs = review.spec?.resourceAttributes ?? {};
+      const verb = attrs.verb;
+      const allowed = attrs.resource === 'pods' ? !this.#forbidden.has(verb)
+        : attrs.resource === 'events' && ['create', 'patch'].includes(verb) && this.#eventWriteGroups.has(attrs.group ?? '');
       this.#record(req, url, 201);
       res.writeHead(201, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ ...review, status: { allowed, ...(allowed ? { reason: 'RBAC: allowed by RoleBinding "proa"' } : {}) } }));

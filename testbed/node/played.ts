@@ -12,6 +12,7 @@ import type { ControlPlaneAccess } from '../api/real-apiserver.ts';
 import type { Json } from '../api/fake-apiserver.ts';
 import type { TimelineEvent } from '../simulator/simulator.ts';
 import { kubectlFlags, type NodeClient } from './node.ts';
+import { proaStory } from '../simulator/kubelet-api.ts';
 
 export interface Outcome {
   phase: string;
@@ -148,6 +149,13 @@ export class PlayedOnNode {
       }
     }
     return events;
+  }
+
+  /** The Events proa posted on its Pod, oldest first, as `TYPE Reason` (what `kubectl describe pod` lists as from proa). */
+  async proaEvents(): Promise<string[]> {
+    const r = await this.#node.kubectl(['get', 'events.events.k8s.io', '-n', this.namespace, '-o', 'json']);
+    if (r.code !== 0) throw new Error(`kubectl get events: ${r.stderr}`);
+    return proaStory((JSON.parse(r.stdout) as Json).items ?? []);
   }
 
   /** Until a container writes a line that `match`es (`kubectl logs -f`, as a user follows a log). */

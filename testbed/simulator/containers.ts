@@ -26,6 +26,8 @@ export interface Proc {
   started: Promise<void>;
   kill(signal: NodeJS.Signals): void;
   exited: Promise<Exit>;
+  /** The file the kubelet reads the termination message from when the container ends ('' without mount namespaces). */
+  terminationLog: string;
 }
 
 export interface PodProcesses {
@@ -132,7 +134,7 @@ export class ContainerProcesses {
     if (user) argv = ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--', ...argv];
     if (this.#sandbox) {
       const inner = this.#mounts ? ['unshare', '--mount', '--', 'sh', '-c', `${bindTerminationLog}; exec "$@"`, 'container', terminationLog, ...argv] : argv;
-      return this.#startInSandbox(this.#sandbox, name, inner, env, cwd);
+      return this.#startInSandbox(this.#sandbox, name, inner, env, cwd, terminationLog);
     }
     let command = argv[0]!;
     let args = argv.slice(1);
@@ -166,6 +168,7 @@ export class ContainerProcesses {
         } catch { /* exited */ }
       },
       exited,
+      terminationLog,
     };
   }
 
@@ -187,14 +190,14 @@ export class ContainerProcesses {
     return file;
   }
 
-  #startInSandbox(sb: Sandbox, name: string, argv: string[], env: Record<string, string>, cwd: string): Proc {
+  #startInSandbox(sb: Sandbox, name: string, argv: string[], env: Record<string, string>, cwd: string, terminationLog: string): Proc {
     const id = `${name}#${++this.#started}`;
     let resolveExit!: (e: Exit) => void;
     const exited = new Promise<Exit>((resolve) => (resolveExit = resolve));
     let resolveStarted!: () => void;
     const started = new Promise<void>((resolve) => (resolveStarted = resolve));
     void exited.then(resolveStarted);
-    const proc: Proc = { pid: undefined, started, kill: (signal) => sb.send({ op: 'kill', id, signal }), exited };
+    const proc: Proc = { pid: undefined, started, kill: (signal) => sb.send({ op: 'kill', id, signal }), exited, terminationLog };
     sb.handlers.set(id, (msg) => {
       if (msg.event === 'started') {
         proc.pid = msg.pid;

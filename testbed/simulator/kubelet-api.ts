@@ -42,7 +42,16 @@ export interface KubeletApi extends EventEmitter {
   finishDelete(): Promise<void>;
   /** Waits for every write so far. */
   settled(): Promise<void>;
+  /** The Events proa posted on its Pod (either group), oldest first, as `TYPE Reason`. */
+  proaEvents(): Promise<string[]>;
   stop(): Promise<void>;
+}
+
+/** proa's Events among `items` (either group's shape), oldest first, as `TYPE Reason`. */
+export function proaStory(items: Json[]): string[] {
+  const at = (e: Json): string => String(e.eventTime ?? e.firstTimestamp ?? '');
+  return items.filter((e) => e.reportingController === 'proa' || e.source?.component === 'proa')
+    .sort((a, b) => at(a).localeCompare(at(b)) || Number(a.metadata?.resourceVersion) - Number(b.metadata?.resourceVersion)).map((e) => `${String(e.type)} ${String(e.reason)}`);
 }
 
 export function realAccess(): ControlPlaneAccess | undefined {
@@ -89,6 +98,9 @@ class FakeKubeletApi extends EventEmitter implements KubeletApi {
     this.fake.forbid(...['get', 'list', 'watch'].filter((v) => !granted.has(v) && !granted.has('*')));
     const events = podRbac(docs, account, this.namespace, 'events');
     this.fake.forbidEvents(!events.has('list') && !events.has('*'));
+    // proa's own Events: create (and patch, for a series) in each group, as the Role grants them.
+    const writes = (group: string): boolean => { const v = podRbac(docs, account, this.namespace, 'events', group); return v.has('create') || v.has('*'); };
+    this.fake.grantEventWrites(['events.k8s.io', ''].filter(writes));
     return this.fake.putPod({ ...pod, metadata: { ...pod.metadata, namespace: this.namespace } });
   }
 
@@ -123,6 +135,10 @@ class FakeKubeletApi extends EventEmitter implements KubeletApi {
 
   async settled(): Promise<void> {}
 
+  async proaEvents(): Promise<string[]> {
+    return proaStory(this.fake.postedEvents.map((p) => p.event));
+  }
+
   stop(): Promise<void> {
     return this.fake.stop();
   }
@@ -138,10 +154,10 @@ class FakeKubeletApi extends EventEmitter implements KubeletApi {
  * system:serviceaccounts:NAMESPACE. A Role in the manifest that nothing binds to the Pod's
  * account grants it nothing, as in a cluster.
  */
-export function podRbac(docs: Json[], account: string, namespace: string, resource = 'pods'): Set<string> {
+export function podRbac(docs: Json[], account: string, namespace: string, resource = 'pods', group = ''): Set<string> {
   const builtIn: Record<string, string[]> = { view: ['get', 'list', 'watch'], edit: ['get', 'list', 'watch'], admin: ['get', 'list', 'watch'], 'cluster-admin': ['*'] };
   const forPods = (rules: Json[] | undefined): string[] => (rules ?? [])
-    .filter((r) => ((r.apiGroups ?? []) as string[]).some((g) => g === '' || g === '*') && ((r.resources ?? []) as string[]).some((x) => x === resource || x === '*'))
+    .filter((r) => ((r.apiGroups ?? []) as string[]).some((g) => g === group || g === '*') && ((r.resources ?? []) as string[]).some((x) => x === resource || x === '*'))
     .flatMap((r) => (r.verbs ?? []) as string[]);
   const verbs = new Set<string>();
   for (const b of docs.filter((d) => d?.kind === 'RoleBinding' || d?.kind === 'ClusterRoleBinding')) {
@@ -340,6 +356,16 @@ export class RealKubeletApi extends EventEmitter implements KubeletApi {
 
   async settled(): Promise<void> {
     await this.#queue;
+  }
+
+  async proaEvents(): Promise<string[]> {
+    const [v1, core] = await Promise.all([
+      this.#call('GET', `/apis/events.k8s.io/v1/namespaces/${this.namespace}/events`),
+      this.#call('GET', `/api/v1/namespaces/${this.namespace}/events`),
+    ]);
+    // The server keeps one object and serves it in both groups: one list is enough where it has proa's.
+    const fromV1 = proaStory(v1.items ?? []);
+    return fromV1.length > 0 ? fromV1 : proaStory(core.items ?? []);
   }
 
   async stop(): Promise<void> {

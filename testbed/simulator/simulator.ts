@@ -565,8 +565,11 @@ export class Simulator extends EventEmitter {
     const signal = exit.signal ? (constants.signals as Record<string, number>)[exit.signal] : undefined;
     const exitCode = exit.code ?? 128 + (signal ?? 0);
     this.#record('container-exit', { container: c.spec.name, exitCode, signal: exit.signal ?? undefined });
+    // The kubelet's termination message: the file, at most 4096 bytes (FallbackToLogsOnError's use of the log is not played).
+    const message = readMessage(proc.terminationLog);
+    if (message) this.#record('termination-message', { container: c.spec.name, message });
     const terminated = {
-      exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', ...(signal ? { signal } : {}),
+      exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', ...(signal ? { signal } : {}), ...(message ? { message } : {}),
       startedAt: c.status.state.running?.startedAt, finishedAt: now(), containerID: c.status.containerID,
     };
     // The kubelet learns of an exit at its next relist (PLEG), not at once: its status, and
@@ -825,6 +828,17 @@ export class Simulator extends EventEmitter {
     this.#processes?.stop();
     await this.#net?.stop();
     await this.api.stop();
+  }
+}
+
+/** A container's termination log as the kubelet reads it: at most 4096 bytes; none when empty or absent. */
+function readMessage(file: string): string | undefined {
+  if (!file) return undefined;
+  try {
+    const text = readFileSync(file).subarray(0, 4096).toString();
+    return text === '' ? undefined : text;
+  } catch {
+    return undefined;
   }
 }
 

@@ -24,6 +24,7 @@ export function render(e: TimelineEvent): string | undefined {
     }
     case 'pod-created': return `${t}  ${who('kubelet')}Pod ${e.namespace}/${e.pod} created (restartPolicy ${e.restartPolicy})`;
     case 'container-start': return `${t}  ${who('kubelet')}started ${e.container} (pid ${e.pid}): ${(e.argv as string[]).join(' ')}`;
+    case 'termination-message': return `${t}  ${who('kubelet')}${e.container}'s termination message: ${String(e.message).trimEnd().replace(/\n/g, ' | ')}`;
     case 'container-exit': return `${t}  ${who('kubelet')}${e.container} exited with code ${e.exitCode}${e.signal ? ` (${e.signal})` : ''}`;
     case 'container-restart': return `${t}  ${who('kubelet')}restarting ${e.container} (restart ${e.restartCount})`;
     case 'probe': return e.ok ? `${t}  ${who('kubelet')}${e.probe} probe of ${e.container} passed (${e.detail})`
