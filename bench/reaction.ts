@@ -8,7 +8,8 @@
 // - last sidecar exit -> proa exit: from the bytes carrying the sidecar's terminated
 //   status to wait4() returning for proa (clock run).
 // Also, per run: proa's RSS while the command runs, its peak over the whole Job, and
-// (on the fake) the API requests the Job cost.
+// (on the fake) the API requests the Job cost, for the Pod and for proa's Events (on, as
+// by default: the end's figure includes posting the last of them).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -31,9 +32,11 @@ export interface Reaction {
   anonWhileCommand: number;
   /** KiB, wait4's ru_maxrss over the whole Job */
   peakRss: number;
-  /** Requests the API server received for this Job (the fake only). */
-  requests: number | undefined;
+  /** Requests the API server received for this Job (the fake only): for the Pod, and proa's Events. */
+  requests: { pod: number; events: number } | undefined;
 }
+
+const isEvents = (path: string): boolean => /\/events(\/|$)/.test(path);
 
 export async function reactionOnce(kind: Backend, i: number, bin = binary): Promise<Reaction> {
   const api = await kubeletApi(kind, 'bench');
@@ -63,6 +66,10 @@ export async function reactionOnce(kind: Backend, i: number, bin = binary): Prom
   const err = new Lines(child.stderr!);
   try {
     await err.next(/"msg":"sidecar proxy: running, not ready"/);
+    // proa's first Event (WaitingForSidecars) answered: its bytes come down the proxy too,
+    // and must not pass for the status that follows.
+    if (api.fake) await api.fake.waitForRequest((r) => r.method === 'POST' && isEvents(r.path));
+    else while ((await api.proaEvents()).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
     // Until the request has arrived, proa's log waits in the pipe: reading it would keep
     // this process, which plays the sidecar, busy at the moment measured. (A sidecar in a
     // process of its own was tried: on 2 cores, with proa and this process running, it
@@ -88,7 +95,9 @@ export async function reactionOnce(kind: Backend, i: number, bin = binary): Prom
     if (status !== '0') throw new Error(`proa exited ${status}: ${err.all.join('\n')}`);
     return {
       readyToExec, exitToRequest, lastExitToProaExit: ms(proxy.downstream[mark2]!, BigInt(exited!)),
-      rssWhileCommand, anonWhileCommand, peakRss: Number(maxrss), requests: api.fake?.requests.length,
+      rssWhileCommand, anonWhileCommand, peakRss: Number(maxrss), requests: api.fake && {
+        pod: api.fake.requests.filter((r) => !isEvents(r.path)).length, events: api.fake.requests.filter((r) => isEvents(r.path)).length,
+      },
     };
   } finally {
     child.kill('SIGKILL');

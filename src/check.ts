@@ -10,6 +10,7 @@ import { listProcesses, notPermitted, uidOf } from './kill.ts';
 import { hasAction, portOf, recognise } from './known.ts';
 import { describe, finishedForGood, plan, specOf, statusOf, unprobedWarning } from './pod.ts';
 import { describeTarget, playable, probeTarget } from './probe-target.ts';
+import { terminationLogPath } from './termination.ts';
 import { signalledExits } from './verdicts.ts';
 import { display, hostOf, isLocalHost } from './urls.ts';
 import { escapeControls } from './log.ts';
@@ -256,6 +257,19 @@ async function examine(r: Report, config: Config, useEnv: NodeJS.ProcessEnv): Pr
     return;
   }
   r.add('rbac', 'ok', `service account ${account} may get, list and watch pods in namespace ${id.namespace.value}`);
+  if (config.events) {
+    const review = await client.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+      apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview',
+      spec: { resourceAttributes: { namespace: id.namespace.value, verb: 'create', group: 'events.k8s.io', resource: 'events' } },
+    });
+    const allowed = review.status === 201 && field(field(json(review.body), 'status'), 'allowed') === true;
+    r.add('rbac', allowed ? 'ok' : 'info', allowed ? "proa's steps will be posted as Events on the Pod (kubectl describe pod)"
+      : 'no Events will be posted (optional): the Role lacks {apiGroups: ["events.k8s.io", ""], resources: ["events"], verbs: ["create", "patch"]}');
+  } else r.add('rbac', 'info', 'no Events will be posted (--events off)');
+  const log = terminationLogPath();
+  r.add('pod', 'info', log ? `at exit, proa writes its summary to ${log}, the termination message kubectl describe pod shows: its exit code and the program's, ` +
+    'how long the sidecars took to be ready and by whom, each shutdown action and its answer, how long they took to stop or which did not, the first error'
+    : 'no termination log is mounted here (not in a Pod?): no termination message');
 
   const got = await client.request('GET', `/api/v1/namespaces/${encodeURIComponent(id.namespace.value)}/pods/${encodeURIComponent(id.pod.value)}`);
   if (got.status !== 200) {

@@ -49,6 +49,8 @@ export interface Config {
   readyTimeoutMs: number | undefined;
   /** 'probe': proa also runs the sidecars' readiness probes itself (prober.ts); 'kubelet': the Pod's status alone. */
   readyBy: 'probe' | 'kubelet';
+  /** Events on the Pod (kube/recorder.ts); the termination message is written either way. */
+  events: boolean;
   /** Sidecar endpoints: extra gates with API access, the only signal without it. */
   waitHttp: URL[];
   waitTcp: TcpEndpoint[];
@@ -320,6 +322,14 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     readyBy = v;
   }
 
+  let events = true;
+  const ev = one('events');
+  if (ev) {
+    const v = ev.values[0]!.trim().toLowerCase();
+    if (v !== 'on' && v !== 'off') fail(`${ev.where}: "${shownValue(ev.values[0]!)}" is not on or off`);
+    events = v === 'on';
+  }
+
   const watchTimeoutMs = duration('watch-timeout', 'invalid');
 
   const config: Config = {
@@ -343,6 +353,7 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
     peers: names('peer'),
     readyTimeoutMs: duration('ready-timeout', 'invalid'),
     readyBy,
+    events,
     waitHttp: url('wait-http'),
     waitTcp: tcp('wait-tcp'),
     noExitWait: on('no-exit-wait'),

@@ -12,6 +12,11 @@ import { prepareShutdown, shutDown, type ShutdownInput } from './shutdown.ts';
 import type { Stop } from './view.ts';
 import { redact } from './urls.ts';
 import { versionLine } from './version.ts';
+import { Story } from './story.ts';
+import { leaveTerminationMessage } from './termination.ts';
+
+/** At exit, the most spent posting Events still queued (none when none is). */
+const eventsFlushMs = 300;
 
 /** Where the lifecycle is, for the safety net: what has started and what is owed. */
 interface Progress {
@@ -37,10 +42,21 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const config = invocation.config;
   refuseHostKill(config);
-  const log = createLogger(config.logFormat, config.logLevel);
+  // The log, as written, is also the story the termination message tells (story.ts).
+  const story = new Story();
+  const log = story.tap(createLogger(config.logFormat, config.logLevel));
   const run: ShutdownInput = { config, log, signals: new Signals(log), sidecars: undefined };
   const progress: Progress = { failed: false };
-  safetyNet(run, progress);
+  safetyNet(run, progress, story);
+  const code = await lifecycle(config, env, log, run, progress, story);
+  leaveTerminationMessage(story.summary(code));
+  // The last Events were queued as the sidecars stopped: a short bound on the rest.
+  await run.sidecars?.flush?.(eventsFlushMs).catch(() => {});
+  return code;
+}
+
+/** From the wait for the sidecars to proa's exit code (see the top of this file). */
+async function lifecycle(config: Config, env: NodeJS.ProcessEnv, log: Logger, run: ShutdownInput, progress: Progress, story: Story): Promise<number> {
   log.info('proa starting', { version: versionLine(), command: config.command });
   warnNonLocal(config, log);
   for (const w of config.envWarnings) log.warn(w);
@@ -49,7 +65,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       // Loaded here, not at start: --no-wait and PROA_DISABLED never need the watch nor
       // the endpoints, and their TLS and HTTP cost ~12 ms and ~5 MiB (npm run bench).
       const { connect } = await import('./modes.ts');
-      run.sidecars = await connect(config, env, log);
+      run.sidecars = await connect(config, env, log, story);
       if (!run.sidecars) {
         const code = await stopEarly(run, { kind: 'not-in-cluster', code: 3 });
         // 3 is also a common code of programs' own: the last line says whose it is.
@@ -178,7 +194,7 @@ async function recover(run: ShutdownInput, err: unknown, owed: number | undefine
  * for, then the shutdown runs on what was planned before the command started, and proa
  * exits with the code owed. Once, whatever else goes wrong after.
  */
-function safetyNet(run: ShutdownInput, progress: Progress): void {
+function safetyNet(run: ShutdownInput, progress: Progress, story: Story): void {
   const caught = (err: unknown): void => {
     if (progress.failed) {
       run.log.error('internal error (again, while recovering)', { error: errorText(err) });
@@ -187,7 +203,9 @@ function safetyNet(run: ShutdownInput, progress: Progress): void {
     progress.failed = true;
     void (async () => {
       const owed = progress.owed ?? (progress.command ? (await progress.command).code : undefined);
-      process.exit(await recover(run, err, owed));
+      const code = await recover(run, err, owed);
+      leaveTerminationMessage(story.summary(code));
+      process.exit(code);
     })();
   };
   process.on('uncaughtException', caught);

@@ -25,9 +25,10 @@ import { waitEndpoints } from './endpoints.ts';
 import { rbacYaml } from './kube/rbac.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity, type Identity } from './kube/config.ts';
 import type { ExitWaiter, Gate, Planned, SidecarView } from './view.ts';
+import type { Story } from './story.ts';
 
 /** The view of the sidecars for this run; undefined when there is none (proa exits 3, said why). */
-export async function connect(config: Config, env: NodeJS.ProcessEnv, log: Logger): Promise<SidecarView | undefined> {
+export async function connect(config: Config, env: NodeJS.ProcessEnv, log: Logger, story?: Story): Promise<SidecarView | undefined> {
   const endpoints = waitEndpoints(config);
   let access;
   try {
@@ -56,7 +57,7 @@ export async function connect(config: Config, env: NodeJS.ProcessEnv, log: Logge
   const [{ Sidecars }, { ApiClient }, { EndpointGate }] = await Promise.all([import('./sidecars.ts'), import('./kube/client.ts'), import('./endpoints.ts')]);
   const client = new ApiClient(access);
   const gate = endpoints.length > 0 ? new EndpointGate(endpoints, log) : undefined;
-  const watched = new Sidecars(config, log, client, identity, config.container ? undefined : detectContainer(), gate);
+  const watched = new Sidecars(config, log, client, identity, config.container ? undefined : detectContainer(), gate, story);
   log.info(gate ? 'mode: the watch and the endpoints (the command starts when both agree)' : 'mode: the watch', {
     mode: gate ? 'watch+endpoints' : 'watch', ...(gate ? { endpoints: endpoints.map((e) => e.name) } : {}),
   });
@@ -130,6 +131,10 @@ class FallingBack implements SidecarView {
 
   keepForRetry(result: CommandResult): boolean {
     return this.#bySpec().keepForRetry(result);
+  }
+
+  flush(ms: number): Promise<void> {
+    return this.#watched.flush(ms);
   }
 
   planned(): Planned {

@@ -36,6 +36,7 @@ export const options: readonly OptionSpec[] = [
   { long: 'wait-tcp', kind: 'list', arg: 'HOST:PORT', help: 'also wait until HOST:PORT accepts a connection (repeatable); without API access, the only readiness and exit signal' },
   { long: 'no-exit-wait', kind: 'switch', help: "without API access, do not wait for the endpoints to close after the shutdown (native sidecars keep theirs open until proa's container ends)" },
   { long: 'no-wait', kind: 'switch', help: 'start the command at once and never contact the Kubernetes API (shutdown actions still run)' },
+  { long: 'events', kind: 'value', arg: 'ON|OFF', help: "on: post proa's steps as Events on its Pod (kubectl describe pod; needs create and patch on events); off: none", default: 'on' },
   { long: 'log-format', kind: 'value', arg: 'FORMAT', help: 'json or text', default: 'json' },
   { long: 'keep-proa-env', kind: 'switch', help: "pass proa's own PROA_* variables on to the command (by default they are removed: they may hold credentials)" },
 ];

@@ -17,6 +17,8 @@ import type { Trouble } from './kube/watch.ts';
 import type { ApiClient } from './kube/client.ts';
 import { WatchedPod } from './watched.ts';
 import { Prober } from './prober.ts';
+import { eventOf, type Story } from './story.ts';
+import { Recorder } from './kube/recorder.ts';
 import { settle } from './peers.ts';
 import { ownRestart, sidecarExit } from './verdicts.ts';
 import type { Outcome } from './attempts.ts';
@@ -44,7 +46,11 @@ export class Sidecars implements SidecarView {
   readonly #prober: Prober | undefined;
   readonly #passed: Passed | undefined;
 
-  constructor(config: Config, log: Logger, client: ApiClient, identity: Identity, detected: string | undefined, gate?: EndpointGate) {
+  /** The Job's story, told as Events on the Pod once it is known (--events on). */
+  readonly #story: Story | undefined;
+  #recorder: Recorder | undefined;
+
+  constructor(config: Config, log: Logger, client: ApiClient, identity: Identity, detected: string | undefined, gate?: EndpointGate, story?: Story) {
     this.#config = config;
     this.#log = log;
     this.#gate = gate;
@@ -55,11 +61,44 @@ export class Sidecars implements SidecarView {
     this.#prober = prober;
     this.#passed = prober && ((name, status) => prober.passed(name, status));
     gate?.onChange(() => this.#watched.wake());
+    this.#story = config.events ? story : undefined;
   }
 
   start(): void {
     this.#gate?.start();
+    if (this.#story) {
+      const unobserve = this.#watched.observe(() => {
+        if (this.#recorder || !this.#startEvents()) return;
+        unobserve();
+      });
+    }
     this.#watched.start();
+  }
+
+  /** Once the Pod (its uid) and proa's container are known: the recorder, told every step from then on. */
+  #startEvents(): boolean {
+    const pod = this.#watched.pod;
+    const p = this.#watched.exitPlan();
+    const uid = pod?.metadata?.uid;
+    if (!pod || !p || !uid || !this.#story) return false;
+    const recorder = new Recorder(this.#client, this.#log, { pod: pod.metadata?.name ?? '', namespace: this.#namespace, uid, container: p.own });
+    this.#recorder = recorder;
+    // The first step came with the Pod itself (its plan): told now.
+    if (this.#story.sidecars.length > 0) {
+      const e = eventOf({ kind: 'waiting', sidecars: [...this.#story.sidecars] });
+      recorder.record(e.type, e.reason, e.action, e.note, e.series);
+    }
+    this.#story.onStep((step) => {
+      if (step.kind === 'waiting') return;
+      const e = eventOf(step);
+      recorder.record(e.type, e.reason, e.action, e.note, e.series);
+    });
+    return true;
+  }
+
+  /** Events still queued, posted within `ms` at most (at once when none is). */
+  flush(ms: number): Promise<void> {
+    return this.#recorder?.flush(ms) ?? Promise.resolve();
   }
 
   /** Hears what may make the watch useless: 403, 401, the API unreachable for 10 s, any failure to reach it. */

@@ -75,4 +75,6 @@ export interface SidecarView {
    */
   beginShutdown(commandCode: number | undefined): ExitWaiter | undefined;
   stop(): Promise<void>;
+  /** What is still to tell the API (Events), within `ms`; none where nothing is queued. */
+  flush?(ms: number): Promise<void>;
 }

@@ -22,8 +22,11 @@ test('the seed scenario (examples/demo-job.yaml): Job complete, every exit code 
   assertStartedAfterReady(sim, ['sidecar-1']);
   assert.ok(shutdownReceived(sim, 'sidecar-1'));
   if (api === 'fake') {
-    const watches = sim.timeline.filter((e) => e.type === 'api-request');
+    const watches = sim.timeline.filter((e) => e.type === 'api-request' && String(e.path).endsWith('/pods'));
     assert.equal(watches.length, 1, 'one watch request for the whole run');
+    // And proa's story as Events on the Pod: one request per step, four in a fault-free Job.
+    const events = sim.timeline.filter((e) => e.type === 'api-request' && String(e.path).endsWith('/events'));
+    assert.equal(events.length, 4, 'four Events');
   }
 });
 

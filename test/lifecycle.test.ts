@@ -12,7 +12,7 @@ import { Run } from './proa.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
-test('waits for the sidecar, runs the command, shuts down, waits for exit: one API request', async (t) => {
+test('waits for the sidecar, runs the command, shuts down, waits for exit: one API request for the Pod (its Events apart: e2e-events)', async (t) => {
   const pod = makePod({ name: 'report-job-x1', namespace: 'batch', containers: ['main', 'proxy'] });
   const b = await bed(t, pod);
   const marker = join(tempDir(), 'ran');
@@ -32,8 +32,8 @@ test('waits for the sidecar, runs the command, shuts down, waits for exit: one A
     .map((m) => run.lines.findIndex((l) => l.msg === m));
   assert.deepEqual([...order].sort((a, b) => a - b), order, 'lifecycle order');
 
-  assert.equal(b.api.requests.length, 1, 'a single watch in a fault-free run');
-  const w = b.api.requests[0]!;
+  assert.equal(b.api.podRequests.length, 1, 'a single watch in a fault-free run');
+  const w = b.api.podRequests[0]!;
   assert.equal(w.path, '/api/v1/namespaces/batch/pods');
   assert.deepEqual(w.query, { watch: 'true', fieldSelector: 'metadata.name=report-job-x1', allowWatchBookmarks: 'true', timeoutSeconds: '50' });
   assert.equal(w.authorization, `Bearer ${b.api.token}`);
@@ -172,7 +172,7 @@ test('resumes from the last resourceVersion (bookmarks included) when the server
   const b = await bed(t, pod, { bookmarkIntervalMs: 200 });
   const run = b.run(['--watch-timeout', '1s', 'true']);
   await b.api.waitForRequest(() => b.watches() >= 3);
-  const [first, second, third] = b.api.requests;
+  const [first, second, third] = b.api.podRequests;
   assert.equal(first!.query.resourceVersion, undefined);
   assert.equal(first!.query.timeoutSeconds, '1');
   assert.ok(second!.query.resourceVersion, 'resumed with a version');
@@ -207,7 +207,7 @@ test('errors back off with jitter, honour Retry-After, and are logged once each'
   b.api.failNext({ status: 500 }, { status: 500 }, { status: 500 }, { status: 429, retryAfterSeconds: 1 }, { status: 503 });
   const run = b.run(['--shutdown-timeout', '0', 'true']);
   assert.equal((await run.exited).code, 0, run.dump());
-  const reqs = b.api.requests;
+  const reqs = b.api.podRequests;
   assert.deepEqual(reqs.map((r) => r.answer), [500, 500, 500, 429, 503, 'watch']);
   assert.ok(reqs[4]!.at - reqs[3]!.at >= 1000, 'Retry-After is a floor');
   const warned = run.lines.filter((l) => l.level === 'warn').map((l) => l.msg);
@@ -253,8 +253,8 @@ test('401: retried once at once with the token read afresh (the kubelet rotated 
   const fresh = b.api.token;
   // The kubelet writes the new token just as the server starts refusing the old one.
   b.api.once('request', () => writeFileSync(join(b.saDir, 'token'), fresh));
-  const retried = await b.api.waitForRequest((r) => r.authorization === `Bearer ${fresh}`);
-  const refused = b.api.requests[b.api.requests.indexOf(retried) - 1]!;
+  const retried = await b.api.waitForRequest((r) => r.authorization === `Bearer ${fresh}` && b.api.podRequests.includes(r));
+  const refused = b.api.podRequests[b.api.podRequests.indexOf(retried) - 1]!;
   assert.equal(refused.answer, 401);
   assert.equal(refused.authorization, `Bearer ${stale}`);
   assert.equal(retried.answer, 'watch');

@@ -2,10 +2,10 @@
 // to the real one: the same manifests on both, compared as timelines of what proa can
 // observe (the Pod's status as published): the order in which containers start, each
 // container's sequence of states and readiness, the native sidecar's start before and
-// stop after the main container, what an OnFailure restart looks like, and how proa
-// finds its own container (the termination-log mount). A watch may coalesce two quick
-// writes, so the real node's sequence must be a subsequence of the simulator's, with the
-// same end; where they differ otherwise, the simulator is wrong.
+// stop after the main container, what an OnFailure restart looks like, how proa finds
+// its own container (the termination-log mount), and the Events proa posts. A watch may
+// coalesce two quick writes, so the real node's sequence must be a subsequence of the
+// simulator's, with the same end; where they differ otherwise, the simulator is wrong.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { play } from '../testbed/backends.ts';
@@ -135,6 +135,11 @@ if (node && backends.includes('real')) {
           assert.ok(firstT(tl, c.native, (x) => x.startsWith('terminated')) >= firstT(tl, main, (x) => x.startsWith('terminated')), `${who}: ${c.native} stops after ${main}`);
         }
       }
+      // proa's story as Events: the same steps, in the same order, on both.
+      const [simEvents, nodeEvents] = await Promise.all([sim.proaEvents(), onNode.proaEvents()]);
+      t.diagnostic(`proa's Events: simulator ${simEvents.join(', ')}; real node ${nodeEvents.join(', ')}`);
+      assert.ok(nodeEvents.length > 0, 'proa posted Events on the real node');
+      assert.deepEqual(simEvents, nodeEvents, "proa's Events");
       const simRule = foundBy(await sim.logs(main));
       const nodeRule = foundBy(await onNode.logs(main));
       assert.equal(simRule, nodeRule, 'proa finds its own container by the same rule');

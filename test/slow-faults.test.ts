@@ -65,6 +65,14 @@ test('a stuck wait gets a reminder after 30 s: each unready sidecar with its sta
   assert.equal(r.level, 'warn');
   assert.match(r.msg, /^still waiting for the sidecars after 30s \(reminder\): sidecar proxy is not ready: running, not ready, 0 restart\(s\)\. Probe failures are in the Pod's events: kubectl describe pod stuck$/);
   assert.deepEqual(r.blocking, [{ container: 'proxy', state: 'running, not ready', restartCount: 0 }]);
+  // The reminder counts up the one WaitingForSidecars Event (a series), not an Event each.
+  const patch = await b.api.waitForRequest((q) => q.method === 'PATCH' && /\/apis\/events\.k8s\.io\/v1\/namespaces\/default\/events\//.test(q.path) && q.answer === 200);
+  const waiting = b.api.postedEvents.filter((p) => p.event.reason === 'WaitingForSidecars');
+  assert.equal(waiting.length, 1, 'one Event for the whole wait');
+  assert.equal(patch.path.split('/').at(-1), waiting[0]!.event.metadata.name);
+  assert.equal(waiting[0]!.event.series.count, 2);
+  assert.match(String(waiting[0]!.event.series.lastObservedTime), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  assert.equal(waiting[0]!.event.note, 'waiting for sidecars to be ready: proxy, db');
   const r2 = await run2.waitFor(/reminder/);
   assert.match(r2.msg, /^still waiting for the sidecars after 30s \(reminder\): the Pod was never seen: forbidden \(cannot watch\): service account default\/proa needs get, list and watch on pods/);
   // Nothing in it is about probes, and it carries no empty fields (text logs printed `blocking={}`).

@@ -276,7 +276,11 @@ export async function runJob(seed: number): Promise<JobResult> {
   for (const t of tokens) if (all.includes(t)) broken.push('token: a service-account token appeared in the output');
 
   // 6: API load.
-  const reqs = sim.timeline.filter((e) => e.type === 'api-request' && e.t <= proaExit.t).map((e) => e.t);
+  // The watch's requests; the Events' are bounded apart (a burst of 6, then 1 a second: kube/recorder.ts).
+  const reqs = sim.timeline.filter((e) => e.type === 'api-request' && e.t <= proaExit.t && !String(e.path).includes('/events')).map((e) => e.t);
+  const eventReqs = sim.timeline.filter((e) => e.type === 'api-request' && String(e.path).includes('/events') && e.method !== 'GET');
+  // Each may be retried once (5xx, 429), hence twice the rate.
+  if (eventReqs.length > 2 * (6 + Math.ceil(proaExit.t / 1000))) broken.push(`api load: ${eventReqs.length} Event requests in ${(proaExit.t / 1000).toFixed(1)}s`);
   const seconds = Math.max(1, proaExit.t / 1000);
   let burst = 0;
   for (let i = 0, j = 0; i < reqs.length; i++) {

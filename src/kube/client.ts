@@ -117,6 +117,9 @@ export function verifyServerIdentity(host: string, cert: PeerCertificate): Error
   return err;
 }
 
+/** PATCH sends a JSON merge patch (RFC 7386): the Event series' count and last time. */
+export type Method = 'GET' | 'POST' | 'PATCH';
+
 export class ApiClient {
   readonly #access: ClusterAccess;
   constructor(access: ClusterAccess) {
@@ -155,14 +158,14 @@ export class ApiClient {
    * read within the Pod document cap and the headers' deadline; `cut` says why a body
    * was not read whole.
    */
-  async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: string; cut?: string }> {
-    const signal = AbortSignal.timeout(headersTimeoutMs);
+  async request(method: Method, path: string, body?: unknown, timeoutMs = headersTimeoutMs): Promise<{ status: number; body: string; cut?: string }> {
+    const signal = AbortSignal.timeout(timeoutMs);
     let res = await this.#get(path, signal, method, body);
     if (res.statusCode === 401) {
       res.destroy();
       res = await this.#get(path, signal, method, body);
     }
-    const read = await readBody(res, maxPodDocumentBytes, headersTimeoutMs);
+    const read = await readBody(res, maxPodDocumentBytes, timeoutMs);
     const cut = read.whole ? undefined : read.why?.startsWith('larger') ? `larger than the ${maxPodDocumentText} cap on a Pod document` : read.why;
     return { status: res.statusCode ?? 0, body: read.body.toString('utf8'), ...(cut ? { cut } : {}) };
   }
@@ -171,7 +174,7 @@ export class ApiClient {
    * request(), given up after `ms` (for what must not hold up an exit): undefined then; a
    * failure to reach the server as status 0 with its message.
    */
-  async requestWithin(method: 'GET' | 'POST', path: string, ms: number): Promise<{ status: number; body: string; cut?: string } | undefined> {
+  async requestWithin(method: Method, path: string, ms: number): Promise<{ status: number; body: string; cut?: string } | undefined> {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
@@ -188,7 +191,7 @@ export class ApiClient {
     throw await readError(res);
   }
 
-  #get(path: string, signal: AbortSignal, method: 'GET' | 'POST' = 'GET', body?: unknown): Promise<IncomingMessage> {
+  #get(path: string, signal: AbortSignal, method: Method = 'GET', body?: unknown): Promise<IncomingMessage> {
     let token: string;
     try {
       token = this.#access.readToken();
@@ -211,7 +214,7 @@ export class ApiClient {
           Authorization: `Bearer ${token}`,
           Accept: 'application/json',
           'User-Agent': userAgent,
-          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+          ...(body === undefined ? {} : { 'Content-Type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json' }),
         },
       });
       const timer = setTimeout(() => req.destroy(new TransportError('ETIMEDOUT', `no answer within ${headersTimeoutMs / 1000}s`)), headersTimeoutMs);

@@ -78,6 +78,19 @@ export function containerFromMountinfo(text: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Where the kubelet mounted this container's termination log (its spec's
+ * terminationMessagePath, /dev/termination-log unless set): the mount point of the same
+ * mountinfo line. undefined outside a Pod.
+ */
+export function terminationLogFromMountinfo(text: string): string | undefined {
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f[3]?.match(/\/pods\/[^/]+\/containers\/[^/]+\/[^/]+$/)) return f[4]?.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  }
+  return undefined;
+}
+
 export function detectContainer(mountinfo = '/proc/self/mountinfo'): string | undefined {
   try {
     return containerFromMountinfo(readFileSync(mountinfo, 'utf8'));

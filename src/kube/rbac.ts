@@ -15,6 +15,10 @@ rules:
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
+# Optional: proa's steps as Events on its Pod (kubectl describe pod)
+- apiGroups: ["events.k8s.io", ""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
