@@ -6,7 +6,7 @@
 // /proc/PID/smaps_rollup, for proa and for the floor (the empty SEA on the same base,
 // kept alive).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDir, Lines, sea } from './tools.ts';
 
@@ -32,6 +32,15 @@ export function idleFloor(): string {
   const entry = join(benchDir, 'idle.js');
   writeFileSync(entry, "console.log('ready'); setInterval(() => {}, 1 << 30);\n");
   return sea('floor-idle', entry);
+}
+
+/** `bin` copied to a file of its own, whose pages no other process maps. */
+export function aloneCopy(bin: string): string {
+  const copy = join(benchDir, 'proa-alone');
+  mkdirSync(benchDir, { recursive: true });
+  copyFileSync(bin, copy);
+  chmodSync(copy, 0o755);
+  return copy;
 }
 
 /**

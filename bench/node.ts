@@ -89,17 +89,22 @@ async function applyAndWait(node: RealNode, what: string, spec: Record<string, u
 
 /**
  * From the sidecar's first line as a server to the program's line, by the kubelet's log
- * timestamps (negative: the program started before the sidecar served).
+ * timestamps (negative: the program started before the sidecar served; undefined: the
+ * sidecar never served, stopped when the program was done).
  */
-async function servingToProgram(node: RealNode, namespace: string): Promise<number> {
+async function servingToProgram(node: RealNode, namespace: string): Promise<number | undefined> {
   const pods = await node.kubectl(['get', 'pods', '-n', namespace, '-o', 'jsonpath={.items[0].metadata.name}']);
   const at = async (container: string, line: string): Promise<number> => {
     const r = await node.kubectl(['logs', '--timestamps', '-n', namespace, pods.stdout.trim(), '-c', container]);
     const hit = r.stdout.split('\n').find((l) => l.slice(l.indexOf(' ') + 1).startsWith(line));
-    if (!hit) throw new Error(`no "${line}" in ${container}'s log`);
+    if (!hit) throw new Error(`no "${line}" in ${container}'s log (${r.code}): ${JSON.stringify(r.stdout.slice(-600))} ${r.stderr.slice(-300)}`);
     return Date.parse(hit.slice(0, hit.indexOf(' ')));
   };
-  return (await at('main', 'the work')) - (await at('proxy', 'Starting the sidecar on port'));
+  const program = await at('main', 'the work');
+  // Stopped before it served (it logged its start, not its serving): no interval.
+  if (!(await at('proxy', 'Starting the sidecar on port').then(() => true, () => false)) &&
+    await at('proxy', 'Sleeping').then(() => true, () => false)) return undefined;
+  return program - (await at('proxy', 'Starting the sidecar on port'));
 }
 
 async function requestsServed(node: RealNode): Promise<number> {
@@ -126,6 +131,8 @@ export interface NodeFigures {
   jobMs: Record<string, number[]>;
   /** The sidecar's first served line -> the program's, per kind (kubelet timestamps). */
   servingMs: Record<string, number[]>;
+  /** Runs in which the sidecar never served: the program was done and the sidecar stopped first (a native sidecar without a startupProbe). */
+  neverServed: Record<string, number>;
   burst: Record<'proa' | 'native sidecar, no proa', { ms: number; requests: number; cpuMs: number }>;
 }
 
@@ -135,6 +142,7 @@ export async function nodeFigures(runs: number, say: (s: string) => void): Promi
     const kinds = periods.flatMap((period) => variants.filter((v) => measured(v, period)).map((v) => ({ name: `${v}, ${period}`, spec: spec(v, period) })));
     const jobMs: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k.name, []]));
     const servingMs: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k.name, []]));
+    const neverServed: Record<string, number> = Object.fromEntries(kinds.map((k) => [k.name, 0]));
     // The images are pulled once, by a first Job of each kind, outside the figures.
     for (const k of kinds.slice(0, variants.length)) await applyAndWait(node, k.name, k.spec, 1);
     // Interleaved, so that the machine's drift falls on every kind alike.
@@ -142,7 +150,14 @@ export async function nodeFigures(runs: number, say: (s: string) => void): Promi
       for (const k of kinds) {
         const { ms, namespace } = await applyAndWait(node, k.name, k.spec, 1);
         jobMs[k.name]!.push(ms);
-        servingMs[k.name]!.push(await servingToProgram(node, namespace));
+        // One run whose log lacks a line loses that sample, not the whole part: said, with the log.
+        try {
+          const served = await servingToProgram(node, namespace);
+          if (served === undefined) neverServed[k.name]!++;
+          else servingMs[k.name]!.push(served);
+        } catch (err) {
+          say(`${k.name}, run ${i + 1}: serving -> program not measured: ${err instanceof Error ? err.message : String(err)}`);
+        }
         await node.kubectl(['delete', 'namespace', namespace, '--wait=false']);
       }
     }
@@ -153,7 +168,7 @@ export async function nodeFigures(runs: number, say: (s: string) => void): Promi
       const { ms } = await applyAndWait(node, v, burstSpec(v), 30);
       burst[v] = { ms, requests: (await requestsServed(node)) - r0, cpuMs: apiserverCpuMs(node.run) - c0 };
     }
-    return { startupMs: node.startupMs, jobMs, servingMs, burst };
+    return { startupMs: node.startupMs, jobMs, servingMs, neverServed, burst };
   } finally {
     await node.stop();
   }
