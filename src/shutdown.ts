@@ -80,6 +80,8 @@ export async function shutDown(input: ShutdownInput): Promise<Outcome[]> {
   const a: Attempts = { retry, deadline, stop, interrupt: interrupt.signal };
   const answered = new Set<string>();
   const acting = runActions(config, planned, log, input.childPid, a, !waiter?.byStatus, answered);
+  // Heard by the story (story.ts): the ShutdownSent Event goes out while the sidecars stop.
+  void acting.then((o) => log.debug('every shutdown action has its outcome', { actions: o.length }), () => {});
   const exitWait: Promise<ExitWait> | undefined = waiter?.wait(deadline, interrupt.signal, acting, bound, answered).catch((err: unknown) => {
     log.error('internal error waiting for the sidecars to exit; the actions go on until answered', { error: err instanceof Error ? err.message : String(err) });
     return { verdict: 'failed', running: [] };

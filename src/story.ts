@@ -7,7 +7,8 @@
 //   waiting      'waiting for the sidecars to be ready' (names from 'found the Pod')
 //   ready        'all sidecars are ready' (by whom), or a readiness timeout, or a failed sidecar
 //   command      'command exited' (its code or signal)
-//   shutdown     each action's outcome ('shutdown request answered' / '... failed', 'sent signal')
+//   shutdown     each action's outcome ('shutdown request answered' / '... failed', 'sent signal'),
+//                told once they all have one (or the sidecars' end comes first)
 //   stopped      'N/N sidecars exited', or a survivor ('... is still running after ...')
 // and the first error, whatever it was.
 import { redact } from './urls.ts';
@@ -128,6 +129,8 @@ export class Story {
     } else if (msg === 'shutdown request answered' || msg.startsWith('shutdown request refused') || msg === 'shutdown request failed' || msg === 'shutdown request failed; retrying') {
       const action = `${String(f.method)} ${String(f.url)}`;
       this.#actions.set(action, msg === 'shutdown request answered' ? `answered ${String(f.status)}` : `failed (${String(f.status ?? f.error)})`);
+    } else if (msg === 'every shutdown action has its outcome') {
+      this.#shutdownTold();
     } else if (msg === 'sent signal') {
       this.#actions.set(`${String(f.signal)} to ${String(f.name)}`, `sent to pid ${String(f.pid)}`);
     } else if (/^(\d+)\/\1 sidecars exited$/.test(msg)) {
