@@ -13,7 +13,7 @@ import type { Stop } from './view.ts';
 import { redact } from './urls.ts';
 import { versionLine } from './version.ts';
 import { Story } from './story.ts';
-import { leaveTerminationMessage } from './termination.ts';
+import { leaveTerminationMessage, terminationLogPath } from './termination.ts';
 
 /** At exit, the most spent posting Events still queued (none when none is). */
 const eventsFlushMs = 300;
@@ -49,10 +49,19 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const progress: Progress = { failed: false };
   safetyNet(run, progress, story);
   const code = await lifecycle(config, env, log, run, progress, story);
-  leaveTerminationMessage(story.summary(code));
+  leaveTerminationMessage(story.summary(code), terminationLogPath(specTerminationPath(run)));
   // The last Events were queued as the sidecars stopped: a short bound on the rest.
   await run.sidecars?.flush?.(eventsFlushMs).catch(() => {});
   return code;
+}
+
+/** The spec's terminationMessagePath for proa's container, where known; never throws (the safety net asks too). */
+function specTerminationPath(run: ShutdownInput): string | undefined {
+  try {
+    return run.sidecars?.terminationMessagePath?.();
+  } catch {
+    return undefined;
+  }
 }
 
 /** From the wait for the sidecars to proa's exit code (see the top of this file). */
@@ -204,7 +213,7 @@ function safetyNet(run: ShutdownInput, progress: Progress, story: Story): void {
     void (async () => {
       const owed = progress.owed ?? (progress.command ? (await progress.command).code : undefined);
       const code = await recover(run, err, owed);
-      leaveTerminationMessage(story.summary(code));
+      leaveTerminationMessage(story.summary(code), terminationLogPath(specTerminationPath(run)));
       process.exit(code);
     })();
   };

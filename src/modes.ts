@@ -137,6 +137,10 @@ class FallingBack implements SidecarView {
     return this.#watched.flush(ms);
   }
 
+  terminationMessagePath(): string | undefined {
+    return this.#watched.terminationMessagePath();
+  }
+
   planned(): Planned {
     return this.#bySpec().planned();
   }

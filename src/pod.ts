@@ -75,6 +75,8 @@ export interface ContainerSpec {
   ports?: number[] | undefined;
   /** Its declared ports that have a name, as a probe's `port: NAME` finds them (the first of a name wins, as the kubelet's lookup). */
   namedPorts?: Record<string, number> | undefined;
+  /** Where the kubelet mounts its termination log (absolute; proa's own container's is where proa writes its summary). */
+  terminationMessagePath?: string | undefined;
 }
 
 export interface Pod {

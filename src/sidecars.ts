@@ -8,7 +8,7 @@
 // authority.
 import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
-import { exitBaseline, exits, ownRestartCount, readiness, restartAfter, statusOf, type ExitBaseline, type Passed, type Plan } from './pod.ts';
+import { exitBaseline, exits, ownRestartCount, readiness, restartAfter, specOf, statusOf, type ExitBaseline, type Passed, type Plan } from './pod.ts';
 import { blockingFields, reminderMessage, reminders, whatBlocks } from './reminders.ts';
 import { timerMs } from './limits.ts';
 import type { CommandResult, Signals } from './supervise.ts';
@@ -99,6 +99,11 @@ export class Sidecars implements SidecarView {
   /** Events still queued, posted within `ms` at most (at once when none is). */
   flush(ms: number): Promise<void> {
     return this.#recorder?.flush(ms) ?? Promise.resolve();
+  }
+
+  terminationMessagePath(): string | undefined {
+    const [pod, p] = [this.#watched.pod, this.#watched.plan];
+    return pod && p && !('error' in p) ? specOf(pod, p.own)?.terminationMessagePath : undefined;
   }
 
   /** Hears what may make the watch useless: 403, 401, the API unreachable for 10 s, any failure to reach it. */

@@ -1,16 +1,18 @@
 // The termination message: proa's summary of the Job (story.ts), written where the
 // kubelet reads it when the container ends, so that `kubectl describe pod` shows it
 // under the container's state and `kubectl get pod -o jsonpath=...terminated.message`
-// returns it. The path is the container's termination-log mount, found in
-// /proc/self/mountinfo (its spec's terminationMessagePath, whatever it says), else
-// /dev/termination-log where that file exists. Nothing is created outside a Pod, and a
-// file that cannot be written changes nothing else.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// returns it. The path, in order: the Pod spec's terminationMessagePath for proa's own
+// container (once the spec is known); the container's termination-log mount found in
+// /proc/self/mountinfo (without API access: the same file, wherever it is mounted);
+// /dev/termination-log. Each only where that file exists (the kubelet made it): nothing
+// is created, and a file that cannot be written changes nothing else.
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { terminationLogFromMountinfo } from './kube/config.ts';
 
 const fallback = '/dev/termination-log';
 
-export function terminationLogPath(mountinfo = '/proc/self/mountinfo'): string | undefined {
+export function terminationLogPath(fromSpec?: string, mountinfo = '/proc/self/mountinfo'): string | undefined {
+  if (fromSpec && isFile(fromSpec)) return fromSpec;
   try {
     const found = terminationLogFromMountinfo(readFileSync(mountinfo, 'utf8'));
     if (found) return found;
@@ -18,6 +20,14 @@ export function terminationLogPath(mountinfo = '/proc/self/mountinfo'): string |
     // No mountinfo: not Linux, or /proc not mounted.
   }
   return existsSync(fallback) ? fallback : undefined;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Writes `text` (already redacted and cut) to the termination log; false when there is none or it cannot be written. */

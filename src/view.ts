@@ -77,4 +77,6 @@ export interface SidecarView {
   stop(): Promise<void>;
   /** What is still to tell the API (Events), within `ms`; none where nothing is queued. */
   flush?(ms: number): Promise<void>;
+  /** proa's own container's terminationMessagePath from the Pod spec, once the spec is known. */
+  terminationMessagePath?(): string | undefined;
 }

@@ -210,7 +210,13 @@ function container(r: Reader, c: Obj, at: string): ContainerSpec | undefined {
     env,
     ports,
     namedPorts,
+    terminationMessagePath: absolutePath(r.str(c, 'terminationMessagePath', at)),
   };
+}
+
+/** An absolute path without NUL, as the API validates terminationMessagePath; anything else is left out. */
+function absolutePath(p: string | undefined): string | undefined {
+  return p !== undefined && p.startsWith('/') && !p.includes('\0') && p.length <= 4096 ? p : undefined;
 }
 
 function containers(r: Reader, spec: Obj | undefined, key: string): ContainerSpec[] | undefined {
