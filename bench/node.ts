@@ -50,7 +50,11 @@ function spec(v: Variant, period: Period): Record<string, unknown> {
       return { serviceAccountName: 'proa', containers: [{ name: 'main', image, env, command: ['/usr/local/bin/proa', `--shutdown-http-get=${quit}`, ...flags, '--', 'sh', '-c', work] }, proxy] };
     }
     case 'native sidecar, no proa':
-      return { initContainers: [{ ...proxy, restartPolicy: 'Always' }], containers: [{ name: 'main', image, command: ['sh', '-c', work] }] };
+      // A startupProbe on the readiness endpoint, as Kubernetes' documentation has a
+      // sidecar the program needs: the kubelet starts the next container once it passes.
+      // Without one the program starts at the sidecar's start, before it serves (measured:
+      // in 10 of 10 runs the sidecar never served before the Job was done).
+      return { initContainers: [{ ...proxy, restartPolicy: 'Always', startupProbe: { ...(proxy.readinessProbe as object), failureThreshold: 30 } }], containers: [{ name: 'main', image, command: ['sh', '-c', work] }] };
     case 'polling peer':
       return { containers: [{ name: 'main', image, command: ['sh', '-c', `until wget -q -O /dev/null http://127.0.0.1:8080/ready; do sleep 1; done; ${work}; wget -q -O /dev/null ${quit}`] }, proxy] };
   }

@@ -262,7 +262,7 @@ if (missing || process.env.BENCH_NODE === '0') {
       const proa = k.startsWith('proa, ');
       rows.push({ figure: `real node: sidecar serving -> program started, ${k}`, unit: 'ms', summary: summarise(xs),
         ...(proa ? { target: 'p50 <= 300', met: summarise(xs).median <= 300 } : {}),
-        ...(k.startsWith('native') ? { note: 'the kubelet starts the program once the sidecar has started, not once it serves' +
+        ...(k.startsWith('native') ? { note: 'the kubelet starts the program once the startupProbe passes' +
           (n.neverServed[k] ? `; in ${n.neverServed[k]} of ${nodeRuns} runs the sidecar never served: the program was done and the kubelet stopped it first` : '') } : {}) });
     }
     for (const [v, b] of Object.entries(n.burst)) {
