@@ -326,7 +326,7 @@ function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command:
   const ev = one('events');
   if (ev) {
     const v = ev.values[0]!.trim().toLowerCase();
-    if (v !== 'on' && v !== 'off') fail(`${ev.where}: "${shownValue(ev.values[0]!)}" is not on or off`);
+    if (v !== 'on' && v !== 'off') fail(`${ev.where}: "${shownValue(ev.values[0]!)}" is not a switch; expected on or off`);
     events = v === 'on';
   }
 

@@ -131,6 +131,8 @@ test('bad input names the option, the value and what is expected', () => {
   assert.match(usageError(['--shutdown-http-timeout', '0', 'true']), /must be greater than zero/);
   assert.match(usageError(['--ready-timeout=0s', 'true']), /--ready-timeout/);
   assert.match(usageError(['--kill-signal', 'BOGUS', 'true']), /--kill-signal: "BOGUS" is not a signal/);
+  assert.match(usageError(['--events', 'maybe', 'true']), /--events: "maybe" is not a switch; expected on or off \(see/);
+  assert.match(usageError(['--ready-by', 'kube', 'true']), /--ready-by: "kube" is not who decides readiness; expected probe or kubelet \(see/);
   assert.match(usageError(['--log-format', 'xml', 'true']), /--log-format: "xml"/);
   assert.match(usageError(['--no-wait=1', 'true']), /--no-wait is a switch/);
   assert.match(usageError(['--pod']), /--pod needs a value/);
