@@ -39,6 +39,15 @@ export const maxProbeHeaders = 32;
 export const maxProbeTextChars = 4096;
 
 /** A delay for setTimeout, never past what Node's timers hold. */
+/** `text` cut to `max` bytes of UTF-8, never inside a character, `tail` marking the cut (within `max`). */
+export function cutUtf8(text: string, max: number, tail: string): string {
+  const bytes = Buffer.from(text);
+  if (bytes.length <= max) return text;
+  let end = max - Buffer.byteLength(tail);
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString() + tail;
+}
+
 export function timerMs(ms: number): number {
   return Math.min(maxDurationMs, Math.max(0, ms));
 }

@@ -12,6 +12,7 @@
 //   stopped      'N/N sidecars exited', or a survivor ('... is still running after ...')
 // and the first error, whatever it was.
 import { redact } from './urls.ts';
+import { cutUtf8 } from './limits.ts';
 import type { Fields, Logger } from './log.ts';
 
 export type Step =
@@ -174,15 +175,6 @@ export class Story {
     if (this.#stoppedMs !== undefined) lines.push(`sidecars stopped after ${(this.#stoppedMs / 1000).toFixed(1)}s`);
     for (const s of this.#survivors) lines.push(`not stopped: ${s}`);
     if (this.#firstError && this.#firstError !== this.#notReady) lines.push(`first error: ${this.#firstError}`);
-    return cut(redact(lines.join('\n')) + '\n', maxTerminationMessageBytes);
+    return cutUtf8(redact(lines.join('\n')) + '\n', maxTerminationMessageBytes, '...\n');
   }
-}
-
-/** `text` cut to `max` bytes of UTF-8, never inside a character. */
-function cut(text: string, max: number): string {
-  const bytes = Buffer.from(text);
-  if (bytes.length <= max) return text;
-  let end = max - 4;
-  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end).toString() + '...\n';
 }

@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { redact } from '../urls.ts';
+import { cutUtf8 } from '../limits.ts';
 import type { ApiClient } from './client.ts';
 
 export interface Regarding {
@@ -49,14 +50,6 @@ interface Job {
   run: () => Promise<void>;
 }
 
-function cutBytes(text: string, max: number): string {
-  const b = Buffer.from(text);
-  if (b.length <= max) return text;
-  let end = max - 3;
-  while (end > 0 && (b[end]! & 0xc0) === 0x80) end--;
-  return `${b.subarray(0, end).toString()}...`;
-}
-
 /** RFC 3339 with microseconds, as the API's MicroTime. */
 function microTime(d = new Date()): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
@@ -74,8 +67,6 @@ export class Recorder {
   #tokens = burst;
   #refilled = performance.now();
   readonly #series = new Map<string, Posted>();
-  /** Requests sent, for the tests and the bench. */
-  requests = 0;
 
   constructor(client: ApiClient, log: Logger, about: Regarding) {
     this.#client = client;
@@ -95,7 +86,7 @@ export class Recorder {
     const name = `${this.#about.pod.slice(0, 200)}.${randomBytes(8).toString('hex')}`;
     const posted: Posted = { name, count: 1, group: this.#group };
     if (series) this.#series.set(series, posted);
-    const text = cutBytes(redact(note), maxNoteBytes);
+    const text = cutUtf8(redact(note), maxNoteBytes, '...');
     this.#enqueue({ run: () => this.#create(posted, type, reason.slice(0, maxNameChars), action.slice(0, maxNameChars), text) });
   }
 
@@ -150,7 +141,6 @@ export class Recorder {
   /** One request, retried once on a 5xx or 429. */
   async #send(method: 'POST' | 'PATCH', path: string, body: unknown): Promise<number> {
     for (let attempt = 0; ; attempt++) {
-      this.requests++;
       const r = await this.#client.request(method, path, body, deadlineMs).catch(() => ({ status: 0 }));
       if (attempt === 0 && (r.status >= 500 || r.status === 429)) continue;
       return r.status;
