@@ -3,10 +3,8 @@
 // it has, and exits without waiting for the kubelet's word where the word adds nothing;
 // where it does (a kill's exit code, a restart policy), it waits for it, bounded.
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { node, tempDir } from '../testbed/paths.ts';
-import { freePort, httpSidecar, podManifest, proaContainer, proaLog, scenario, shutdownFlag, simulate } from './e2e.ts';
+import { node } from '../testbed/paths.ts';
+import { freePort, httpSidecar, podManifest, proaContainer, proaLog, scenario, shutdownFlag, simulate, namedCopy } from './e2e.ts';
 
 const test = scenario;
 const pleg = { plegMs: 1000 };
@@ -25,10 +23,7 @@ test("a sidecar that answers its shutdown request, closes its port and exits: pr
 });
 
 test('a sidecar ended by --kill: its exit code is the kubelet\'s to tell, so proa waits for its word (143 named) before exiting', async (t, api) => {
-  const dir = tempDir();
-  const agent = join(dir, 'fake-agent');
-  copyFileSync('/bin/sleep', agent);
-  chmodSync(agent, 0o755);
+  const agent = namedCopy('/bin/sleep', 'fake-agent');
   const sim = await simulate(t, api, podManifest('sign-kill', {
     shareProcessNamespace: true,
     containers: [proaContainer(['--kill=fake-agent', '--shutdown-timeout=10s'], ['true']), { name: 'agent', image: 'x', command: [agent, '300'] }],

@@ -1,10 +1,7 @@
 // End to end, when things go wrong: sidecars that never get ready or crash, signals,
 // Pod deletion, and --kill in a shared process namespace.
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { tempDir } from '../testbed/paths.ts';
-import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, scenario, neverReady, shutdownFlag } from './e2e.ts';
+import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, scenario, neverReady, shutdownFlag, namedCopy } from './e2e.ts';
 
 const test = scenario;
 
@@ -73,10 +70,7 @@ test('Pod deletion with a grace period while proa waits: exit 6, every container
 });
 
 test('--kill in a shared process namespace: the sidecar process is signalled by name', async (t, api) => {
-  const dir = tempDir();
-  const envoy = join(dir, 'fake-envoy');
-  copyFileSync('/bin/bash', envoy);
-  chmodSync(envoy, 0o755);
+  const envoy = namedCopy('/bin/bash', 'fake-envoy');
   const sim = await simulate(t, api, podManifest('shared-pidns', {
     shareProcessNamespace: true,
     containers: [

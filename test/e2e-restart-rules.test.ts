@@ -3,10 +3,8 @@
 // sidecar's exit code after proa stopped it. The same Pods run on the real node in
 // node-restart-rules.test.ts, which holds the simulator to the kubelet.
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { node, tempDir } from '../testbed/paths.ts';
-import { freePort, httpSidecar, podManifest, proaContainer, proaLog, servingLine, shutdownFlag, simulate, scenario } from './e2e.ts';
+import { freePort, httpSidecar, podManifest, proaContainer, proaLog, servingLine, shutdownFlag, simulate, scenario, namedCopy } from './e2e.ts';
 
 const test = scenario;
 
@@ -66,10 +64,7 @@ test('a sidecar whose own restartPolicy Always starts it again after proa stops 
 });
 
 test('a sidecar ended by --kill that does not handle TERM exits 143 under Never: proa warns that the Pod fails although the program succeeded, and the Pod is Failed', async (t, api) => {
-  const dir = tempDir();
-  const agent = join(dir, 'fake-agent');
-  copyFileSync('/bin/sleep', agent);
-  chmodSync(agent, 0o755);
+  const agent = namedCopy('/bin/sleep', 'fake-agent');
   const sim = await simulate(t, api, podManifest('sidecar-143', {
     shareProcessNamespace: true,
     containers: [proaContainer(['--kill=fake-agent', '--shutdown-timeout=5s'], ['true']), { name: 'agent', image: 'x', command: [agent, '300'] }],

@@ -3,10 +3,7 @@
 // The sidecars here mostly open their shutdown endpoint a second or two after proa has
 // decided to stop, so that a single attempt would miss it.
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { tempDir } from '../testbed/paths.ts';
-import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, scenario, neverReady, shutdownFlag } from './e2e.ts';
+import { freePort, httpSidecar, isLine, pidOf, podManifest, proaContainer, proaLog, shutdownReceived, simulate, scenario, neverReady, shutdownFlag, namedCopy } from './e2e.ts';
 
 const test = scenario;
 const late = 1.5;
@@ -162,10 +159,7 @@ test('--no-wait: the command runs at once, and the late endpoint is retried unti
 });
 
 test('--kill of a process that starts late: looked for again and signalled once it appears', async (t, api) => {
-  const dir = tempDir();
-  const envoy = join(dir, 'late-envoy');
-  copyFileSync('/bin/bash', envoy);
-  chmodSync(envoy, 0o755);
+  const envoy = namedCopy('/bin/bash', 'late-envoy');
   const sim = await simulate(t, api, podManifest('kill-late', {
     shareProcessNamespace: true,
     containers: [

@@ -1,10 +1,11 @@
 // Helpers for the end-to-end suite: simulated Pods whose main container runs the built
 // binary, sidecars from examples/sidecar.mjs, and assertions over the timeline.
 import assert from 'node:assert/strict';
+import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test as base, type TestContext } from 'node:test';
 import type { Json } from '../testbed/api/fake-apiserver.ts';
-import { binary, node, root } from '../testbed/paths.ts';
+import { binary, node, root, tempDir } from '../testbed/paths.ts';
 import { Simulator, type SimOptions, type TimelineEvent } from '../testbed/simulator/simulator.ts';
 import { realAccess, type Backend } from '../testbed/simulator/kubelet-api.ts';
 import { render } from '../testbed/simulator/timeline.ts';
@@ -28,6 +29,14 @@ const downward = [
 ];
 
 /** The flag that has proa GET the shutdown endpoint of an httpSidecar on `port`. */
+/** A copy of system binary `from` under the process name `name`, for --kill to find by name. */
+export function namedCopy(from: string, name: string): string {
+  const path = join(tempDir(), name);
+  copyFileSync(from, path);
+  chmodSync(path, 0o755);
+  return path;
+}
+
 export const shutdownFlag = (port: number): string => `-g=http://127.0.0.1:${port}/shutdown`;
 
 export function proaContainer(flags: string[], command: string[], name = 'main'): Json {
