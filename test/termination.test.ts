@@ -31,3 +31,16 @@ test('a terminationMessagePath whose file the kubelet did not make: nothing is c
   assert.equal((await run.exited).code, 0, run.dump());
   assert.equal(existsSync(file), false);
 });
+
+test("the program's own termination message is kept: proa writes only a termination log that is still empty", async (t) => {
+  const file = join(tempDir(), 'termination-log');
+  writeFileSync(file, '');
+  const pod = makePod({ name: 'own', containers: ['main', 'proxy'] });
+  pod.spec.containers[0].terminationMessagePath = file;
+  running(pod, 'proxy', true);
+  const b = await bed(t, pod);
+  // As many programs do: their own reason, written where the kubelet reads it.
+  const run = b.run(['--shutdown-timeout', '0', '--', 'sh', '-c', `printf 'checksum mismatch in part 7' > ${file}; exit 1`]);
+  assert.equal((await run.exited).code, 1, run.dump());
+  assert.equal(readFileSync(file, 'utf8'), 'checksum mismatch in part 7');
+});
