@@ -7,12 +7,12 @@ import { readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'n
 import { configOf, killFlag, type Config } from './cli.ts';
 import { defaultServiceAccountDir } from './options.ts';
 import { listProcesses, notPermitted, uidOf } from './kill.ts';
-import { hasAction, portOf, recognise } from './known.ts';
+import { hasAction, recognise } from './known.ts';
 import { describe, finishedForGood, plan, specOf, statusOf, unprobedWarning } from './pod.ts';
 import { describeTarget, playable, probeTarget } from './probe-target.ts';
 import { terminationLogPath } from './termination.ts';
 import { signalledExits } from './verdicts.ts';
-import { display, hostOf, isLocalHost } from './urls.ts';
+import { display, hostOf, isLocalHost, portOf } from './urls.ts';
 import { escapeControls } from './log.ts';
 import { ApiClient, isTlsFailure, type TransportError } from './kube/client.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';

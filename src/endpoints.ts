@@ -16,8 +16,7 @@ import { connect, isIP } from 'node:net';
 import type { Config } from './cli.ts';
 import type { Logger } from './log.ts';
 import { lookup } from './lookup.ts';
-import { display, hostOf, isLocalHost } from './urls.ts';
-import { portOf } from './known.ts';
+import { display, hostOf, isLocalHost, portOf } from './urls.ts';
 import { sleep } from './limits.ts';
 
 export interface Endpoint {

@@ -3,7 +3,7 @@
 // shows its shutdown endpoint enabled, shows it disabled, or cannot tell (the
 // configuration lives where proa does not look, such as a ConfigMap).
 import type { ContainerSpec, Pod } from './pod.ts';
-import { isLocalHost } from './urls.ts';
+import { isLocalHost, portOf } from './urls.ts';
 
 export type Endpoint = 'enabled' | 'disabled' | 'unknown';
 
@@ -147,16 +147,6 @@ export function recognise(pod: Pod, own: string | undefined): KnownSidecar[] {
   const regular = (pod.spec?.containers ?? []).filter((c) => c.name !== own).map((c) => recogniseOne(c, false, annotations));
   const native = (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => recogniseOne(c, true, annotations));
   return [...regular, ...native].filter((k): k is KnownSidecar => k !== undefined);
-}
-
-/** A URL's port, the scheme's default where it names none. */
-export function portOf(u: URL): number {
-  return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
-}
-
-/** A shutdown URL's host:port, as the shutdown's `answered` holds it (exit-signs.ts). */
-export function requestKey(u: URL): string {
-  return `${u.hostname.replace(/^\[|\]$/g, '')}:${portOf(u)}`;
 }
 
 /** A configured action targets this sidecar's endpoint: a host in this Pod, on its port. */

@@ -19,7 +19,7 @@ import type { Logger } from './log.ts';
 import type { Attempts, Outcome } from './attempts.ts';
 import type { Signals } from './supervise.ts';
 import type { ExitWait, Planned, SidecarView } from './view.ts';
-import { portOf, requestKey } from './known.ts';
+import { portOf, requestKey } from './urls.ts';
 
 export interface ShutdownInput {
   config: Config;

@@ -79,3 +79,13 @@ export function credentialProblem(url: URL): string | undefined {
   }
   return undefined;
 }
+
+/** A URL's port, the scheme's default where it names none. */
+export function portOf(u: URL): number {
+  return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+}
+
+/** A shutdown URL's host:port, as the shutdown's `answered` holds it (exit-signs.ts). */
+export function requestKey(u: URL): string {
+  return `${u.hostname.replace(/^\[|\]$/g, '')}:${portOf(u)}`;
+}
