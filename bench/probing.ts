@@ -4,7 +4,7 @@
 // with the Pod handed in as the watch would.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger } from '../src/log.ts';
+import { createLogger } from '../src/shared/log.ts';
 import { Prober } from '../src/prober.ts';
 import { decodePod } from '../src/kube/decode.ts';
 import type { ContainerStatus, Plan } from '../src/pod.ts';

@@ -2,7 +2,7 @@
 // sidecars (known.ts), and what to say about each one proa could stop but will not:
 // the flag to pass, an endpoint the spec shows disabled, a port the spec gets wrong.
 import type { Config } from './cli.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from './shared/log.ts';
 import type { Plan, Pod } from './pod.ts';
 import { hasAction, recognise } from './known.ts';
 

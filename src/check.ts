@@ -12,8 +12,8 @@ import { describe, finishedForGood, plan, specOf, statusOf, unprobedWarning } fr
 import { describeTarget, playable, probeTarget } from './probe-target.ts';
 import { terminationLogPath } from './termination.ts';
 import { signalledExits } from './verdicts.ts';
-import { display, hostOf, isLocalHost, portOf } from './urls.ts';
-import { escapeControls } from './log.ts';
+import { display, hostOf, isLocalHost, portOf } from './shared/urls.ts';
+import { escapeControls } from './shared/log.ts';
 import { ApiClient, isTlsFailure, type TransportError } from './kube/client.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
 import { decodePod } from './kube/decode.ts';

@@ -14,10 +14,10 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, isIP } from 'node:net';
 import type { Config } from './cli.ts';
-import type { Logger } from './log.ts';
-import { lookup } from './lookup.ts';
-import { display, hostOf, isLocalHost, portOf } from './urls.ts';
-import { sleep } from './limits.ts';
+import type { Logger } from './shared/log.ts';
+import { lookup } from './shared/lookup.ts';
+import { display, hostOf, isLocalHost, portOf } from './shared/urls.ts';
+import { sleep } from './shared/limits.ts';
 
 export interface Endpoint {
   /** For the log: the URL (credentials removed) or HOST:PORT. */

@@ -18,7 +18,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { restartAfter, specOf, statusOf, type Pod } from './pod.ts';
 import { playable, probeTarget } from './probe-target.ts';
 import { recognise } from './known.ts';
-import { hostOf, isLocalHost, portOf, requestKey } from './urls.ts';
+import { hostOf, isLocalHost, portOf, requestKey } from './shared/urls.ts';
 import type { Endpoint } from './endpoints.ts';
 
 /** How long past its sign a sidecar that needs the kubelet's word is waited for. */

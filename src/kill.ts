@@ -18,8 +18,8 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { KillSignal } from './values.ts';
-import type { Logger } from './log.ts';
-import { delay, pause, type Attempts, type Outcome } from './attempts.ts';
+import type { Logger } from './shared/log.ts';
+import { delay, pause, type Attempts, type Outcome } from './shared/attempts.ts';
 
 export interface Process {
   pid: number;

@@ -3,7 +3,7 @@
 // shows its shutdown endpoint enabled, shows it disabled, or cannot tell (the
 // configuration lives where proa does not look, such as a ConfigMap).
 import type { ContainerSpec, Pod } from './pod.ts';
-import { isLocalHost, portOf } from './urls.ts';
+import { isLocalHost, portOf } from './shared/urls.ts';
 
 export type Endpoint = 'enabled' | 'disabled' | 'unknown';
 

@@ -5,13 +5,13 @@ import './inspector.ts';
 import { writeSync } from 'node:fs';
 import { parseCli, UsageError, type Config } from './cli.ts';
 import { usage } from './options.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, type Logger } from './shared/log.ts';
 import { runCommand, Signals, signalNumber, type CommandResult } from './supervise.ts';
 import { hostPidFix, hostPidNamespace } from './kill.ts';
 import { prepareShutdown, shutDown, type ShutdownInput } from './shutdown.ts';
 import type { Stop } from './view.ts';
-import { redact } from './urls.ts';
-import { versionLine } from './version.ts';
+import { redact } from './shared/urls.ts';
+import { versionLine } from './shared/version.ts';
 import { Story } from './story.ts';
 import { leaveTerminationMessage, terminationLogPath } from './termination.ts';
 
@@ -222,7 +222,7 @@ function safetyNet(run: ShutdownInput, progress: Progress, story: Story): void {
 }
 
 // proa's binary started as its own resolver (lookup.ts), for a name that needs DNS.
-if (process.env.__PROA_RESOLVER === '1') void import('./lookup.ts').then((m) => m.serveLookups());
+if (process.env.__PROA_RESOLVER === '1') void import('./shared/lookup.ts').then((m) => m.serveLookups());
 else main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
   async (err: unknown) => {

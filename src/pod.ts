@@ -13,7 +13,7 @@
 //   it is *ready*: by default proa awaits the readiness of every native sidecar that
 //   declares a readinessProbe (readiness is what the user asked for); --wait-for and
 //   --ignore choose exactly.
-import { maxDurationMs } from './limits.ts';
+import { maxDurationMs } from './shared/limits.ts';
 import { afterExit, podRestartPolicy, type RestartDecision, type RestartPolicy, type RestartRule } from './restarts.ts';
 
 export interface Terminated {

@@ -11,8 +11,8 @@
 // kubelet's `started`), and no Pod IP yet. None is sent once the container counts as
 // ready, and a success belongs to one run of the container (its containerID): a restart
 // starts the count again.
-import type { Logger } from './log.ts';
-import { sleep } from './limits.ts';
+import type { Logger } from './shared/log.ts';
+import { sleep } from './shared/limits.ts';
 import { specOf, statusOf, type ContainerStatus, type Plan, type PlanError, type Pod, type Sidecar } from './pod.ts';
 import { describeTarget, playable, probeTarget, type Playable, type ProbeTarget } from './probe-target.ts';
 import { attempt, type Answer } from './probe-attempts.ts';

@@ -13,7 +13,7 @@
 // - outside a Pod, nothing, as before.
 import type { Config } from './cli.ts';
 import { salvage } from './cli.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, type Logger } from './shared/log.ts';
 import { Signals } from './supervise.ts';
 import { shutDown } from './shutdown.ts';
 import { gracePeriodMs, isDeleting, plan, restartAfter, type Plan, type Pod } from './pod.ts';

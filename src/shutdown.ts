@@ -15,11 +15,11 @@
 // - when the bound passes with a sidecar still running, the last lines say which one,
 //   that the Pod will not complete on its own, and what would fix it.
 import type { Config } from './cli.ts';
-import type { Logger } from './log.ts';
-import type { Attempts, Outcome } from './attempts.ts';
+import type { Logger } from './shared/log.ts';
+import type { Attempts, Outcome } from './shared/attempts.ts';
 import type { Signals } from './supervise.ts';
 import type { ExitWait, Planned, SidecarView } from './view.ts';
-import { portOf, requestKey } from './urls.ts';
+import { portOf, requestKey } from './shared/urls.ts';
 
 export interface ShutdownInput {
   config: Config;

@@ -7,10 +7,10 @@
 // once every shutdown request was answered; the watch, if it comes back, stays the
 // authority.
 import type { Config } from './cli.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from './shared/log.ts';
 import { exitBaseline, exits, ownRestartCount, readiness, restartAfter, specOf, statusOf, type ExitBaseline, type Passed, type Plan } from './pod.ts';
 import { blockingFields, reminderMessage, reminders, whatBlocks } from './reminders.ts';
-import { timerMs } from './limits.ts';
+import { timerMs } from './shared/limits.ts';
 import type { CommandResult, Signals } from './supervise.ts';
 import type { Identity } from './kube/config.ts';
 import type { Trouble } from './kube/watch.ts';
@@ -21,7 +21,7 @@ import { eventOf, type Story } from './story.ts';
 import { Recorder } from './kube/recorder.ts';
 import { settle } from './peers.ts';
 import { ownRestart, sidecarExit } from './verdicts.ts';
-import type { Outcome } from './attempts.ts';
+import type { Outcome } from './shared/attempts.ts';
 import { pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type EndpointGate } from './endpoints.ts';
 import { exitSigns, SignWatch, wordGraceMs } from './exit-signs.ts';
 import type { ExitWait, ExitWaiter, Gate, Planned, SidecarView, Stop } from './view.ts';

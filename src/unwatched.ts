@@ -5,10 +5,10 @@
 // connections (endpoints.ts). What needs the Pod's spec or status (--shutdown-auto, the
 // restart policy, the grace period, native sidecars) is not known here.
 import type { Config } from './cli.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from './shared/log.ts';
 import type { CommandResult, Signals } from './supervise.ts';
 import { reminders } from './reminders.ts';
-import { timerMs } from './limits.ts';
+import { timerMs } from './shared/limits.ts';
 import { EndpointGate, pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type Endpoint } from './endpoints.ts';
 import type { ExitWaiter, Gate, Planned, SidecarView } from './view.ts';
 

@@ -1,7 +1,7 @@
 // The one small interface through which the lifecycle knows its sidecars, whatever tells
 // it: the watch on the Pod (sidecars.ts), the sidecars' own endpoints when the Pod cannot
 // be watched (unwatched.ts), or the watch falling back to the endpoints (modes.ts).
-import type { Outcome } from './attempts.ts';
+import type { Outcome } from './shared/attempts.ts';
 import type { CommandResult, Signals } from './supervise.ts';
 
 /** Why proa stops before running the command; each has its exit code. */

@@ -3,14 +3,14 @@
 // that make a stuck Job explain itself, and `until`, on which the lifecycle's waits
 // (sidecars.ts) are built. Decisions live in pod.ts.
 import { killFlag, type Config } from './cli.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from './shared/log.ts';
 import { describe, gracePeriodMs, isDeleting, plan, specOf, statusOf, unprobedWarning, type Plan, type PlanError, type Pod } from './pod.ts';
 import { describeRestart } from './restarts.ts';
 import { autoActions } from './auto.ts';
 import { recognise } from './known.ts';
-import { portOf } from './urls.ts';
+import { portOf } from './shared/urls.ts';
 import { listen } from './peers.ts';
-import { maxDurationText } from './limits.ts';
+import { maxDurationText } from './shared/limits.ts';
 import type { Identity } from './kube/config.ts';
 import { PodWatch, type Trouble, type WatchEvent } from './kube/watch.ts';
 import type { ApiClient } from './kube/client.ts';

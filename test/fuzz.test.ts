@@ -21,7 +21,7 @@ import { recognise } from '../src/known.ts';
 import { autoActions } from '../src/auto.ts';
 import { parseCli, UsageError, type Config } from '../src/cli.ts';
 import { options, envName } from '../src/options.ts';
-import { createLogger } from '../src/log.ts';
+import { createLogger } from '../src/shared/log.ts';
 import { binary, root } from '../testbed/paths.ts';
 import { Run } from './proa.ts';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ancestors, hostPidNamespace, listProcesses, signalIfSame } from '../src/kill.ts';
-import { createLogger } from '../src/log.ts';
+import { createLogger } from '../src/shared/log.ts';
 import { tempDir } from '../testbed/paths.ts';
 
 interface FakeProcess { pid: number; ppid: number; argv: string[]; exe?: string; comm: string; start: number; flags?: number }

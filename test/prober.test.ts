@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { createLogger } from '../src/log.ts';
+import { createLogger } from '../src/shared/log.ts';
 import { Prober, type ProbedPod } from '../src/prober.ts';
 import type { ContainerStatus, Plan, Pod } from '../src/pod.ts';
 import { decodePod } from '../src/kube/decode.ts';

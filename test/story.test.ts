@@ -2,7 +2,7 @@
 // which step each line makes, and when the shutdown's Event is ready to go.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger } from '../src/log.ts';
+import { createLogger } from '../src/shared/log.ts';
 import { Story, type Step } from '../src/story.ts';
 
 function told(): { story: Story; steps: Step[]; log: ReturnType<Story['tap']> } {

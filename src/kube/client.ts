@@ -4,8 +4,8 @@ import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { userAgent } from '../version.ts';
-import { errorBodyDeadlineMs, maxErrorBodyBytes, maxPodDocumentBytes, maxPodDocumentText } from '../limits.ts';
+import { userAgent } from '../shared/version.ts';
+import { errorBodyDeadlineMs, maxErrorBodyBytes, maxPodDocumentBytes, maxPodDocumentText } from '../shared/limits.ts';
 import type { ClusterAccess } from './config.ts';
 
 /** The API server answered with an error status; `reason` and `message` come from its Status body. */

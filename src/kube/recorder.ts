@@ -16,9 +16,9 @@
 // reminder PATCHes `series.count` and `series.lastObservedTime` (core: `count` and
 // `lastTimestamp`).
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../log.ts';
-import { redact } from '../urls.ts';
-import { cutUtf8 } from '../limits.ts';
+import type { Logger } from '../shared/log.ts';
+import { redact } from '../shared/urls.ts';
+import { cutUtf8 } from '../shared/limits.ts';
 import type { ApiClient } from './client.ts';
 
 export interface Regarding {

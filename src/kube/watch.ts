@@ -43,9 +43,9 @@
 // proa cannot use (an unknown type, an object that is not a Pod) are logged once and
 // skipped; a line that is not JSON means the stream itself is broken, and it is retried.
 import type { Sourced } from '../cli.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../shared/log.ts';
 import type { Pod } from '../pod.ts';
-import { maxPodDocumentBytes, sleep, timerMs } from '../limits.ts';
+import { maxPodDocumentBytes, sleep, timerMs } from '../shared/limits.ts';
 import { ApiError, type ApiClient } from './client.ts';
 import { parseEvent } from './watch-lines.ts';
 import { Lines } from './lines.ts';
