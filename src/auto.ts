@@ -3,7 +3,8 @@
 // the flag to pass, an endpoint the spec shows disabled, a port the spec gets wrong.
 import type { Config } from './cli.ts';
 import type { Logger } from './shared/log.ts';
-import type { Plan, Pod } from './pod.ts';
+import type { Plan } from './pod.ts';
+import type { Pod } from './shared/pod.ts';
 import { hasAction, recognise } from './known.ts';
 
 /** POST targets for the recognised sidecars (regular ones) that no configured action covers. */

@@ -33,7 +33,8 @@
 import { connect, createServer, type Server } from 'node:net';
 import type { Logger } from './shared/log.ts';
 import type { Signals } from './supervise.ts';
-import { finishedForGood, statusOf, type Plan, type Pod } from './pod.ts';
+import { finishedForGood, statusOf, type Plan } from './pod.ts';
+import type { Pod } from './shared/pod.ts';
 import { sleep } from './shared/limits.ts';
 
 /** The liveness channel of a peer: abstract (no file), in the Pod's network namespace. */

@@ -14,18 +14,14 @@
 // A native sidecar (init container, restartPolicy Always) restarts whatever the code,
 // unless one of its rules says RestartAllContainers.
 
+import type { RestartRule } from './shared/pod.ts';
+
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 
 /** The fields of a container that decide its restart. */
 export interface RestartFields {
   restartPolicy?: string | undefined;
   restartPolicyRules?: RestartRule[] | undefined;
-}
-
-export interface RestartRule {
-  action: string;
-  operator: string;
-  values: number[];
 }
 
 export type RestartAction = 'none' | 'restart' | 'restart-all';

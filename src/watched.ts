@@ -4,7 +4,8 @@
 // (sidecars.ts) are built. Decisions live in pod.ts.
 import { killFlag, type Config } from './cli.ts';
 import type { Logger } from './shared/log.ts';
-import { describe, gracePeriodMs, isDeleting, plan, specOf, statusOf, unprobedWarning, type Plan, type PlanError, type Pod } from './pod.ts';
+import { describe, gracePeriodMs, isDeleting, plan, specOf, statusOf, unprobedWarning, type Plan, type PlanError } from './pod.ts';
+import type { Pod } from './shared/pod.ts';
 import { describeRestart } from './restarts.ts';
 import { autoActions } from './auto.ts';
 import { recognise } from './known.ts';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasAction, recognise } from '../src/known.ts';
-import type { Pod } from '../src/pod.ts';
+import type { Pod } from '../src/shared/pod.ts';
 import type { Json } from '../testbed/api/fake-apiserver.ts';
 import { bed } from './bed.ts';
 import { makePod, running, terminated } from './pods.ts';

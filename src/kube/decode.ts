@@ -6,8 +6,8 @@
 // document (nested 200,000 levels deep, a string where a list belongs) costs no more
 // than its size, which the reader has already bounded (limits.ts).
 import { maxLoggedStringChars, maxProbeHeaders, maxProbeTextChars, maxRestartRules, maxRuleCodes } from '../shared/limits.ts';
-import type { ContainerSpec, ContainerState, ContainerStatus, Pod, ProbeSpec, Terminated } from '../pod.ts';
-import type { RestartRule } from '../restarts.ts';
+import type { ContainerSpec, ContainerState, ContainerStatus, Pod, ProbeSpec, Terminated } from '../shared/pod.ts';
+import type { RestartRule } from '../shared/pod.ts';
 
 export interface Decoded {
   pod: Pod;

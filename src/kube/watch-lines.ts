@@ -2,7 +2,7 @@
 // boundary, kube/decode.ts), a bookmark, an expired version, an error the server sent,
 // something proa cannot use, or a broken stream. Pure, and never throws: the watch
 // (kube/watch.ts) decides what each means for its state.
-import type { Pod } from '../pod.ts';
+import type { Pod } from '../shared/pod.ts';
 import { decodePod } from './decode.ts';
 
 export type StreamEvent =

@@ -44,7 +44,7 @@
 // skipped; a line that is not JSON means the stream itself is broken, and it is retried.
 import type { Sourced } from '../cli.ts';
 import type { Logger } from '../shared/log.ts';
-import type { Pod } from '../pod.ts';
+import type { Pod } from '../shared/pod.ts';
 import { maxPodDocumentBytes, sleep, timerMs } from '../shared/limits.ts';
 import { ApiError, type ApiClient } from './client.ts';
 import { parseEvent } from './watch-lines.ts';
