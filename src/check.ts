@@ -4,8 +4,8 @@
 // the last line. What the API answers passes the same boundary as the watch's events
 // (kube/decode.ts), and an answer proa cannot read is a finding, never a crash.
 import { readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
-import { configOf, killFlag, type Config } from './cli.ts';
-import { defaultServiceAccountDir } from './options.ts';
+import { configOf, killFlag, type Config } from './cli/cli.ts';
+import { defaultServiceAccountDir } from './cli/options.ts';
 import { listProcesses, notPermitted, uidOf } from './kill.ts';
 import { hasAction, recognise } from './known.ts';
 import { describe, finishedForGood, plan, specOf, statusOf, unprobedWarning } from './pod.ts';

@@ -13,7 +13,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, isIP } from 'node:net';
-import type { Config } from './cli.ts';
+import type { Config } from './cli/cli.ts';
 import type { Logger } from './shared/log.ts';
 import { lookup } from './shared/lookup.ts';
 import { display, hostOf, isLocalHost, portOf } from './shared/urls.ts';

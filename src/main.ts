@@ -3,8 +3,8 @@
 // in proa included: the safety net below catches what the lifecycle did not.
 import './inspector.ts';
 import { writeSync } from 'node:fs';
-import { parseCli, UsageError, type Config } from './cli.ts';
-import { usage } from './options.ts';
+import { parseCli, UsageError, type Config } from './cli/cli.ts';
+import { usage } from './cli/options.ts';
 import { createLogger, type Logger } from './shared/log.ts';
 import { runCommand, Signals, signalNumber, type CommandResult } from './supervise.ts';
 import { hostPidFix, hostPidNamespace } from './kill.ts';

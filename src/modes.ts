@@ -15,7 +15,7 @@
 //   endpoints given;
 // - neither: no API access and no endpoints: exit 3, naming the flags that would do.
 // Without endpoints, 401 and 403 keep being retried: RBAC often lands after the Pod.
-import type { Config } from './cli.ts';
+import type { Config } from './cli/cli.ts';
 import type { Logger } from './shared/log.ts';
 import type { CommandResult, Signals } from './supervise.ts';
 import type { Sidecars } from './sidecars.ts';

@@ -11,14 +11,14 @@
 // - the Pod read once, within a bound: without it (no API access, refused, no answer)
 //   proa acts alone, as without API access;
 // - outside a Pod, nothing, as before.
-import type { Config } from './cli.ts';
-import { salvage } from './cli.ts';
+import type { Config } from './cli/cli.ts';
+import { salvage } from './cli/cli.ts';
 import { createLogger, type Logger } from './shared/log.ts';
 import { Signals } from './supervise.ts';
 import { shutDown } from './shutdown.ts';
 import { gracePeriodMs, isDeleting, plan, restartAfter, type Plan } from './pod.ts';
 import type { Pod } from './shared/pod.ts';
-import { defaultServiceAccountDir } from './options.ts';
+import { defaultServiceAccountDir } from './cli/options.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Planned } from './view.ts';

@@ -6,7 +6,7 @@
 // it has quit), the sidecars are judged by their local endpoints refusing connections,
 // once every shutdown request was answered; the watch, if it comes back, stays the
 // authority.
-import type { Config } from './cli.ts';
+import type { Config } from './cli/cli.ts';
 import type { Logger } from './shared/log.ts';
 import { exitBaseline, exits, ownRestartCount, readiness, restartAfter, specOf, statusOf, type ExitBaseline, type Passed, type Plan } from './pod.ts';
 import { blockingFields, reminderMessage, reminders, whatBlocks } from './reminders.ts';

@@ -4,7 +4,7 @@
 // actions, when every endpoint (those and the shutdown targets' host:port) refuses
 // connections (endpoints.ts). What needs the Pod's spec or status (--shutdown-auto, the
 // restart policy, the grace period, native sidecars) is not known here.
-import type { Config } from './cli.ts';
+import type { Config } from './cli/cli.ts';
 import type { Logger } from './shared/log.ts';
 import type { CommandResult, Signals } from './supervise.ts';
 import { reminders } from './reminders.ts';

@@ -2,7 +2,7 @@
 // plan made from the first one, deletion, whether the watch is cut), the state lines
 // that make a stuck Job explain itself, and `until`, on which the lifecycle's waits
 // (sidecars.ts) are built. Decisions live in pod.ts.
-import { killFlag, type Config } from './cli.ts';
+import { killFlag, type Config } from './cli/cli.ts';
 import type { Logger } from './shared/log.ts';
 import { describe, gracePeriodMs, isDeleting, plan, specOf, statusOf, unprobedWarning, type Plan, type PlanError } from './pod.ts';
 import type { Pod } from './shared/pod.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCli, parseDuration, parseSignal, UsageError, type Config } from '../src/cli.ts';
-import { envName } from '../src/options.ts';
+import { parseCli, parseDuration, parseSignal, UsageError, type Config } from '../src/cli/cli.ts';
+import { envName } from '../src/cli/options.ts';
 import { levelFromRustLog } from '../src/shared/log.ts';
 
 function config(argv: string[], env: NodeJS.ProcessEnv = {}): Config {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { Config, Sourced } from '../cli.ts';
+import type { Config, Sourced } from '../cli/cli.ts';
 
 export interface ClusterAccess {
   /** host:port as it goes in a URL (IPv6 literals bracketed). */

@@ -42,7 +42,7 @@
 // What a line means is kube/watch-lines.ts' to say (its Pods through kube/decode.ts). Events
 // proa cannot use (an unknown type, an object that is not a Pod) are logged once and
 // skipped; a line that is not JSON means the stream itself is broken, and it is retried.
-import type { Sourced } from '../cli.ts';
+import type { Sourced } from '../cli/cli.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Pod } from '../shared/pod.ts';
 import { maxPodDocumentBytes, sleep, timerMs } from '../shared/limits.ts';

@@ -1,7 +1,7 @@
 // The values options take: durations, signals, switches. Pure parsers; each returns
 // undefined for text it cannot read, and cli.ts names the option in the error.
 import { constants } from 'node:os';
-import { maxDurationMs } from './shared/limits.ts';
+import { maxDurationMs } from '../shared/limits.ts';
 
 export interface KillSignal {
   /** SIGTERM, or SIGRTMIN+N for a real-time signal (which Node has no name for). */

@@ -3,7 +3,7 @@
 // ending the options; PROA_* variables where no flag was given. Every problem is a
 // UsageError (one line, exit code 2), its text passed through the one redaction.
 import { options, envName, type OptionSpec } from './options.ts';
-import { redact, shownValue } from './shared/urls.ts';
+import { redact, shownValue } from '../shared/urls.ts';
 import { parseSwitch } from './values.ts';
 
 export class UsageError extends Error {

@@ -1,6 +1,6 @@
 // The options proa takes, each with its environment twin, and the usage text made
 // from them: the one table that --help, the parser and the README's table follow.
-import { maxDurationText } from './shared/limits.ts';
+import { maxDurationText } from '../shared/limits.ts';
 
 export type Kind = 'list' | 'value' | 'switch';
 

@@ -1,9 +1,9 @@
 // Options, environment and usage -> a typed Config. Pure: the caller passes argv and
 // env, and every problem is a UsageError (one line, exit code 2) before anything runs.
 import { constants } from 'node:os';
-import { isLevel, levelFromRustLog, type Level, type LogFormat } from './shared/log.ts';
-import { maxDurationText } from './shared/limits.ts';
-import { credentialProblem, display, isLocalHost, shownValue } from './shared/urls.ts';
+import { isLevel, levelFromRustLog, type Level, type LogFormat } from '../shared/log.ts';
+import { maxDurationText } from '../shared/limits.ts';
+import { credentialProblem, display, isLocalHost, shownValue } from '../shared/urls.ts';
 import { parseDuration, parseSignal, parseSwitch, type KillSignal } from './values.ts';
 import { defaultServiceAccountDir, envName, options } from './options.ts';
 import { envTypos, fail, mergeEnv, splitArgv, UsageError, type RawValue } from './argv.ts';
