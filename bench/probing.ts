@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger } from '../src/shared/log.ts';
 import { Prober } from '../src/prober.ts';
 import { decodePod } from '../src/kube/decode.ts';
-import type { Plan } from '../src/pod.ts';
+import type { Plan } from '../src/pod/plan.ts';
 import type { ContainerStatus } from '../src/shared/pod.ts';
 
 export async function probeRates(waitMs: number, afterMs: number): Promise<{ perSecondWaiting: number; afterReady: number }> {

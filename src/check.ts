@@ -7,11 +7,11 @@ import { readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'n
 import { configOf, killFlag, type Config } from './cli/cli.ts';
 import { defaultServiceAccountDir } from './cli/options.ts';
 import { listProcesses, notPermitted, uidOf } from './kill.ts';
-import { hasAction, recognise } from './known.ts';
-import { describe, finishedForGood, plan, specOf, statusOf, unprobedWarning } from './pod.ts';
+import { hasAction, recognise } from './pod/known.ts';
+import { describe, finishedForGood, plan, specOf, statusOf, unprobedWarning } from './pod/plan.ts';
 import { describeTarget, playable, probeTarget } from './probe-target.ts';
 import { terminationLogPath } from './termination.ts';
-import { signalledExits } from './verdicts.ts';
+import { signalledExits } from './pod/verdicts.ts';
 import { display, hostOf, isLocalHost, portOf } from './shared/urls.ts';
 import { escapeControls } from './shared/log.ts';
 import { ApiClient, isTlsFailure, type TransportError } from './kube/client.ts';

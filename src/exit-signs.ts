@@ -15,10 +15,10 @@
 // running (draining) is taken as stopped; the Pod still does not complete until it ends,
 // and `kubectl get pod` shows it running.
 import { readdirSync, readFileSync } from 'node:fs';
-import { restartAfter, specOf, statusOf } from './pod.ts';
+import { restartAfter, specOf, statusOf } from './pod/plan.ts';
 import type { Pod } from './shared/pod.ts';
 import { playable, probeTarget } from './probe-target.ts';
-import { recognise } from './known.ts';
+import { recognise } from './pod/known.ts';
 import { hostOf, isLocalHost, portOf, requestKey } from './shared/urls.ts';
 import type { Endpoint } from './endpoints.ts';
 

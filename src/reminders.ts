@@ -3,7 +3,7 @@
 // that a short hiccup gets one line and a stuck Job a steady, quiet trickle. What they
 // say (and what --ready-timeout says) is what blocks: the API's standing problem, or
 // each unready sidecar with its state and restarts.
-import { describe, staleView, statusOf, type Passed, type Plan, type PlanError } from './pod.ts';
+import { describe, staleView, statusOf, type Passed, type Plan, type PlanError } from './pod/plan.ts';
 import type { Pod } from './shared/pod.ts';
 
 export interface Blocker {

@@ -16,7 +16,7 @@ import { salvage } from './cli/cli.ts';
 import { createLogger, type Logger } from './shared/log.ts';
 import { Signals } from './supervise.ts';
 import { shutDown } from './shutdown.ts';
-import { gracePeriodMs, isDeleting, plan, restartAfter, type Plan } from './pod.ts';
+import { gracePeriodMs, isDeleting, plan, restartAfter, type Plan } from './pod/plan.ts';
 import type { Pod } from './shared/pod.ts';
 import { defaultServiceAccountDir } from './cli/options.ts';
 import { existsSync } from 'node:fs';
@@ -66,7 +66,7 @@ async function readPod(config: Config, env: NodeJS.ProcessEnv, log: Logger): Pro
     if (who !== p.own) return { refused: `proa in container ${who} acts for the other programs of this Pod` };
   }
   let auto: URL[] = [];
-  if (config.shutdownAuto) auto = (await import('./auto.ts')).autoActions(pod, p, config, log);
+  if (config.shutdownAuto) auto = (await import('./pod/auto.ts')).autoActions(pod, p, config, log);
   return { planned: { auto, graceMs: gracePeriodMs(pod).ms, hostPid: pod.spec?.hostPID === true, fixes: new Map(), ports: [] } };
 }
 

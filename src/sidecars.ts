@@ -8,7 +8,7 @@
 // authority.
 import type { Config } from './cli/cli.ts';
 import type { Logger } from './shared/log.ts';
-import { exitBaseline, exits, ownRestartCount, readiness, restartAfter, specOf, statusOf, type ExitBaseline, type Passed, type Plan } from './pod.ts';
+import { exitBaseline, exits, ownRestartCount, readiness, restartAfter, specOf, statusOf, type ExitBaseline, type Passed, type Plan } from './pod/plan.ts';
 import { blockingFields, reminderMessage, reminders, whatBlocks } from './reminders.ts';
 import { timerMs } from './shared/limits.ts';
 import type { CommandResult, Signals } from './supervise.ts';
@@ -20,7 +20,7 @@ import { Prober } from './prober.ts';
 import { eventOf, type Story } from './story.ts';
 import { Recorder } from './kube/recorder.ts';
 import { settle } from './peers.ts';
-import { ownRestart, sidecarExit } from './verdicts.ts';
+import { ownRestart, sidecarExit } from './pod/verdicts.ts';
 import type { Outcome } from './shared/attempts.ts';
 import { pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type EndpointGate } from './endpoints.ts';
 import { exitSigns, SignWatch, wordGraceMs } from './exit-signs.ts';

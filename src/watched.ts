@@ -4,11 +4,11 @@
 // (sidecars.ts) are built. Decisions live in pod.ts.
 import { killFlag, type Config } from './cli/cli.ts';
 import type { Logger } from './shared/log.ts';
-import { describe, gracePeriodMs, isDeleting, plan, specOf, statusOf, unprobedWarning, type Plan, type PlanError } from './pod.ts';
+import { describe, gracePeriodMs, isDeleting, plan, specOf, statusOf, unprobedWarning, type Plan, type PlanError } from './pod/plan.ts';
 import type { Pod } from './shared/pod.ts';
-import { describeRestart } from './restarts.ts';
-import { autoActions } from './auto.ts';
-import { recognise } from './known.ts';
+import { describeRestart } from './pod/restarts.ts';
+import { autoActions } from './pod/auto.ts';
+import { recognise } from './pod/known.ts';
 import { portOf } from './shared/urls.ts';
 import { listen } from './peers.ts';
 import { maxDurationText } from './shared/limits.ts';

@@ -1,8 +1,8 @@
 // Well-known sidecars: recognised from the spec with their shutdown endpoint enabled,
-// disabled or unknown (src/known.ts); --shutdown-auto through the binary.
+// disabled or unknown (src/pod/known.ts); --shutdown-auto through the binary.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasAction, recognise } from '../src/known.ts';
+import { hasAction, recognise } from '../src/pod/known.ts';
 import type { Pod } from '../src/shared/pod.ts';
 import type { Json } from '../testbed/api/fake-apiserver.ts';
 import { bed } from './bed.ts';

@@ -10,7 +10,7 @@ import type { Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../src/shared/log.ts';
 import { Prober, type ProbedPod } from '../src/prober.ts';
-import type { Plan } from '../src/pod.ts';
+import type { Plan } from '../src/pod/plan.ts';
 import type { ContainerStatus, Pod } from '../src/shared/pod.ts';
 import { decodePod } from '../src/kube/decode.ts';
 import { clusterCerts } from '../testbed/api/certs.ts';

@@ -1,7 +1,7 @@
 // The kubelet's restart decision for one exited container, as Kubernetes 1.37 makes it
 // (pkg/api/v1/pod/util.go: ContainerShouldRestart, FindMatchingContainerRestartRule;
 // pkg/kubelet/container/helpers.go: ShouldAllContainersRestart). Written apart from
-// proa's own src/restarts.ts on purpose: the simulator stands in for the kubelet, and a
+// proa's own src/pod/restarts.ts on purpose: the simulator stands in for the kubelet, and a
 // stand-in that shared proa's reading could never catch proa misreading it. The node
 // parity suite holds both to the real kubelet.
 import type { Json } from '../api/fake-apiserver.ts';

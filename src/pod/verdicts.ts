@@ -3,8 +3,8 @@
 // (will it be started again, and will its code fail the Pod?). The decision is
 // restarts.ts' rule; this module says it, with the fix. Pure.
 import { recognise } from './known.ts';
-import { exitAwaited, restartAfter, type Plan } from './pod.ts';
-import type { Pod } from './shared/pod.ts';
+import { exitAwaited, restartAfter, type Plan } from './plan.ts';
+import type { Pod } from '../shared/pod.ts';
 
 export interface Said {
   level: 'info' | 'warn';

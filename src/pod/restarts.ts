@@ -14,7 +14,7 @@
 // A native sidecar (init container, restartPolicy Always) restarts whatever the code,
 // unless one of its rules says RestartAllContainers.
 
-import type { RestartRule } from './shared/pod.ts';
+import type { RestartRule } from '../shared/pod.ts';
 
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 

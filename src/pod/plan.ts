@@ -13,9 +13,9 @@
 //   it is *ready*: by default proa awaits the readiness of every native sidecar that
 //   declares a readinessProbe (readiness is what the user asked for); --wait-for and
 //   --ignore choose exactly.
-import { maxDurationMs } from './shared/limits.ts';
+import { maxDurationMs } from '../shared/limits.ts';
 import { afterExit, podRestartPolicy, type RestartDecision, type RestartPolicy } from './restarts.ts';
-import type { ContainerSpec, ContainerStatus, Pod, Terminated } from './shared/pod.ts';
+import type { ContainerSpec, ContainerStatus, Pod, Terminated } from '../shared/pod.ts';
 
 export interface Sidecar {
   name: string;

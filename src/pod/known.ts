@@ -2,8 +2,8 @@
 // code 0. Pure: the spec in, what proa knows out. Three answers per sidecar: the spec
 // shows its shutdown endpoint enabled, shows it disabled, or cannot tell (the
 // configuration lives where proa does not look, such as a ConfigMap).
-import type { ContainerSpec, Pod } from './shared/pod.ts';
-import { isLocalHost, portOf } from './shared/urls.ts';
+import type { ContainerSpec, Pod } from '../shared/pod.ts';
+import { isLocalHost, portOf } from '../shared/urls.ts';
 
 export type Endpoint = 'enabled' | 'disabled' | 'unknown';
 

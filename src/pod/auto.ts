@@ -1,10 +1,10 @@
 // --shutdown-auto, once the spec is seen: the shutdown requests for the recognised
 // sidecars (known.ts), and what to say about each one proa could stop but will not:
 // the flag to pass, an endpoint the spec shows disabled, a port the spec gets wrong.
-import type { Config } from './cli/cli.ts';
-import type { Logger } from './shared/log.ts';
-import type { Plan } from './pod.ts';
-import type { Pod } from './shared/pod.ts';
+import type { Config } from '../cli/cli.ts';
+import type { Logger } from '../shared/log.ts';
+import type { Plan } from './plan.ts';
+import type { Pod } from '../shared/pod.ts';
 import { hasAction, recognise } from './known.ts';
 
 /** POST targets for the recognised sidecars (regular ones) that no configured action covers. */
