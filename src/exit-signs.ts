@@ -15,7 +15,8 @@
 // running (draining) is taken as stopped; the Pod still does not complete until it ends,
 // and `kubectl get pod` shows it running.
 import { readdirSync, readFileSync } from 'node:fs';
-import { restartAfter, specOf, statusOf } from './pod/plan.ts';
+import { restartAfter } from './pod/restarts.ts';
+import { specOf, statusOf } from './shared/pod.ts';
 import type { Pod } from './shared/pod.ts';
 import { playable, probeTarget } from './probe-target.ts';
 import { recognise } from './pod/known.ts';

@@ -33,7 +33,9 @@
 import { connect, createServer, type Server } from 'node:net';
 import type { Logger } from './shared/log.ts';
 import type { Signals } from './supervise.ts';
-import { finishedForGood, statusOf, type Plan } from './pod/plan.ts';
+import { finishedForGood } from './pod/status.ts';
+import { statusOf } from './shared/pod.ts';
+import type { Plan } from './pod/plan.ts';
 import type { Pod } from './shared/pod.ts';
 import { sleep } from './shared/limits.ts';
 

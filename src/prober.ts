@@ -13,7 +13,8 @@
 // starts the count again.
 import type { Logger } from './shared/log.ts';
 import { sleep } from './shared/limits.ts';
-import { specOf, statusOf, type Plan, type PlanError, type Sidecar } from './pod/plan.ts';
+import { specOf, statusOf } from './shared/pod.ts';
+import type { Plan, PlanError, Sidecar } from './pod/plan.ts';
 import type { ContainerStatus, Pod } from './shared/pod.ts';
 import { describeTarget, playable, probeTarget, type Playable, type ProbeTarget } from './probe-target.ts';
 import { attempt, type Answer } from './probe-attempts.ts';

@@ -8,7 +8,10 @@
 // authority.
 import type { Config } from './cli/cli.ts';
 import type { Logger } from './shared/log.ts';
-import { exitBaseline, exits, ownRestartCount, readiness, restartAfter, specOf, statusOf, type ExitBaseline, type Passed, type Plan } from './pod/plan.ts';
+import { exitBaseline, exits, ownRestartCount, readiness, type ExitBaseline, type Passed } from './pod/status.ts';
+import { restartAfter } from './pod/restarts.ts';
+import { specOf, statusOf } from './shared/pod.ts';
+import type { Plan } from './pod/plan.ts';
 import { blockingFields, reminderMessage, reminders, whatBlocks } from './reminders.ts';
 import { timerMs } from './shared/limits.ts';
 import type { CommandResult, Signals } from './supervise.ts';

@@ -4,7 +4,9 @@
 // (sidecars.ts) are built. Decisions live in pod.ts.
 import { killFlag, type Config } from './cli/cli.ts';
 import type { Logger } from './shared/log.ts';
-import { describe, gracePeriodMs, isDeleting, plan, specOf, statusOf, unprobedWarning, type Plan, type PlanError } from './pod/plan.ts';
+import { describe, gracePeriodMs, isDeleting } from './pod/status.ts';
+import { plan, unprobedWarning, type Plan, type PlanError } from './pod/plan.ts';
+import { specOf, statusOf } from './shared/pod.ts';
 import type { Pod } from './shared/pod.ts';
 import { describeRestart } from './pod/restarts.ts';
 import { autoActions } from './pod/auto.ts';

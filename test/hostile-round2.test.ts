@@ -14,7 +14,8 @@ import { binary, tempDir } from '../testbed/paths.ts';
 import { proa, Run } from './proa.ts';
 import { Recorder } from './recorder.ts';
 import type { Json } from '../testbed/api/fake-apiserver.ts';
-import { exits, plan, readiness } from '../src/pod/plan.ts';
+import { exits, readiness } from '../src/pod/status.ts';
+import { plan } from '../src/pod/plan.ts';
 import type { Pod } from '../src/shared/pod.ts';
 
 const works = (args: string[]): boolean => {

@@ -1,7 +1,9 @@
 // The pure rules over Pod JSON, on the reference fixtures and built Pods.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { plan, readiness, describe, exits, exitBaseline, gracePeriodMs, isDeleting, restartAfter, staleView, finishedForGood, type Plan } from '../src/pod/plan.ts';
+import { plan, type Plan } from '../src/pod/plan.ts';
+import { readiness, describe, exits, exitBaseline, gracePeriodMs, isDeleting, staleView, finishedForGood } from '../src/pod/status.ts';
+import { restartAfter } from '../src/pod/restarts.ts';
 import type { Pod } from '../src/shared/pod.ts';
 import { containerFromMountinfo } from '../src/kube/config.ts';
 import { fixture, makePod, running, terminated, restarted } from './pods.ts';

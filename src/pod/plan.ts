@@ -13,9 +13,8 @@
 //   it is *ready*: by default proa awaits the readiness of every native sidecar that
 //   declares a readinessProbe (readiness is what the user asked for); --wait-for and
 //   --ignore choose exactly.
-import { maxDurationMs } from '../shared/limits.ts';
-import { afterExit, podRestartPolicy, type RestartDecision, type RestartPolicy } from './restarts.ts';
-import type { ContainerSpec, ContainerStatus, Pod, Terminated } from '../shared/pod.ts';
+import type { ContainerSpec, Pod } from '../shared/pod.ts';
+import { podRestartPolicy, restartAfter, type RestartPolicy } from './restarts.ts';
 
 export interface Sidecar {
   name: string;
@@ -72,37 +71,6 @@ export interface PlanInput {
   killSignal?: number | undefined;
 }
 
-/** The container named `name` (regular or init), as the spec has it. */
-export function specOf(pod: Pod, name: string): ContainerSpec | undefined {
-  return pod.spec?.containers?.find((c) => c.name === name) ?? pod.spec?.initContainers?.find((c) => c.name === name);
-}
-
-/** What the kubelet does when container `name` exits with `code` (restarts.ts). */
-export function restartAfter(pod: Pod, name: string, code: number): RestartDecision {
-  return afterExit(pod.spec?.restartPolicy, specOf(pod, name), code);
-}
-
-const willRestart = (pod: Pod, name: string, code: number): boolean => restartAfter(pod, name, code).action !== 'none';
-
-/** The kubelet is restarting every container of the Pod (a RestartAllContainers rule fired). */
-function restartingAll(pod: Pod): boolean {
-  return (pod.status?.conditions ?? []).some((c) => c.type === 'AllContainersRestarting' && c.status === 'True');
-}
-
-export function isDeleting(pod: Pod): boolean {
-  return Boolean(pod.metadata?.deletionTimestamp);
-}
-
-/**
- * The default for --shutdown-timeout: the Pod's grace period, else Kubernetes' 30 s,
- * clamped to what a timer holds (`clamped`: the spec asked for more).
- */
-export function gracePeriodMs(pod: Pod): { ms: number; clamped: boolean } {
-  const s = pod.spec?.terminationGracePeriodSeconds;
-  if (s === undefined || s < 0) return { ms: 30_000, clamped: false };
-  return s * 1000 > maxDurationMs ? { ms: maxDurationMs, clamped: true } : { ms: s * 1000, clamped: false };
-}
-
 /**
  * Kubernetes reports a container without a readinessProbe ready as soon as it runs
  * (after its startupProbe passes, when it has one), so proa cannot wait for it to
@@ -153,25 +121,9 @@ export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
   const detected = input.detected && regular.includes(input.detected) ? input.detected : undefined;
   if (regular.length === 0) return { error: 'the Pod spec has no containers', fallback: everyOther(undefined) };
 
-  let own: string;
-  let ownRule: string;
-  if (input.container) {
-    if (!regular.includes(input.container.value)) {
-      return {
-        error: `${input.container.source}: the Pod has no container "${input.container.value}"; its containers are ${regular.join(', ')}`,
-        fallback: everyOther(detected ?? regular[0]),
-      };
-    }
-    own = input.container.value;
-    ownRule = input.container.source;
-  } else if (detected) {
-    own = detected;
-    ownRule = '/proc/self/mountinfo';
-  } else {
-    if (input.detected) notes.push(`/proc/self/mountinfo names container "${input.detected}", which the Pod spec does not have`);
-    own = regular[0]!;
-    ownRule = 'first container in the spec';
-  }
+  const chosen = ownContainer(input, regular, detected, notes);
+  if ('error' in chosen) return { error: chosen.error, fallback: everyOther(detected ?? regular[0]) };
+  const { own, ownRule } = chosen;
 
   if (input.kill && pod.spec?.hostPID === true) {
     return {
@@ -199,20 +151,38 @@ export function plan(pod: Pod, input: PlanInput): Plan | PlanError {
     peers = [];
   }
 
-  let names: string[];
-  let nativeByDefault: string[] = [];
-  if (input.waitFor.length > 0) {
-    names = [];
-    for (const n of input.waitFor) {
-      if (n === own) notes.push(`--wait-for names proa's own container "${n}"; not awaited`);
-      else if (!regular.includes(n) && !native.has(n)) notes.push(`--wait-for names init container "${n}", which completes before proa starts; not awaited`);
-      else if (!names.includes(n)) names.push(n);
-    }
-  } else {
-    nativeByDefault = init.filter((c) => c.restartPolicy === 'Always' && c.readinessProbe).map((c) => c.name);
-    names = [...nativeByDefault, ...regular.filter((n) => n !== own && !peers.includes(n))];
-  }
+  const { names, nativeByDefault } = awaitedNames(pod, input.waitFor, own, peers, notes);
   return planFor(own, ownRule, names.filter((n) => !input.ignore.includes(n)), nativeByDefault, peers);
+}
+
+/** proa's own container: --container (or its variable), else the one the mountinfo names, else the spec's first. */
+function ownContainer(input: PlanInput, regular: string[], detected: string | undefined, notes: string[]): { own: string; ownRule: string } | { error: string } {
+  if (input.container) {
+    if (!regular.includes(input.container.value)) {
+      return { error: `${input.container.source}: the Pod has no container "${input.container.value}"; its containers are ${regular.join(', ')}` };
+    }
+    return { own: input.container.value, ownRule: input.container.source };
+  }
+  if (detected) return { own: detected, ownRule: '/proc/self/mountinfo' };
+  if (input.detected) notes.push(`/proc/self/mountinfo names container "${input.detected}", which the Pod spec does not have`);
+  return { own: regular[0]!, ownRule: 'first container in the spec' };
+}
+
+/** The containers to await: --wait-for's (less what cannot be awaited), else every other regular one and the probed native sidecars. */
+function awaitedNames(pod: Pod, waitFor: string[], own: string, peers: string[], notes: string[]): { names: string[]; nativeByDefault: string[] } {
+  const regular = (pod.spec?.containers ?? []).map((c) => c.name);
+  const init = pod.spec?.initContainers ?? [];
+  if (waitFor.length === 0) {
+    const nativeByDefault = init.filter((c) => c.restartPolicy === 'Always' && c.readinessProbe).map((c) => c.name);
+    return { names: [...nativeByDefault, ...regular.filter((n) => n !== own && !peers.includes(n))], nativeByDefault };
+  }
+  const names: string[] = [];
+  for (const n of waitFor) {
+    if (n === own) notes.push(`--wait-for names proa's own container "${n}"; not awaited`);
+    else if (!regular.includes(n) && !init.some((c) => c.name === n && c.restartPolicy === 'Always')) notes.push(`--wait-for names init container "${n}", which completes before proa starts; not awaited`);
+    else if (!names.includes(n)) names.push(n);
+  }
+  return { names, nativeByDefault: [] };
 }
 
 /**
@@ -239,139 +209,4 @@ function restartTrap(pod: Pod, name: string, killSignal: number | undefined): st
 export function runsProa(spec: ContainerSpec | undefined): boolean {
   const first = spec?.command?.[0] ?? spec?.args?.[0];
   return first !== undefined && /(^|\/)proa$/.test(first);
-}
-
-/** A container that has terminated and will not be restarted: its program is done for good. */
-export function finishedForGood(pod: Pod, name: string): boolean {
-  const t = statusOf(pod, name, false)?.state?.terminated;
-  return t !== undefined && !willRestart(pod, name, t.exitCode);
-}
-
-/**
- * Each status list indexed by name once, on first use: a Pod's statuses are looked up per
- * awaited container on every event, and a scan each time made an event cost quadratic in
- * the number of containers (20,000: 3.5 s of CPU per event). The first status of a name
- * wins, as the scan's did.
- */
-const indexes = new WeakMap<readonly ContainerStatus[], Map<string, ContainerStatus>>();
-
-export function statusOf(pod: Pod, name: string, native: boolean): ContainerStatus | undefined {
-  const list = native ? pod.status?.initContainerStatuses : pod.status?.containerStatuses;
-  if (!list) return undefined;
-  let index = indexes.get(list);
-  if (!index) {
-    index = new Map();
-    for (const s of list) if (!index.has(s.name)) index.set(s.name, s);
-    indexes.set(list, index);
-  }
-  return index.get(name);
-}
-
-/** A short, stable description of a container's state, logged whenever it changes. */
-export function describe(status: ContainerStatus | undefined): string {
-  if (!status) return 'no status yet';
-  const t = status.state?.terminated;
-  if (t) return `terminated (exit code ${t.exitCode}${t.reason ? `, ${t.reason}` : ''})`;
-  const w = status.state?.waiting;
-  if (w) return `waiting (${w.reason ?? 'no reason given'})`;
-  if (status.state?.running) {
-    if (status.ready === true) return 'ready';
-    return status.started === false ? 'running, not started' : 'running, not ready';
-  }
-  return status.ready === true ? 'ready' : 'unknown state';
-}
-
-export type Readiness =
-  | { kind: 'ready' }
-  | { kind: 'waiting'; notReady: string[] }
-  | { kind: 'failed'; name: string; terminated: Terminated };
-
-/**
- * Why this view of the Pod is older than this proa, or undefined when it is not. proa
- * runs, so a status that shows its own container terminated, or removed for a restart of
- * every container, or the AllContainersRestarting condition, comes from before this run:
- * the sidecars it calls ready may be the ones the restart killed. The restarted proa waits
- * for a view of its own run, as a fresh start.
- */
-export function staleView(pod: Pod, p: Plan): string | undefined {
-  if (restartingAll(pod)) return 'the kubelet is restarting every container of the Pod (AllContainersRestarting)';
-  const own = statusOf(pod, p.own, false)?.state;
-  if (own?.terminated) return `the Pod's status still shows proa's container ${p.own} terminated (exit code ${own.terminated.exitCode}), from before this run`;
-  if (own?.waiting?.reason === 'RestartingAllContainers') return `the Pod's status still shows proa's container ${p.own} removed for the restart of every container`;
-  return undefined;
-}
-
-/** Whether proa's own probe has passed for this run of a container (prober.ts). */
-export type Passed = (name: string, status: ContainerStatus | undefined) => boolean;
-
-/**
- * Ready when every awaited container is ready in this one observation of the Pod: the
- * kubelet says so, or proa's own probe passed in the run the status shows (`passed`).
- */
-export function readiness(pod: Pod, p: Plan, passed?: Passed): Readiness {
-  if (staleView(pod, p)) return { kind: 'waiting', notReady: p.awaited.map((s) => s.name) };
-  const notReady: string[] = [];
-  for (const s of p.awaited) {
-    const status = statusOf(pod, s.name, s.native);
-    if (status?.ready === true || passed?.(s.name, status)) continue;
-    const t = status?.state?.terminated;
-    if (t && !s.native && !willRestart(pod, s.name, t.exitCode)) return { kind: 'failed', name: s.name, terminated: t };
-    notReady.push(s.name);
-  }
-  return notReady.length === 0 ? { kind: 'ready' } : { kind: 'waiting', notReady };
-}
-
-export function ownRestartCount(pod: Pod, p: Plan): number {
-  return statusOf(pod, p.own, false)?.restartCount ?? 0;
-}
-
-/** What each sidecar looked like when shutdown began, to recognise an exit hidden by a restart. */
-export type ExitBaseline = Map<string, { restartCount: number; last: string | undefined }>;
-
-function lastTermination(status: ContainerStatus | undefined): string | undefined {
-  const t = status?.lastState?.terminated;
-  return t ? `${t.containerID ?? ''}/${t.finishedAt ?? ''}/${t.exitCode}` : undefined;
-}
-
-/** Sidecars awaited for exit: regular ones only (the kubelet stops native ones after proa), never a peer (it ends by itself). */
-export function exitAwaited(p: Plan): string[] {
-  return p.awaited.filter((s) => !s.native && !p.peers.includes(s.name)).map((s) => s.name);
-}
-
-export function exitBaseline(pod: Pod, p: Plan): ExitBaseline {
-  const base: ExitBaseline = new Map();
-  for (const name of exitAwaited(p)) {
-    const status = statusOf(pod, name, false);
-    base.set(name, { restartCount: status?.restartCount ?? 0, last: lastTermination(status) });
-  }
-  return base;
-}
-
-export interface Exit {
-  name: string;
-  exitCode: number | undefined;
-  reason: string | undefined;
-}
-
-/**
- * Which sidecars have exited since shutdown began: terminated now, or restarted since
- * (restartCount or lastState moved), as happens under OnFailure/Always.
- */
-export function exits(pod: Pod, p: Plan, baseline: ExitBaseline): { exited: Exit[]; running: string[] } {
-  const exited: Exit[] = [];
-  const running: string[] = [];
-  for (const name of exitAwaited(p)) {
-    const status = statusOf(pod, name, false);
-    const t = status?.state?.terminated;
-    const base = baseline.get(name);
-    if (t) {
-      exited.push({ name, exitCode: t.exitCode, reason: t.reason });
-    } else if (status && base && ((status.restartCount ?? 0) > base.restartCount || lastTermination(status) !== base.last)) {
-      const last = status.lastState?.terminated;
-      exited.push({ name, exitCode: last?.exitCode, reason: last?.reason });
-    } else {
-      running.push(name);
-    }
-  }
-  return { exited, running };
 }

@@ -14,7 +14,7 @@
 // A native sidecar (init container, restartPolicy Always) restarts whatever the code,
 // unless one of its rules says RestartAllContainers.
 
-import type { RestartRule } from '../shared/pod.ts';
+import { specOf, type Pod, type RestartRule } from '../shared/pod.ts';
 
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 
@@ -74,4 +74,16 @@ export function describeRestart(podPolicy: string | undefined, spec: RestartFiel
   if (own !== 'Always' && own !== 'OnFailure' && own !== 'Never') return `the Pod's restartPolicy ${podRestartPolicy(podPolicy)}`;
   const rules = (spec?.restartPolicyRules ?? []).map((r, i) => describeRule(r, i));
   return rules.length > 0 ? `${rules.join(', ')}, else its restartPolicy ${own}` : `its restartPolicy ${own}`;
+}
+
+/** What the kubelet does when container `name` exits with `code`. */
+export function restartAfter(pod: Pod, name: string, code: number): RestartDecision {
+  return afterExit(pod.spec?.restartPolicy, specOf(pod, name), code);
+}
+
+export const willRestart = (pod: Pod, name: string, code: number): boolean => restartAfter(pod, name, code).action !== 'none';
+
+/** The kubelet is restarting every container of the Pod (a RestartAllContainers rule fired). */
+export function restartingAll(pod: Pod): boolean {
+  return (pod.status?.conditions ?? []).some((c) => c.type === 'AllContainersRestarting' && c.status === 'True');
 }

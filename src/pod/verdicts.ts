@@ -3,7 +3,9 @@
 // (will it be started again, and will its code fail the Pod?). The decision is
 // restarts.ts' rule; this module says it, with the fix. Pure.
 import { recognise } from './known.ts';
-import { exitAwaited, restartAfter, type Plan } from './plan.ts';
+import { exitAwaited } from './status.ts';
+import { restartAfter } from './restarts.ts';
+import type { Plan } from './plan.ts';
 import type { Pod } from '../shared/pod.ts';
 
 export interface Said {
