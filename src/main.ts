@@ -1,12 +1,12 @@
 // The lifecycle: wait for the sidecars, run the command, shut the sidecars down, wait
 // for them to exit, and exit with the command's code. Every path out shuts down, a bug
 // in proa included: the safety net below catches what the lifecycle did not.
-import './inspector.ts';
+import './command/inspector.ts';
 import { writeSync } from 'node:fs';
 import { parseCli, UsageError, type Config } from './cli/cli.ts';
 import { usage } from './cli/options.ts';
 import { createLogger, type Logger } from './shared/log.ts';
-import { runCommand, Signals, signalNumber, type CommandResult } from './supervise.ts';
+import { runCommand, Signals, signalNumber, type CommandResult } from './command/supervise.ts';
 import { hostPidFix, hostPidNamespace } from './kill.ts';
 import { prepareShutdown, shutDown, type ShutdownInput } from './shutdown.ts';
 import type { Stop } from './view.ts';

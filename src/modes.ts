@@ -17,7 +17,7 @@
 // Without endpoints, 401 and 403 keep being retried: RBAC often lands after the Pod.
 import type { Config } from './cli/cli.ts';
 import type { Logger } from './shared/log.ts';
-import type { CommandResult, Signals } from './supervise.ts';
+import type { CommandResult, Signals } from './command/supervise.ts';
 import type { Sidecars } from './sidecars.ts';
 import type { Trouble } from './kube/watch.ts';
 import { Unwatched } from './unwatched.ts';

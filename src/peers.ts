@@ -32,7 +32,7 @@
 //   an acting one shuts the sidecars down at once, as a single proa does.
 import { connect, createServer, type Server } from 'node:net';
 import type { Logger } from './shared/log.ts';
-import type { Signals } from './supervise.ts';
+import type { Signals } from './command/supervise.ts';
 import { finishedForGood } from './pod/status.ts';
 import { statusOf } from './shared/pod.ts';
 import type { Plan } from './pod/plan.ts';

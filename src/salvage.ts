@@ -14,7 +14,7 @@
 import type { Config } from './cli/cli.ts';
 import { salvage } from './cli/cli.ts';
 import { createLogger, type Logger } from './shared/log.ts';
-import { Signals } from './supervise.ts';
+import { Signals } from './command/supervise.ts';
 import { shutDown } from './shutdown.ts';
 import { gracePeriodMs, isDeleting } from './pod/status.ts';
 import { plan, type Plan } from './pod/plan.ts';

@@ -17,7 +17,7 @@
 import type { Config } from './cli/cli.ts';
 import type { Logger } from './shared/log.ts';
 import type { Attempts, Outcome } from './shared/attempts.ts';
-import type { Signals } from './supervise.ts';
+import type { Signals } from './command/supervise.ts';
 import type { ExitWait, Planned, SidecarView } from './view.ts';
 import { portOf, requestKey } from './shared/urls.ts';
 

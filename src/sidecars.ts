@@ -14,7 +14,7 @@ import { specOf, statusOf } from './shared/pod.ts';
 import type { Plan } from './pod/plan.ts';
 import { blockingFields, reminderMessage, reminders, whatBlocks } from './reminders.ts';
 import { timerMs } from './shared/limits.ts';
-import type { CommandResult, Signals } from './supervise.ts';
+import type { CommandResult, Signals } from './command/supervise.ts';
 import type { Identity } from './kube/config.ts';
 import type { Trouble } from './kube/watch.ts';
 import type { ApiClient } from './kube/client.ts';

@@ -6,7 +6,7 @@
 // restart policy, the grace period, native sidecars) is not known here.
 import type { Config } from './cli/cli.ts';
 import type { Logger } from './shared/log.ts';
-import type { CommandResult, Signals } from './supervise.ts';
+import type { CommandResult, Signals } from './command/supervise.ts';
 import { reminders } from './reminders.ts';
 import { timerMs } from './shared/limits.ts';
 import { EndpointGate, pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type Endpoint } from './endpoints.ts';
