@@ -12,7 +12,7 @@ import { describe, finishedForGood } from './pod/status.ts';
 import { plan, unprobedWarning } from './pod/plan.ts';
 import { specOf, statusOf } from './shared/pod.ts';
 import { describeTarget, playable, probeTarget } from './probe-target.ts';
-import { terminationLogPath } from './termination.ts';
+import { terminationLogPath } from './report/termination.ts';
 import { signalledExits } from './pod/verdicts.ts';
 import { display, hostOf, isLocalHost, portOf } from './shared/urls.ts';
 import { escapeControls } from './shared/log.ts';

@@ -12,8 +12,8 @@ import { prepareShutdown, shutDown, type ShutdownInput } from './shutdown.ts';
 import type { Stop } from './view.ts';
 import { redact } from './shared/urls.ts';
 import { versionLine } from './shared/version.ts';
-import { Story } from './story.ts';
-import { leaveTerminationMessage, terminationLogPath } from './termination.ts';
+import { Story } from './report/story.ts';
+import { leaveTerminationMessage, terminationLogPath } from './report/termination.ts';
 
 /** At exit, the most spent posting Events still queued (none when none is). */
 const eventsFlushMs = 300;

@@ -25,7 +25,7 @@ import { waitEndpoints } from './endpoints.ts';
 import { rbacYaml } from './kube/rbac.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity, type Identity } from './kube/config.ts';
 import type { ExitWaiter, Gate, Planned, SidecarView } from './view.ts';
-import type { Story } from './story.ts';
+import type { Story } from './report/story.ts';
 
 /** The view of the sidecars for this run; undefined when there is none (proa exits 3, said why). */
 export async function connect(config: Config, env: NodeJS.ProcessEnv, log: Logger, story?: Story): Promise<SidecarView | undefined> {

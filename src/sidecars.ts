@@ -20,7 +20,7 @@ import type { Trouble } from './kube/watch.ts';
 import type { ApiClient } from './kube/client.ts';
 import { WatchedPod } from './watched.ts';
 import { Prober } from './prober.ts';
-import { eventOf, type Story } from './story.ts';
+import { eventOf, type Story } from './report/story.ts';
 import { Recorder } from './kube/recorder.ts';
 import { settle } from './peers.ts';
 import { ownRestart, sidecarExit } from './pod/verdicts.ts';

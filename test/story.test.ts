@@ -1,9 +1,9 @@
-// The story told off proa's log (src/story.ts), line by line as the logger writes them:
+// The story told off proa's log (src/report/story.ts), line by line as the logger writes them:
 // which step each line makes, and when the shutdown's Event is ready to go.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../src/shared/log.ts';
-import { Story, type Step } from '../src/story.ts';
+import { Story, type Step } from '../src/report/story.ts';
 
 function told(): { story: Story; steps: Step[]; log: ReturnType<Story['tap']> } {
   const story = new Story();

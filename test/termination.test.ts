@@ -1,4 +1,4 @@
-// The termination message's place (src/termination.ts), with the real binary and the fake
+// The termination message's place (src/report/termination.ts), with the real binary and the fake
 // API server: the Pod spec's terminationMessagePath for proa's own container, where the
 // kubelet made the file; nothing created where it did not.
 import { test } from 'node:test';

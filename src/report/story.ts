@@ -11,9 +11,9 @@
 //                told once they all have one (or the sidecars' end comes first)
 //   stopped      'N/N sidecars exited', or a survivor ('... is still running after ...')
 // and the first error, whatever it was.
-import { redact } from './shared/urls.ts';
-import { cutUtf8 } from './shared/limits.ts';
-import type { Fields, Logger } from './shared/log.ts';
+import { redact } from '../shared/urls.ts';
+import { cutUtf8 } from '../shared/limits.ts';
+import type { Fields, Logger } from '../shared/log.ts';
 
 export type Step =
   | { kind: 'waiting'; sidecars: string[] }

@@ -8,7 +8,7 @@
 // still empty (else it is the program's own message): nothing is created or overwritten,
 // and a file that cannot be written changes nothing else.
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { terminationLogFromMountinfo } from './kube/config.ts';
+import { terminationLogFromMountinfo } from '../kube/config.ts';
 
 const fallback = '/dev/termination-log';
 
