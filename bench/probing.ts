@@ -1,11 +1,11 @@
-// proa's own readiness probes (src/prober.ts), by the requests a sidecar receives: how
+// proa's own readiness probes (src/probes/prober.ts), by the requests a sidecar receives: how
 // many a second while it is not ready (at most 5 by design), and after it is (none).
 // The module itself, against a local server that answers 503 for `waitMs` and then 200,
 // with the Pod handed in as the watch would.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../src/shared/log.ts';
-import { Prober } from '../src/prober.ts';
+import { Prober } from '../src/probes/prober.ts';
 import { decodePod } from '../src/kube/decode.ts';
 import type { Plan } from '../src/pod/plan.ts';
 import type { ContainerStatus } from '../src/shared/pod.ts';

@@ -11,7 +11,7 @@ import { hasAction, recognise } from './pod/known.ts';
 import { describe, finishedForGood } from './pod/status.ts';
 import { plan, unprobedWarning } from './pod/plan.ts';
 import { specOf, statusOf } from './shared/pod.ts';
-import { describeTarget, playable, probeTarget } from './probe-target.ts';
+import { describeTarget, playable, probeTarget } from './probes/target.ts';
 import { terminationLogPath } from './report/termination.ts';
 import { signalledExits } from './pod/verdicts.ts';
 import { display, hostOf, isLocalHost, portOf } from './shared/urls.ts';
@@ -20,7 +20,7 @@ import { ApiClient, isTlsFailure, type TransportError } from './kube/client.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
 import { decodePod } from './kube/decode.ts';
 import { rbacYaml } from './kube/rbac.ts';
-import { probeReady, tcpAttempt, waitEndpoints } from './endpoints.ts';
+import { probeReady, tcpAttempt, waitEndpoints } from './probes/endpoints.ts';
 
 type Status = 'ok' | 'info' | 'warn' | 'fail';
 interface Finding { section: string; status: Status; text: string }

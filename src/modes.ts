@@ -21,7 +21,7 @@ import type { CommandResult, Signals } from './command/supervise.ts';
 import type { Sidecars } from './sidecars.ts';
 import type { Trouble } from './kube/watch.ts';
 import { Unwatched } from './unwatched.ts';
-import { waitEndpoints } from './endpoints.ts';
+import { waitEndpoints } from './probes/endpoints.ts';
 import { rbacYaml } from './kube/rbac.ts';
 import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity, type Identity } from './kube/config.ts';
 import type { ExitWaiter, Gate, Planned, SidecarView } from './view.ts';
@@ -54,7 +54,7 @@ export async function connect(config: Config, env: NodeJS.ProcessEnv, log: Logge
     namespace: identity.namespace.value, namespaceSource: identity.namespace.source,
     api: `https://${access.host}:${access.port}`,
   });
-  const [{ Sidecars }, { ApiClient }, { EndpointGate }] = await Promise.all([import('./sidecars.ts'), import('./kube/client.ts'), import('./endpoints.ts')]);
+  const [{ Sidecars }, { ApiClient }, { EndpointGate }] = await Promise.all([import('./sidecars.ts'), import('./kube/client.ts'), import('./probes/endpoints.ts')]);
   const client = new ApiClient(access);
   const gate = endpoints.length > 0 ? new EndpointGate(endpoints, log) : undefined;
   const watched = new Sidecars(config, log, client, identity, config.container ? undefined : detectContainer(), gate, story);

@@ -19,14 +19,14 @@ import type { Identity } from './kube/config.ts';
 import type { Trouble } from './kube/watch.ts';
 import type { ApiClient } from './kube/client.ts';
 import { WatchedPod } from './watched.ts';
-import { Prober } from './prober.ts';
+import { Prober } from './probes/prober.ts';
 import { eventOf, type Story } from './report/story.ts';
 import { Recorder } from './kube/recorder.ts';
 import { settle } from './peers.ts';
 import { ownRestart, sidecarExit } from './pod/verdicts.ts';
 import type { Outcome } from './shared/attempts.ts';
-import { pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type EndpointGate } from './endpoints.ts';
-import { exitSigns, SignWatch, wordGraceMs } from './exit-signs.ts';
+import { pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type EndpointGate } from './probes/endpoints.ts';
+import { exitSigns, SignWatch, wordGraceMs } from './probes/exit-signs.ts';
 import type { ExitWait, ExitWaiter, Gate, Planned, SidecarView, Stop } from './view.ts';
 
 /**

@@ -9,7 +9,7 @@ import type { Logger } from './shared/log.ts';
 import type { CommandResult, Signals } from './command/supervise.ts';
 import { reminders } from './reminders.ts';
 import { timerMs } from './shared/limits.ts';
-import { EndpointGate, pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type Endpoint } from './endpoints.ts';
+import { EndpointGate, pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type Endpoint } from './probes/endpoints.ts';
 import type { ExitWaiter, Gate, Planned, SidecarView } from './view.ts';
 
 export class Unwatched implements SidecarView {

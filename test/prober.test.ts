@@ -1,4 +1,4 @@
-// proa's own readiness probes (src/prober.ts) against real local servers, with the Pod's
+// proa's own readiness probes (src/probes/prober.ts) against real local servers, with the Pod's
 // status handed in as the watch would: what counts as ready (successThreshold in a row,
 // the kubelet's rule for redirects and status codes), what holds a probe back (no Pod IP,
 // a startupProbe not passed, another host), and what each fault leaves in the last answer.
@@ -9,7 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../src/shared/log.ts';
-import { Prober, type ProbedPod } from '../src/prober.ts';
+import { Prober, type ProbedPod } from '../src/probes/prober.ts';
 import type { Plan } from '../src/pod/plan.ts';
 import type { ContainerStatus, Pod } from '../src/shared/pod.ts';
 import { decodePod } from '../src/kube/decode.ts';

@@ -1,5 +1,5 @@
 // One probe as the kubelet's prober makes it (pkg/probe/http, tcp and grpc in v1.37),
-// written apart from proa's own (src/probe-attempts.ts) so that the simulator holds proa
+// written apart from proa's own (src/probes/handlers.ts) so that the simulator holds proa
 // to the kubelet and not to itself. Plain JavaScript: the Pod network's agent
 // (pod-network-agent.mjs) runs it inside the Pod's namespace with no loader.
 // - httpGet: HTTP or HTTPS (no certificate check), the probe's httpHeaders, one

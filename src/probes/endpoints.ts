@@ -13,11 +13,11 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, isIP } from 'node:net';
-import type { Config } from './cli/cli.ts';
-import type { Logger } from './shared/log.ts';
-import { lookup } from './shared/lookup.ts';
-import { display, hostOf, isLocalHost, portOf } from './shared/urls.ts';
-import { sleep } from './shared/limits.ts';
+import type { Config } from '../cli/cli.ts';
+import type { Logger } from '../shared/log.ts';
+import { lookup } from '../shared/lookup.ts';
+import { display, hostOf, isLocalHost, portOf } from '../shared/urls.ts';
+import { sleep } from '../shared/limits.ts';
 
 export interface Endpoint {
   /** For the log: the URL (credentials removed) or HOST:PORT. */

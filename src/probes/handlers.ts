@@ -16,8 +16,8 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as http2Connect, constants as h2 } from 'node:http2';
 import { tcpAttempt } from './endpoints.ts';
-import { userAgent as proaAgent } from './shared/version.ts';
-import type { ProbeTarget } from './probe-target.ts';
+import { userAgent as proaAgent } from '../shared/version.ts';
+import type { ProbeTarget } from './target.ts';
 
 export interface Answer {
   ok: boolean;

@@ -1,7 +1,7 @@
 // proa's own readiness probes, beside the watch: the kubelet probes every periodSeconds
 // (10 s by default) and its verdict then takes a status write and a watch event to reach
 // proa, so a sidecar that serves at once is called ready seconds late. proa sends the
-// same probe (probe-target.ts, probe-attempts.ts) from inside the Pod, at most every
+// same probe (target.ts, handlers.ts) from inside the Pod, at most every
 // 200 ms per container (5 attempts a second, each bounded by the smaller of 1 s and the
 // probe's timeoutSeconds), and a container counts as ready when the kubelet says so or
 // when proa's probe has passed successThreshold times in a row in this run of it.
@@ -11,13 +11,13 @@
 // kubelet's `started`), and no Pod IP yet. None is sent once the container counts as
 // ready, and a success belongs to one run of the container (its containerID): a restart
 // starts the count again.
-import type { Logger } from './shared/log.ts';
-import { sleep } from './shared/limits.ts';
-import { specOf, statusOf } from './shared/pod.ts';
-import type { Plan, PlanError, Sidecar } from './pod/plan.ts';
-import type { ContainerStatus, Pod } from './shared/pod.ts';
-import { describeTarget, playable, probeTarget, type Playable, type ProbeTarget } from './probe-target.ts';
-import { attempt, type Answer } from './probe-attempts.ts';
+import type { Logger } from '../shared/log.ts';
+import { sleep } from '../shared/limits.ts';
+import { specOf, statusOf } from '../shared/pod.ts';
+import type { Plan, PlanError, Sidecar } from '../pod/plan.ts';
+import type { ContainerStatus, Pod } from '../shared/pod.ts';
+import { describeTarget, playable, probeTarget, type Playable, type ProbeTarget } from './target.ts';
+import { attempt, type Answer } from './handlers.ts';
 import { tcpAttempt } from './endpoints.ts';
 
 /** What the prober reads of the watched Pod (watched.ts). */

@@ -15,12 +15,12 @@
 // running (draining) is taken as stopped; the Pod still does not complete until it ends,
 // and `kubectl get pod` shows it running.
 import { readdirSync, readFileSync } from 'node:fs';
-import { restartAfter } from './pod/restarts.ts';
-import { specOf, statusOf } from './shared/pod.ts';
-import type { Pod } from './shared/pod.ts';
-import { playable, probeTarget } from './probe-target.ts';
-import { recognise } from './pod/known.ts';
-import { hostOf, isLocalHost, portOf, requestKey } from './shared/urls.ts';
+import { restartAfter } from '../pod/restarts.ts';
+import { specOf, statusOf } from '../shared/pod.ts';
+import type { Pod } from '../shared/pod.ts';
+import { playable, probeTarget } from './target.ts';
+import { recognise } from '../pod/known.ts';
+import { hostOf, isLocalHost, portOf, requestKey } from '../shared/urls.ts';
 import type { Endpoint } from './endpoints.ts';
 
 /** How long past its sign a sidecar that needs the kubelet's word is waited for. */
