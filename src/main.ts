@@ -9,7 +9,7 @@ import { createLogger, type Logger } from './shared/log.ts';
 import { runCommand, Signals, signalNumber, type CommandResult } from './command/supervise.ts';
 import { hostPidFix, hostPidNamespace } from './kill.ts';
 import { prepareShutdown, shutDown, type ShutdownInput } from './shutdown.ts';
-import type { Stop } from './view.ts';
+import type { Stop } from './sidecars/view.ts';
 import { redact } from './shared/urls.ts';
 import { versionLine } from './shared/version.ts';
 import { Story } from './report/story.ts';
@@ -73,7 +73,7 @@ async function lifecycle(config: Config, env: NodeJS.ProcessEnv, log: Logger, ru
     if (!config.noWait) {
       // Loaded here, not at start: --no-wait and PROA_DISABLED never need the watch nor
       // the endpoints, and their TLS and HTTP cost ~12 ms and ~5 MiB (npm run bench).
-      const { connect } = await import('./modes.ts');
+      const { connect } = await import('./sidecars/modes.ts');
       run.sidecars = await connect(config, env, log, story);
       if (!run.sidecars) {
         const code = await stopEarly(run, { kind: 'not-in-cluster', code: 3 });

@@ -23,7 +23,7 @@ import type { Pod } from './shared/pod.ts';
 import { defaultServiceAccountDir } from './cli/options.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Planned } from './view.ts';
+import type { Planned } from './sidecars/view.ts';
 
 /** How long the Pod is waited for before acting alone. */
 const podWithinMs = 5_000;
@@ -62,7 +62,7 @@ async function readPod(config: Config, env: NodeJS.ProcessEnv, log: Logger): Pro
   const again = restartAfter(pod, p.own, 2);
   if (again.action !== 'none' && !isDeleting(pod)) return { refused: `${again.by} has the kubelet run proa again after exit code 2, and each retry would send again` };
   if (p.peers.length > 0) {
-    const { acting, earlyBoundMs } = await import('./peers.ts');
+    const { acting, earlyBoundMs } = await import('./sidecars/peers.ts');
     const order = (pod.spec?.containers ?? []).map((c) => c.name).filter((n) => n === p.own || p.peers.includes(n));
     const who = await acting({ pod, plan: p, deleted: isDeleting(pod), until: () => Promise.reject(new Error('not watched')) }, order, new AbortController().signal, log, earlyBoundMs);
     if (who !== p.own) return { refused: `proa in container ${who} acts for the other programs of this Pod` };

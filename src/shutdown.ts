@@ -18,7 +18,7 @@ import type { Config } from './cli/cli.ts';
 import type { Logger } from './shared/log.ts';
 import type { Attempts, Outcome } from './shared/attempts.ts';
 import type { Signals } from './command/supervise.ts';
-import type { ExitWait, Planned, SidecarView } from './view.ts';
+import type { ExitWait, Planned, SidecarView } from './sidecars/view.ts';
 import { portOf, requestKey } from './shared/urls.ts';
 
 export interface ShutdownInput {

@@ -20,7 +20,7 @@ import { plan } from '../src/pod/plan.ts';
 import { restartAfter } from '../src/pod/restarts.ts';
 import { statusOf } from '../src/shared/pod.ts';
 import type { Pod } from '../src/shared/pod.ts';
-import { whatBlocks, reminderMessage } from '../src/reminders.ts';
+import { whatBlocks, reminderMessage } from '../src/sidecars/reminders.ts';
 import { recognise } from '../src/pod/known.ts';
 import { autoActions } from '../src/pod/auto.ts';
 import { parseCli, UsageError, type Config } from '../src/cli/cli.ts';

@@ -15,17 +15,17 @@
 //   endpoints given;
 // - neither: no API access and no endpoints: exit 3, naming the flags that would do.
 // Without endpoints, 401 and 403 keep being retried: RBAC often lands after the Pod.
-import type { Config } from './cli/cli.ts';
-import type { Logger } from './shared/log.ts';
-import type { CommandResult, Signals } from './command/supervise.ts';
+import type { Config } from '../cli/cli.ts';
+import type { Logger } from '../shared/log.ts';
+import type { CommandResult, Signals } from '../command/supervise.ts';
 import type { Sidecars } from './sidecars.ts';
-import type { Trouble } from './kube/watch.ts';
+import type { Trouble } from '../kube/watch.ts';
 import { Unwatched } from './unwatched.ts';
-import { waitEndpoints } from './probes/endpoints.ts';
-import { rbacYaml } from './kube/rbac.ts';
-import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity, type Identity } from './kube/config.ts';
+import { waitEndpoints } from '../probes/endpoints.ts';
+import { rbacYaml } from '../kube/rbac.ts';
+import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity, type Identity } from '../kube/config.ts';
 import type { ExitWaiter, Gate, Planned, SidecarView } from './view.ts';
-import type { Story } from './report/story.ts';
+import type { Story } from '../report/story.ts';
 
 /** The view of the sidecars for this run; undefined when there is none (proa exits 3, said why). */
 export async function connect(config: Config, env: NodeJS.ProcessEnv, log: Logger, story?: Story): Promise<SidecarView | undefined> {
@@ -54,7 +54,7 @@ export async function connect(config: Config, env: NodeJS.ProcessEnv, log: Logge
     namespace: identity.namespace.value, namespaceSource: identity.namespace.source,
     api: `https://${access.host}:${access.port}`,
   });
-  const [{ Sidecars }, { ApiClient }, { EndpointGate }] = await Promise.all([import('./sidecars.ts'), import('./kube/client.ts'), import('./probes/endpoints.ts')]);
+  const [{ Sidecars }, { ApiClient }, { EndpointGate }] = await Promise.all([import('./sidecars.ts'), import('../kube/client.ts'), import('../probes/endpoints.ts')]);
   const client = new ApiClient(access);
   const gate = endpoints.length > 0 ? new EndpointGate(endpoints, log) : undefined;
   const watched = new Sidecars(config, log, client, identity, config.container ? undefined : detectContainer(), gate, story);

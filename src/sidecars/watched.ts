@@ -2,21 +2,21 @@
 // plan made from the first one, deletion, whether the watch is cut), the state lines
 // that make a stuck Job explain itself, and `until`, on which the lifecycle's waits
 // (sidecars.ts) are built. Decisions live in pod.ts.
-import { killFlag, type Config } from './cli/cli.ts';
-import type { Logger } from './shared/log.ts';
-import { describe, gracePeriodMs, isDeleting } from './pod/status.ts';
-import { plan, unprobedWarning, type Plan, type PlanError } from './pod/plan.ts';
-import { specOf, statusOf } from './shared/pod.ts';
-import type { Pod } from './shared/pod.ts';
-import { describeRestart } from './pod/restarts.ts';
-import { autoActions } from './pod/auto.ts';
-import { recognise } from './pod/known.ts';
-import { portOf } from './shared/urls.ts';
+import { killFlag, type Config } from '../cli/cli.ts';
+import type { Logger } from '../shared/log.ts';
+import { describe, gracePeriodMs, isDeleting } from '../pod/status.ts';
+import { plan, unprobedWarning, type Plan, type PlanError } from '../pod/plan.ts';
+import { specOf, statusOf } from '../shared/pod.ts';
+import type { Pod } from '../shared/pod.ts';
+import { describeRestart } from '../pod/restarts.ts';
+import { autoActions } from '../pod/auto.ts';
+import { recognise } from '../pod/known.ts';
+import { portOf } from '../shared/urls.ts';
 import { listen } from './peers.ts';
-import { maxDurationText } from './shared/limits.ts';
-import type { Identity } from './kube/config.ts';
-import { PodWatch, type Trouble, type WatchEvent } from './kube/watch.ts';
-import type { ApiClient } from './kube/client.ts';
+import { maxDurationText } from '../shared/limits.ts';
+import type { Identity } from '../kube/config.ts';
+import { PodWatch, type Trouble, type WatchEvent } from '../kube/watch.ts';
+import type { ApiClient } from '../kube/client.ts';
 import type { Planned } from './view.ts';
 
 export class WatchedPod {

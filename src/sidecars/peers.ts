@@ -31,13 +31,13 @@
 // - early stops (before the command): a peer that is not acting never sends the actions;
 //   an acting one shuts the sidecars down at once, as a single proa does.
 import { connect, createServer, type Server } from 'node:net';
-import type { Logger } from './shared/log.ts';
-import type { Signals } from './command/supervise.ts';
-import { finishedForGood } from './pod/status.ts';
-import { statusOf } from './shared/pod.ts';
-import type { Plan } from './pod/plan.ts';
-import type { Pod } from './shared/pod.ts';
-import { sleep } from './shared/limits.ts';
+import type { Logger } from '../shared/log.ts';
+import type { Signals } from '../command/supervise.ts';
+import { finishedForGood } from '../pod/status.ts';
+import { statusOf } from '../shared/pod.ts';
+import type { Plan } from '../pod/plan.ts';
+import type { Pod } from '../shared/pod.ts';
+import { sleep } from '../shared/limits.ts';
 
 /** The liveness channel of a peer: abstract (no file), in the Pod's network namespace. */
 function address(uid: string, container: string): string {

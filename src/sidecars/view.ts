@@ -1,8 +1,8 @@
 // The one small interface through which the lifecycle knows its sidecars, whatever tells
 // it: the watch on the Pod (sidecars.ts), the sidecars' own endpoints when the Pod cannot
 // be watched (unwatched.ts), or the watch falling back to the endpoints (modes.ts).
-import type { Outcome } from './shared/attempts.ts';
-import type { CommandResult, Signals } from './command/supervise.ts';
+import type { Outcome } from '../shared/attempts.ts';
+import type { CommandResult, Signals } from '../command/supervise.ts';
 
 /** Why proa stops before running the command; each has its exit code. */
 export type Stop =

@@ -6,27 +6,27 @@
 // it has quit), the sidecars are judged by their local endpoints refusing connections,
 // once every shutdown request was answered; the watch, if it comes back, stays the
 // authority.
-import type { Config } from './cli/cli.ts';
-import type { Logger } from './shared/log.ts';
-import { exitBaseline, exits, ownRestartCount, readiness, type ExitBaseline, type Passed } from './pod/status.ts';
-import { restartAfter } from './pod/restarts.ts';
-import { specOf, statusOf } from './shared/pod.ts';
-import type { Plan } from './pod/plan.ts';
+import type { Config } from '../cli/cli.ts';
+import type { Logger } from '../shared/log.ts';
+import { exitBaseline, exits, ownRestartCount, readiness, type ExitBaseline, type Passed } from '../pod/status.ts';
+import { restartAfter } from '../pod/restarts.ts';
+import { specOf, statusOf } from '../shared/pod.ts';
+import type { Plan } from '../pod/plan.ts';
 import { blockingFields, reminderMessage, reminders, whatBlocks } from './reminders.ts';
-import { timerMs } from './shared/limits.ts';
-import type { CommandResult, Signals } from './command/supervise.ts';
-import type { Identity } from './kube/config.ts';
-import type { Trouble } from './kube/watch.ts';
-import type { ApiClient } from './kube/client.ts';
+import { timerMs } from '../shared/limits.ts';
+import type { CommandResult, Signals } from '../command/supervise.ts';
+import type { Identity } from '../kube/config.ts';
+import type { Trouble } from '../kube/watch.ts';
+import type { ApiClient } from '../kube/client.ts';
 import { WatchedPod } from './watched.ts';
-import { Prober } from './probes/prober.ts';
-import { eventOf, type Story } from './report/story.ts';
-import { Recorder } from './kube/recorder.ts';
+import { Prober } from '../probes/prober.ts';
+import { eventOf, type Story } from '../report/story.ts';
+import { Recorder } from '../kube/recorder.ts';
 import { settle } from './peers.ts';
-import { ownRestart, sidecarExit } from './pod/verdicts.ts';
-import type { Outcome } from './shared/attempts.ts';
-import { pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type EndpointGate } from './probes/endpoints.ts';
-import { exitSigns, SignWatch, wordGraceMs } from './probes/exit-signs.ts';
+import { ownRestart, sidecarExit } from '../pod/verdicts.ts';
+import type { Outcome } from '../shared/attempts.ts';
+import { pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type EndpointGate } from '../probes/endpoints.ts';
+import { exitSigns, SignWatch, wordGraceMs } from '../probes/exit-signs.ts';
 import type { ExitWait, ExitWaiter, Gate, Planned, SidecarView, Stop } from './view.ts';
 
 /**
@@ -222,7 +222,7 @@ export class Sidecars implements SidecarView {
     if (!pod || !p || 'error' in p || !uid) return;
     const r = readiness(pod, p, this.#passed);
     if (r.kind !== 'waiting') return;
-    const { lastProbeFailures } = await import('./kube/unhealthy.ts');
+    const { lastProbeFailures } = await import('../kube/unhealthy.ts');
     const found = await lastProbeFailures(this.#client, this.#namespace, uid, r.notReady);
     if (typeof found === 'string') {
       this.#log.info(`the kubelet's probe failures are in kubectl describe pod ${pod.metadata?.name ?? ''}: ${found}`);

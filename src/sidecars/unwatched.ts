@@ -4,12 +4,12 @@
 // actions, when every endpoint (those and the shutdown targets' host:port) refuses
 // connections (endpoints.ts). What needs the Pod's spec or status (--shutdown-auto, the
 // restart policy, the grace period, native sidecars) is not known here.
-import type { Config } from './cli/cli.ts';
-import type { Logger } from './shared/log.ts';
-import type { CommandResult, Signals } from './command/supervise.ts';
+import type { Config } from '../cli/cli.ts';
+import type { Logger } from '../shared/log.ts';
+import type { CommandResult, Signals } from '../command/supervise.ts';
 import { reminders } from './reminders.ts';
-import { timerMs } from './shared/limits.ts';
-import { EndpointGate, pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type Endpoint } from './probes/endpoints.ts';
+import { timerMs } from '../shared/limits.ts';
+import { EndpointGate, pollUntil, probeClosed, shutdownEndpoints, waitEndpoints, type Endpoint } from '../probes/endpoints.ts';
 import type { ExitWaiter, Gate, Planned, SidecarView } from './view.ts';
 
 export class Unwatched implements SidecarView {
