@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { configOf, killFlag, type Config } from './cli/cli.ts';
 import { defaultServiceAccountDir } from './cli/options.ts';
-import { listProcesses, notPermitted, uidOf } from './kill.ts';
+import { listProcesses, notPermitted, uidOf } from './shutdown/kill.ts';
 import { hasAction, recognise } from './pod/known.ts';
 import { describe, finishedForGood } from './pod/status.ts';
 import { plan, unprobedWarning } from './pod/plan.ts';

@@ -7,8 +7,8 @@ import { parseCli, UsageError, type Config } from './cli/cli.ts';
 import { usage } from './cli/options.ts';
 import { createLogger, type Logger } from './shared/log.ts';
 import { runCommand, Signals, signalNumber, type CommandResult } from './command/supervise.ts';
-import { hostPidFix, hostPidNamespace } from './kill.ts';
-import { prepareShutdown, shutDown, type ShutdownInput } from './shutdown.ts';
+import { hostPidFix, hostPidNamespace } from './shutdown/kill.ts';
+import { prepareShutdown, shutDown, type ShutdownInput } from './shutdown/shutdown.ts';
 import type { Stop } from './sidecars/view.ts';
 import { redact } from './shared/urls.ts';
 import { versionLine } from './shared/version.ts';
@@ -230,7 +230,7 @@ else main(process.argv.slice(2), process.env).then(
       process.stderr.write(redact(err.message) + '\n');
       // Inside a Pod, what parsed still stops the sidecars where that is safe (salvage.ts).
       if (process.argv[2] !== 'check') {
-        await import('./salvage.ts').then((m) => m.stopAfterUsageError(process.argv.slice(2), process.env)).catch((again: unknown) => {
+        await import('./shutdown/salvage.ts').then((m) => m.stopAfterUsageError(process.argv.slice(2), process.env)).catch((again: unknown) => {
           process.stderr.write(redact(`proa: internal error after the bad input: ${errorText(again)}`) + '\n');
         });
       }

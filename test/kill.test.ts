@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ancestors, hostPidNamespace, listProcesses, signalIfSame } from '../src/kill.ts';
+import { ancestors, hostPidNamespace, listProcesses, signalIfSame } from '../src/shutdown/kill.ts';
 import { createLogger } from '../src/shared/log.ts';
 import { tempDir } from '../testbed/paths.ts';
 

@@ -17,9 +17,9 @@
 //   window without closing it (Node has no pidfd_send_signal).
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { KillSignal } from './cli/values.ts';
-import type { Logger } from './shared/log.ts';
-import { delay, pause, type Attempts, type Outcome } from './shared/attempts.ts';
+import type { KillSignal } from '../cli/values.ts';
+import type { Logger } from '../shared/log.ts';
+import { delay, pause, type Attempts, type Outcome } from '../shared/attempts.ts';
 
 export interface Process {
   pid: number;

@@ -14,12 +14,12 @@
 //   a signal was the reason to stop, only a further one does.
 // - when the bound passes with a sidecar still running, the last lines say which one,
 //   that the Pod will not complete on its own, and what would fix it.
-import type { Config } from './cli/cli.ts';
-import type { Logger } from './shared/log.ts';
-import type { Attempts, Outcome } from './shared/attempts.ts';
-import type { Signals } from './command/supervise.ts';
-import type { ExitWait, Planned, SidecarView } from './sidecars/view.ts';
-import { portOf, requestKey } from './shared/urls.ts';
+import type { Config } from '../cli/cli.ts';
+import type { Logger } from '../shared/log.ts';
+import type { Attempts, Outcome } from '../shared/attempts.ts';
+import type { Signals } from '../command/supervise.ts';
+import type { ExitWait, Planned, SidecarView } from '../sidecars/view.ts';
+import { portOf, requestKey } from '../shared/urls.ts';
 
 export interface ShutdownInput {
   config: Config;

@@ -11,19 +11,19 @@
 // - the Pod read once, within a bound: without it (no API access, refused, no answer)
 //   proa acts alone, as without API access;
 // - outside a Pod, nothing, as before.
-import type { Config } from './cli/cli.ts';
-import { salvage } from './cli/cli.ts';
-import { createLogger, type Logger } from './shared/log.ts';
-import { Signals } from './command/supervise.ts';
+import type { Config } from '../cli/cli.ts';
+import { salvage } from '../cli/cli.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
+import { Signals } from '../command/supervise.ts';
 import { shutDown } from './shutdown.ts';
-import { gracePeriodMs, isDeleting } from './pod/status.ts';
-import { plan, type Plan } from './pod/plan.ts';
-import { restartAfter } from './pod/restarts.ts';
-import type { Pod } from './shared/pod.ts';
-import { defaultServiceAccountDir } from './cli/options.ts';
+import { gracePeriodMs, isDeleting } from '../pod/status.ts';
+import { plan, type Plan } from '../pod/plan.ts';
+import { restartAfter } from '../pod/restarts.ts';
+import type { Pod } from '../shared/pod.ts';
+import { defaultServiceAccountDir } from '../cli/options.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Planned } from './sidecars/view.ts';
+import type { Planned } from '../sidecars/view.ts';
 
 /** How long the Pod is waited for before acting alone. */
 const podWithinMs = 5_000;
@@ -36,7 +36,7 @@ function insidePod(env: NodeJS.ProcessEnv): boolean {
 /** What the Pod says of this proa: whether it may send, and what the spec adds. */
 async function readPod(config: Config, env: NodeJS.ProcessEnv, log: Logger): Promise<{ refused: string } | { planned?: Planned; note?: string }> {
   const [{ loadClusterAccess, resolveIdentity, detectContainer, NotInCluster }, { ApiClient }, { decodePod }] =
-    await Promise.all([import('./kube/config.ts'), import('./kube/client.ts'), import('./kube/decode.ts')]);
+    await Promise.all([import('../kube/config.ts'), import('../kube/client.ts'), import('../kube/decode.ts')]);
   let access;
   try {
     access = loadClusterAccess(env, config.serviceAccountDir);
@@ -62,13 +62,13 @@ async function readPod(config: Config, env: NodeJS.ProcessEnv, log: Logger): Pro
   const again = restartAfter(pod, p.own, 2);
   if (again.action !== 'none' && !isDeleting(pod)) return { refused: `${again.by} has the kubelet run proa again after exit code 2, and each retry would send again` };
   if (p.peers.length > 0) {
-    const { acting, earlyBoundMs } = await import('./sidecars/peers.ts');
+    const { acting, earlyBoundMs } = await import('../sidecars/peers.ts');
     const order = (pod.spec?.containers ?? []).map((c) => c.name).filter((n) => n === p.own || p.peers.includes(n));
     const who = await acting({ pod, plan: p, deleted: isDeleting(pod), until: () => Promise.reject(new Error('not watched')) }, order, new AbortController().signal, log, earlyBoundMs);
     if (who !== p.own) return { refused: `proa in container ${who} acts for the other programs of this Pod` };
   }
   let auto: URL[] = [];
-  if (config.shutdownAuto) auto = (await import('./pod/auto.ts')).autoActions(pod, p, config, log);
+  if (config.shutdownAuto) auto = (await import('../pod/auto.ts')).autoActions(pod, p, config, log);
   return { planned: { auto, graceMs: gracePeriodMs(pod).ms, hostPid: pod.spec?.hostPID === true, fixes: new Map(), ports: [] } };
 }
 

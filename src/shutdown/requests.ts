@@ -7,11 +7,11 @@
 import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
-import type { Logger } from './shared/log.ts';
-import { delay, pause, type Attempts, type Outcome } from './shared/attempts.ts';
-import { userAgent } from './shared/version.ts';
-import { lookup } from './shared/lookup.ts';
-import { display, hostOf, isLocalHost } from './shared/urls.ts';
+import type { Logger } from '../shared/log.ts';
+import { delay, pause, type Attempts, type Outcome } from '../shared/attempts.ts';
+import { userAgent } from '../shared/version.ts';
+import { lookup } from '../shared/lookup.ts';
+import { display, hostOf, isLocalHost } from '../shared/urls.ts';
 
 /** Interim (1xx) heads skipped before an answer; past this, a sidecar is only stalling. */
 const maxInterimHeads = 32;
