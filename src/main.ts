@@ -31,7 +31,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (invocation.kind === 'help') return print(usage());
   if (invocation.kind === 'version') return print(versionLine() + '\n');
   if (invocation.kind === 'check') {
-    const { check, render } = await import('./check.ts');
+    const { check, render } = await import('./check/check.ts');
     const { report, source } = await check(invocation.config, invocation.bare, env);
     const code = print(render(report, source, invocation.jsonAsked));
     return code !== 0 ? code : report.blocking ? 1 : 0;

@@ -4,23 +4,23 @@
 // the last line. What the API answers passes the same boundary as the watch's events
 // (kube/decode.ts), and an answer proa cannot read is a finding, never a crash.
 import { readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
-import { configOf, killFlag, type Config } from './cli/cli.ts';
-import { defaultServiceAccountDir } from './cli/options.ts';
-import { listProcesses, notPermitted, uidOf } from './shutdown/kill.ts';
-import { hasAction, recognise } from './pod/known.ts';
-import { describe, finishedForGood } from './pod/status.ts';
-import { plan, unprobedWarning } from './pod/plan.ts';
-import { specOf, statusOf } from './shared/pod.ts';
-import { describeTarget, playable, probeTarget } from './probes/target.ts';
-import { terminationLogPath } from './report/termination.ts';
-import { signalledExits } from './pod/verdicts.ts';
-import { display, hostOf, isLocalHost, portOf } from './shared/urls.ts';
-import { escapeControls } from './shared/log.ts';
-import { ApiClient, isTlsFailure, type TransportError } from './kube/client.ts';
-import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from './kube/config.ts';
-import { decodePod } from './kube/decode.ts';
-import { rbacYaml } from './kube/rbac.ts';
-import { probeReady, tcpAttempt, waitEndpoints } from './probes/endpoints.ts';
+import { configOf, killFlag, type Config } from '../cli/cli.ts';
+import { defaultServiceAccountDir } from '../cli/options.ts';
+import { listProcesses, notPermitted, uidOf } from '../shutdown/kill.ts';
+import { hasAction, recognise } from '../pod/known.ts';
+import { describe, finishedForGood } from '../pod/status.ts';
+import { plan, unprobedWarning } from '../pod/plan.ts';
+import { specOf, statusOf } from '../shared/pod.ts';
+import { describeTarget, playable, probeTarget } from '../probes/target.ts';
+import { terminationLogPath } from '../report/termination.ts';
+import { signalledExits } from '../pod/verdicts.ts';
+import { display, hostOf, isLocalHost, portOf } from '../shared/urls.ts';
+import { escapeControls } from '../shared/log.ts';
+import { ApiClient, isTlsFailure, type TransportError } from '../kube/client.ts';
+import { detectContainer, loadClusterAccess, NotInCluster, resolveIdentity } from '../kube/config.ts';
+import { decodePod } from '../kube/decode.ts';
+import { rbacYaml } from '../kube/rbac.ts';
+import { probeReady, tcpAttempt, waitEndpoints } from '../probes/endpoints.ts';
 
 type Status = 'ok' | 'info' | 'warn' | 'fail';
 interface Finding { section: string; status: Status; text: string }
