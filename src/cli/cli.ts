@@ -5,10 +5,10 @@ import { isLevel, levelFromRustLog, type Level, type LogFormat } from '../shared
 import { maxDurationText } from '../shared/limits.ts';
 import { credentialProblem, display, isLocalHost, shownValue } from '../shared/urls.ts';
 import { parseDuration, parseSignal, parseSwitch, type KillSignal } from './values.ts';
-import { defaultServiceAccountDir, envName, options } from './options.ts';
+import { defaultServiceAccountDir, envName, options, usage } from './options.ts';
 import { envTypos, fail, mergeEnv, splitArgv, UsageError, type RawValue } from './argv.ts';
 
-export { parseDuration, parseSignal, UsageError, type KillSignal };
+export { defaultServiceAccountDir, parseDuration, parseSignal, usage, UsageError, type KillSignal };
 
 /** Where a value came from, for logs that explain proa's decisions. */
 export interface Sourced<T> {
