@@ -57,7 +57,7 @@ export interface RawValue {
   values: string[];
   /** `--flag` or the environment variable's name. */
   where: string;
-  /** A PROA_* list split at commas that holds an `@`: its pieces are never quoted (cli.ts' show). */
+  /** A PROA_* list split at commas that holds an `@`: its pieces are never quoted (config.ts' show). */
   secret?: boolean;
 }
 
@@ -75,32 +75,7 @@ export interface Split {
  * everything after belongs to the command even when it starts with `-`.
  */
 export function splitArgv(argv: readonly string[], lenient = false): Split {
-  // Under PROA_DISABLED nothing is checked: an unknown or incomplete option is passed over.
-  const problem = (message: string): void => {
-    if (!lenient) fail(message);
-  };
-  const raw = new Map<string, RawValue>();
-  const out: Split = { raw, command: [], help: false, version: false };
-  const add = (spec: OptionSpec, value: string): void => {
-    const where = `--${spec.long}`;
-    const prev = raw.get(spec.long);
-    if (spec.kind === 'list' && prev) prev.values.push(value);
-    else raw.set(spec.long, { values: [value], where });
-  };
-  // --help and --version end the command line: anything after them is a mistake to name.
-  const nothingAfter = (flag: string, i: number): void => {
-    if (i + 1 < argv.length) problem(`${flag} takes nothing after it (got "${shownValue(argv[i + 1]!)}")`);
-  };
-  const takeValue = (spec: OptionSpec, inline: string | undefined, i: number): [string, number] => {
-    if (inline !== undefined) return [inline, i];
-    const next = argv[i + 1];
-    if (next === undefined || next === '--') {
-      problem(`--${spec.long} needs a value (${spec.arg})`);
-      return ['', i];
-    }
-    return [next, i + 1];
-  };
-
+  const parse = new Parse(argv, lenient);
   let i = 0;
   let last: { long: string; value: string } | undefined;
   for (; i < argv.length; i++) {
@@ -110,62 +85,106 @@ export function splitArgv(argv: readonly string[], lenient = false): Split {
       i++;
       break;
     }
-    if (arg.startsWith('-') && arg.length > 1) last = undefined;
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      const name = arg.slice(2, eq < 0 ? undefined : eq);
-      const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-      if (name === 'help' || name === 'version') {
-        out[name] = true;
-        nothingAfter(`--${name}`, i);
-        continue;
-      }
-      const spec = options.find((o) => o.long === name);
-      if (!spec) {
-        const near = nearest(name, [...options.map((o) => o.long), 'help', 'version']);
-        problem(`unknown option '--${shownValue(name)}'${near ? `; did you mean --${near}?` : ''}`);
-        continue;
-      }
-      if (spec.kind === 'switch') {
-        if (inline !== undefined) problem(`--${spec.long} is a switch and takes no value (got "${shownValue(inline)}")`);
-        add(spec, 'true');
-      } else {
-        const [value, at] = takeValue(spec, inline, i);
-        add(spec, value);
-        last = { long: spec.long, value };
-        i = at;
-      }
-      continue;
-    }
-    if (arg.startsWith('-') && arg.length > 1) {
-      // A cluster of short options: -Kg URL, -gURL.
-      for (let j = 1; j < arg.length; j++) {
-        const c = arg[j]!;
-        if (c === 'h' || c === 'V') {
-          out[c === 'h' ? 'help' : 'version'] = true;
-          if (j === arg.length - 1) nothingAfter(`-${c}`, i);
-          continue;
-        }
-        const spec = options.find((o) => o.short === c);
-        if (!spec) {
-          problem(`unknown option '-${c}'`);
-          break;
-        }
-        if (spec.kind === 'switch') { add(spec, 'true'); continue; }
-        // -gURL, -g=URL (as clap reads it) or -g URL.
-        const rest = arg.slice(j + 1).replace(/^=/, '');
-        const [value, at] = takeValue(spec, rest === '' ? undefined : rest, i);
-        add(spec, value);
-        i = at;
-        break;
-      }
-      continue;
-    }
-    break;
+    if (!arg.startsWith('-') || arg.length === 1) break;
+    const read = arg.startsWith('--') ? parse.long(arg, i) : { at: parse.shorts(arg, i), last: undefined };
+    i = read.at;
+    last = read.last;
   }
+  const out = parse.out;
   out.command = argv.slice(i);
   if (last && out.command.length > 0) out.lastBeforeCommand = last;
   return out;
+}
+
+/** One command line being read: the values so far, and the problems (none reported under PROA_DISABLED). */
+class Parse {
+  readonly #argv: readonly string[];
+  readonly #lenient: boolean;
+  readonly out: Split = { raw: new Map(), command: [], help: false, version: false };
+
+  constructor(argv: readonly string[], lenient: boolean) {
+    this.#argv = argv;
+    this.#lenient = lenient;
+  }
+
+  // Under PROA_DISABLED nothing is checked: an unknown or incomplete option is passed over.
+  #problem(message: string): void {
+    if (!this.#lenient) fail(message);
+  }
+
+  #add(spec: OptionSpec, value: string): void {
+    const prev = this.out.raw.get(spec.long);
+    if (spec.kind === 'list' && prev) prev.values.push(value);
+    else this.out.raw.set(spec.long, { values: [value], where: `--${spec.long}` });
+  }
+
+  // --help and --version end the command line: anything after them is a mistake to name.
+  #nothingAfter(flag: string, i: number): void {
+    if (i + 1 < this.#argv.length) this.#problem(`${flag} takes nothing after it (got "${shownValue(this.#argv[i + 1]!)}")`);
+  }
+
+  #takeValue(spec: OptionSpec, inline: string | undefined, i: number): [string, number] {
+    if (inline !== undefined) return [inline, i];
+    const next = this.#argv[i + 1];
+    if (next === undefined || next === '--') {
+      this.#problem(`--${spec.long} needs a value (${spec.arg})`);
+      return ['', i];
+    }
+    return [next, i + 1];
+  }
+
+  /** `--name`, `--name=value` or `--name value`: where reading goes on, and the value taken, if any. */
+  long(arg: string, i: number): { at: number; last: { long: string; value: string } | undefined } {
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    if (name === 'help' || name === 'version') {
+      this.out[name] = true;
+      this.#nothingAfter(`--${name}`, i);
+      return { at: i, last: undefined };
+    }
+    const spec = options.find((o) => o.long === name);
+    if (!spec) {
+      const near = nearest(name, [...options.map((o) => o.long), 'help', 'version']);
+      this.#problem(`unknown option '--${shownValue(name)}'${near ? `; did you mean --${near}?` : ''}`);
+      return { at: i, last: undefined };
+    }
+    if (spec.kind === 'switch') {
+      if (inline !== undefined) this.#problem(`--${spec.long} is a switch and takes no value (got "${shownValue(inline)}")`);
+      this.#add(spec, 'true');
+      return { at: i, last: undefined };
+    }
+    const [value, at] = this.#takeValue(spec, inline, i);
+    this.#add(spec, value);
+    return { at, last: { long: spec.long, value } };
+  }
+
+  /** A cluster of short options: -Kg URL, -gURL. Where reading goes on. */
+  shorts(arg: string, i: number): number {
+    for (let j = 1; j < arg.length; j++) {
+      const c = arg[j]!;
+      if (c === 'h' || c === 'V') {
+        this.out[c === 'h' ? 'help' : 'version'] = true;
+        if (j === arg.length - 1) this.#nothingAfter(`-${c}`, i);
+        continue;
+      }
+      const spec = options.find((o) => o.short === c);
+      if (!spec) {
+        this.#problem(`unknown option '-${c}'`);
+        return i;
+      }
+      if (spec.kind === 'switch') {
+        this.#add(spec, 'true');
+        continue;
+      }
+      // -gURL, -g=URL (as clap reads it) or -g URL.
+      const rest = arg.slice(j + 1).replace(/^=/, '');
+      const [value, at] = this.#takeValue(spec, rest === '' ? undefined : rest, i);
+      this.#add(spec, value);
+      return at;
+    }
+    return i;
+  }
 }
 
 /** The environment's values for options not given as flags. An empty variable is unset. */

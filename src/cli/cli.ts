@@ -1,72 +1,14 @@
 // Options, environment and usage -> a typed Config. Pure: the caller passes argv and
 // env, and every problem is a UsageError (one line, exit code 2) before anything runs.
-import { constants } from 'node:os';
 import { isLevel, levelFromRustLog, type Level, type LogFormat } from '../shared/log.ts';
-import { maxDurationText } from '../shared/limits.ts';
-import { credentialProblem, display, isLocalHost, shownValue } from '../shared/urls.ts';
+import { shownValue } from '../shared/urls.ts';
 import { parseDuration, parseSignal, parseSwitch, type KillSignal } from './values.ts';
 import { defaultServiceAccountDir, envName, options, usage } from './options.ts';
-import { envTypos, fail, mergeEnv, splitArgv, UsageError, type RawValue } from './argv.ts';
+import { fail, mergeEnv, splitArgv, UsageError } from './argv.ts';
+import { configFrom, type Config } from './config.ts';
 
 export { defaultServiceAccountDir, parseDuration, parseSignal, usage, UsageError, type KillSignal };
-
-/** Where a value came from, for logs that explain proa's decisions. */
-export interface Sourced<T> {
-  value: T;
-  source: string;
-}
-
-/** HOST:PORT, as given (IPv6 in brackets). */
-export interface TcpEndpoint {
-  host: string;
-  port: number;
-  text: string;
-}
-
-export interface Config {
-  command: string;
-  args: string[];
-  httpGet: URL[];
-  httpPost: URL[];
-  kill: string[];
-  killAll: boolean;
-  killSignal: KillSignal;
-  httpTimeoutMs: number;
-  /** undefined: the Pod's terminationGracePeriodSeconds, else 30 s. 0: do not wait. */
-  shutdownTimeoutMs: number | undefined;
-  shutdownOnFailure: boolean;
-  /** Add the recognised sidecars' shutdown endpoints to the actions (see known.ts). */
-  shutdownAuto: boolean;
-  noWait: boolean;
-  pod: Sourced<string> | undefined;
-  namespace: Sourced<string> | undefined;
-  container: Sourced<string> | undefined;
-  waitFor: string[];
-  ignore: string[];
-  /** --peer: containers that run proa although the spec cannot show it. */
-  peers: string[];
-  /** undefined: wait forever, as the Rust proa does. */
-  readyTimeoutMs: number | undefined;
-  /** 'probe': proa also runs the sidecars' readiness probes itself (prober.ts); 'kubelet': the Pod's status alone. */
-  readyBy: 'probe' | 'kubelet';
-  /** Events on the Pod (kube/recorder.ts); the termination message is written either way. */
-  events: boolean;
-  /** Sidecar endpoints: extra gates with API access, the only signal without it. */
-  waitHttp: URL[];
-  waitTcp: TcpEndpoint[];
-  /** Without API access: no wait for the endpoints to close after the shutdown. */
-  noExitWait: boolean;
-  watchTimeoutSeconds: number;
-  logFormat: LogFormat;
-  logLevel: Level;
-  serviceAccountDir: string;
-  /** Pass proa's own PROA_* variables on to the command (they may hold credentialed URLs). */
-  keepProaEnv: boolean;
-  /** PROA_* variables that look like misspelt ones, to warn about once proa logs. */
-  envWarnings: string[];
-  /** Every URL or endpoint given whose host is not in this Pod (urls.ts): `shutdown target URL`, `wait endpoint X`. */
-  nonLocal: string[];
-}
+export type { Config, Sourced, TcpEndpoint } from './config.ts';
 
 export type Invocation =
   | { kind: 'help' }
@@ -155,22 +97,12 @@ export function killFlag(config: Config): '--kill' | '--kill-all' | undefined {
   return config.killAll ? '--kill-all' : config.kill.length > 0 ? '--kill' : undefined;
 }
 
-/**
- * A value of a list option as a usage error quotes it. From a PROA_* list that holds an
- * `@`, not at all: the list was split at commas, and a comma inside a password leaves
- * pieces of it (`http://admin:S3`) that no redaction would recognise.
- */
-function show(r: RawValue, text: string): string {
-  if (!r.secret) return `"${shownValue(text)}"`;
-  return `item ${r.values.indexOf(text) + 1} of ${r.values.length} (not shown: the variable holds credentials; a comma inside a URL there is written %2C)`;
-}
-
 /** The options that say which Pod and which container are proa's: a bad one leaves nothing safe to send. */
 const identityOptions: ReadonlySet<string> = new Set(['pod', 'namespace', 'container']);
 
 /**
  * After a usage error: the Config of what did parse, for the shutdown actions alone
- * (lifecycle.ts' rule for bad input inside a Pod), or why nothing may be sent. Each bad
+ * (shutdown/salvage.ts' rule for bad input inside a Pod), or why nothing may be sent. Each bad
  * value is left out, found by checking again without it: a list option loses only the
  * values that fail alone; a bad --kill-signal takes the kill actions with it (no other
  * signal may stand in). Refused: a bad --pod, --namespace or --container (another Pod's
@@ -222,155 +154,3 @@ export function salvage(argv: readonly string[], env: NodeJS.ProcessEnv): { conf
   return { refused: 'too many bad values' };
 }
 
-/** Options and environment, checked, into a Config. */
-function configFrom(raw: Map<string, RawValue>, env: NodeJS.ProcessEnv, command: string, args: string[], withEnv = true): Config {
-  if (withEnv) mergeEnv(raw, env);
-  const one = (long: string): RawValue | undefined => raw.get(long);
-  const list = (long: string): string[] => raw.get(long)?.values ?? [];
-  const on = (long: string): boolean => raw.has(long);
-
-  const nonLocal: string[] = [];
-  const url = (long: string): URL[] =>
-    list(long).map((text) => {
-      let u: URL | undefined;
-      try {
-        u = new URL(text);
-      } catch {
-        u = undefined;
-      }
-      if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') {
-        fail(`${raw.get(long)!.where}: ${show(raw.get(long)!, text)} is not an http(s) URL; expected e.g. http://127.0.0.1:15020/quitquitquit`);
-      }
-      const problem = credentialProblem(u);
-      if (problem) fail(`${raw.get(long)!.where}: ${show(raw.get(long)!, text)} cannot be used: ${problem}`);
-      if (!isLocalHost(u.hostname)) nonLocal.push(`${long.startsWith('wait') ? 'wait endpoint' : 'shutdown target'} ${display(u)}`);
-      return u;
-    });
-
-  const tcp = (long: string): TcpEndpoint[] =>
-    list(long).map((text) => {
-      const m = text.trim().match(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/);
-      const port = m ? Number(m[2]) : 0;
-      if (!m || port < 1 || port > 65535) fail(`${raw.get(long)!.where}: ${show(raw.get(long)!, text)} is not HOST:PORT; expected e.g. 127.0.0.1:5432 or [::1]:5432`);
-      const host = m[1]!.replace(/^\[|\]$/g, '');
-      if (!isLocalHost(host)) nonLocal.push(`wait endpoint ${text.trim()}`);
-      return { host, port, text: text.trim() };
-    });
-
-  const duration = (long: string, zero: 'allowed' | 'invalid'): number | undefined => {
-    const r = one(long);
-    if (!r) return undefined;
-    const text = r.values[0]!;
-    const ms = parseDuration(text);
-    if (ms === undefined) fail(`${r.where}: "${shownValue(text)}" is not a duration; expected a number with a unit (ms, s, m, h) such as 500ms, 5s or 1m30s`);
-    if (ms === Infinity) fail(`${r.where}: "${shownValue(text)}" is too long; the largest duration is ${maxDurationText}`);
-    if (ms === 0 && zero === 'invalid') fail(`${r.where}: "${shownValue(text)}" must be greater than zero`);
-    return ms;
-  };
-
-  const name = (long: string): Sourced<string> | undefined => {
-    const r = one(long);
-    return r ? { value: r.values[0]!, source: r.where } : undefined;
-  };
-
-  const names = (long: string): string[] => {
-    const values = list(long);
-    for (const v of values) {
-      if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v)) {
-        fail(`${raw.get(long)!.where}: ${show(raw.get(long)!, v)} is not a container name; expected a DNS label (lower-case letters, digits, '-')`);
-      }
-    }
-    return values;
-  };
-
-  let killSignal: KillSignal = { name: 'SIGTERM', number: constants.signals.SIGTERM };
-  const sig = one('kill-signal');
-  if (sig) {
-    const parsed = parseSignal(sig.values[0]!);
-    if (!parsed) fail(`${sig.where}: "${shownValue(sig.values[0]!)}" is not a signal; expected a name such as TERM, SIGINT or KILL, or a number`);
-    killSignal = parsed;
-  }
-
-  const kill = list('kill');
-  for (const k of kill) {
-    if (k.includes('/')) fail(`${raw.get('kill')!.where}: ${show(raw.get('kill')!, k)} is not a process name; expected an executable's base name such as envoy`);
-  }
-
-  let logFormat: LogFormat = 'json';
-  const fmt = one('log-format');
-  if (fmt) {
-    const v = fmt.values[0]!.trim().toLowerCase();
-    if (v !== 'json' && v !== 'text') fail(`${fmt.where}: "${shownValue(fmt.values[0]!)}" is not a log format; expected json or text`);
-    logFormat = v;
-  }
-
-  let logLevel: Level = 'info';
-  const proaLog = env.PROA_LOG;
-  if (proaLog !== undefined && proaLog !== '') {
-    const v = proaLog.trim().toLowerCase();
-    if (!isLevel(v)) fail(`PROA_LOG="${shownValue(proaLog)}" is not a log level; expected error, warn, info or debug`);
-    logLevel = v;
-  } else if (env.RUST_LOG) {
-    logLevel = levelFromRustLog(env.RUST_LOG) ?? logLevel;
-  }
-
-  let readyBy: Config['readyBy'] = 'probe';
-  const by = one('ready-by');
-  if (by) {
-    const v = by.values[0]!.trim().toLowerCase();
-    if (v !== 'probe' && v !== 'kubelet') fail(`${by.where}: "${shownValue(by.values[0]!)}" is not who decides readiness; expected probe or kubelet`);
-    readyBy = v;
-  }
-
-  let events = true;
-  const ev = one('events');
-  if (ev) {
-    const v = ev.values[0]!.trim().toLowerCase();
-    if (v !== 'on' && v !== 'off') fail(`${ev.where}: "${shownValue(ev.values[0]!)}" is not a switch; expected on or off`);
-    events = v === 'on';
-  }
-
-  const watchTimeoutMs = duration('watch-timeout', 'invalid');
-
-  const config: Config = {
-    command,
-    args,
-    httpGet: url('shutdown-http-get'),
-    httpPost: url('shutdown-http-post'),
-    kill,
-    killAll: on('kill-all'),
-    killSignal,
-    httpTimeoutMs: duration('shutdown-http-timeout', 'invalid') ?? 5000,
-    shutdownTimeoutMs: duration('shutdown-timeout', 'allowed'),
-    shutdownOnFailure: on('shutdown-on-failure'),
-    shutdownAuto: on('shutdown-auto'),
-    noWait: on('no-wait'),
-    pod: name('pod'),
-    namespace: name('namespace'),
-    container: name('container'),
-    waitFor: names('wait-for'),
-    ignore: names('ignore'),
-    peers: names('peer'),
-    readyTimeoutMs: duration('ready-timeout', 'invalid'),
-    readyBy,
-    events,
-    waitHttp: url('wait-http'),
-    waitTcp: tcp('wait-tcp'),
-    noExitWait: on('no-exit-wait'),
-    // The API server takes whole seconds. 50 s bounds the time to notice a dead
-    // connection to 55 s (see kube/watch.ts), well under load balancers' idle timeouts.
-    watchTimeoutSeconds: watchTimeoutMs === undefined ? 50 : Math.max(1, Math.ceil(watchTimeoutMs / 1000)),
-    logFormat,
-    logLevel,
-    serviceAccountDir: env.PROA_SERVICEACCOUNT_DIR || defaultServiceAccountDir,
-    keepProaEnv: on('keep-proa-env'),
-    envWarnings: envTypos(env),
-    nonLocal,
-  };
-  if (config.noWait && (config.waitHttp.length > 0 || config.waitTcp.length > 0)) {
-    fail(`${raw.get('no-wait')!.where} starts the command at once, and ${raw.get(config.waitHttp.length > 0 ? 'wait-http' : 'wait-tcp')!.where} waits for a sidecar: use one of them`);
-  }
-  const both = config.waitFor.find((n) => config.ignore.includes(n));
-  if (both) fail(`container "${both}" is both in --wait-for and --ignore; name it in one of them`);
-  return config;
-}
