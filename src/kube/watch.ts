@@ -32,7 +32,7 @@
 //   covers the end's trip back through a slow proxy and the server's timer slack: the
 //   server's clock starts before it sends the headers, and ours after we receive them.
 // - a list that has not shown the Pod within 10 s means the name is wrong: say so once.
-// - trouble for whoever may do without the watch (modes.ts): a 403 or a 401 (after the
+// - trouble (watch-health.ts, which logs each fault once) for whoever may do without the watch (modes.ts): a 403 or a 401 (after the
 //   token was read afresh) at once; no answer from the API server for 10 s (refused,
 //   reset, silent: an egress policy), from the start or from the first failure after a
 //   healthy stream; and, for the exit wait, any failure to reach it at all ('broken').
@@ -42,6 +42,7 @@
 // What a line means is kube/watch-lines.ts' to say (its Pods through kube/decode.ts). Events
 // proa cannot use (an unknown type, an object that is not a Pod) are logged once and
 // skipped; a line that is not JSON means the stream itself is broken, and it is retried.
+import type { IncomingMessage } from 'node:http';
 import type { Sourced } from '../cli/cli.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Pod } from '../shared/pod.ts';
@@ -49,7 +50,9 @@ import { maxPodDocumentBytes, sleep, timerMs } from '../shared/limits.ts';
 import { ApiError, type ApiClient } from './client.ts';
 import { parseEvent } from './watch-lines.ts';
 import { Lines } from './lines.ts';
-import { describeProblem } from './problems.ts';
+import { WatchHealth, type Trouble } from './watch-health.ts';
+
+export type { Trouble } from './watch-health.ts';
 
 /**
  * 'caught-up' follows the events of each chunk read: decisions wait for it, so that
@@ -65,19 +68,13 @@ export interface WatchTarget {
 
 type Start = { kind: 'list' } | { kind: 'resume'; rv: string };
 type State = Start | { kind: 'backoff'; ms: number; then: Start } | { kind: 'stopped' };
+/** The last resourceVersion seen on a stream (events and bookmarks): where a resume starts. */
+interface Cursor { rv: string | undefined }
 
 const backoffBaseMs = 200;
 const backoffCapMs = 16_000;
 const healthyAfterMs = 1000;
 const deadMarginMs = 5_000;
-const notFoundAfterMs = 10_000;
-const unreachableAfterMs = 10_000;
-/** Kinds of unusable events, and of unreadable fields, remembered and logged (see #odd). */
-const maxOddities = 16;
-
-/** What may make a watch useless to its owner (see the top of this file). */
-export type Trouble = 'forbidden' | 'unauthorized' | 'unreachable' | 'broken';
-
 
 class StreamProblem extends Error {
   override name = 'StreamProblem';
@@ -89,51 +86,32 @@ export class PodWatch {
   readonly #log: Logger;
   readonly #onEvent: (event: WatchEvent) => void;
   readonly #stop = new AbortController();
+  readonly #health: WatchHealth;
   #attempt = 0;
-  #problem: string | undefined;
-  #problemMsg: string | undefined;
-  #podSeen = false;
-  #podMissing: string | undefined;
-  #notFoundTimer: NodeJS.Timeout | undefined;
   #done: Promise<void> | undefined;
-  /** What the API sent that proa could not use, each logged once. */
-  #oddities = new Set<string>();
-  #oddCapped = false;
-  #badFields = new Set<string>();
-
-  /** Armed while no answer has come from the API server (from the start, or since a failure). */
-  #unreachable: NodeJS.Timeout | undefined;
-  readonly #onTrouble: (t: Trouble) => void;
 
   constructor(client: ApiClient, target: WatchTarget, log: Logger, onEvent: (event: WatchEvent) => void, onTrouble: (t: Trouble) => void = () => {}) {
     this.#client = client;
     this.#target = target;
     this.#log = log;
     this.#onEvent = onEvent;
-    this.#onTrouble = onTrouble;
+    this.#health = new WatchHealth(log, target, () => client.serviceAccount(), onTrouble, this.#stop.signal);
   }
 
   start(): void {
-    this.#armUnreachable();
+    this.#health.armUnreachable();
     this.#done ??= this.#run();
   }
 
   async stop(): Promise<void> {
     this.#stop.abort();
-    clearTimeout(this.#notFoundTimer);
-    clearTimeout(this.#unreachable);
+    this.#health.stop();
     await this.#done;
   }
 
-  #armUnreachable(): void {
-    if (this.#unreachable || this.#stop.signal.aborted) return;
-    this.#unreachable = setTimeout(() => this.#onTrouble('unreachable'), unreachableAfterMs);
-  }
-
-  /** The API server answered (a stream opened, or an error status): it can be reached. */
-  #reached(): void {
-    clearTimeout(this.#unreachable);
-    this.#unreachable = undefined;
+  /** The standing problem, for reminders: the API failing, or the Pod not found. */
+  problem(): string | undefined {
+    return this.#health.problem();
   }
 
   async #run(): Promise<void> {
@@ -165,115 +143,91 @@ export class PodWatch {
     const stream = new AbortController();
     const abortStream = (): void => stream.abort();
     this.#stop.signal.addEventListener('abort', abortStream);
-    let lastRv = rv;
-    const next = (): Start => (lastRv === undefined ? { kind: 'list' } : { kind: 'resume', rv: lastRv });
+    const cursor: Cursor = { rv };
+    const next = (): Start => (cursor.rv === undefined ? { kind: 'list' } : { kind: 'resume', rv: cursor.rv });
     // From before the request: the server's timeoutSeconds clock starts after ours, so
     // a stream it ends on schedule never looks shorter than it was asked to be.
     const opened = performance.now();
     try {
       const res = await this.#client.stream(this.#path(rv), stream.signal);
-      this.#reached();
+      this.#health.reached();
       this.#log.debug('watch open', { resourceVersion: rv ?? '(none: list)' });
-      if (rv === undefined) this.#armNotFound();
-      const healthy = setTimeout(() => this.#healthy(), healthyAfterMs);
-      const deadMs = this.#target.timeoutSeconds * 1000 + deadMarginMs;
-      const dead = setTimeout(() => res.destroy(new StreamProblem(
-        `watch not ended by the server ${deadMs / 1000}s after it opened (timeoutSeconds ${this.#target.timeoutSeconds}); connection presumed dead`)), timerMs(deadMs));
-      try {
-        const lines = new Lines(maxPodDocumentBytes);
-        const handleLine = (line: string): State | undefined => {
-          const e = parseEvent(line);
-          switch (e.kind) {
-            case 'pod':
-            case 'deleted':
-              if (e.rv !== undefined) lastRv = e.rv;
-              this.#seen();
-              this.#resolved();
-              this.#fieldProblems(e.problems);
-              this.#onEvent({ type: e.kind, pod: e.pod });
-              return undefined;
-            case 'bookmark':
-              if (e.rv !== undefined) lastRv = e.rv;
-              return undefined;
-            case 'expired':
-              this.#log.info('watch resourceVersion expired (410); starting over from the current state', { resourceVersion: lastRv });
-              return { kind: 'list' };
-            case 'error':
-              throw new StreamProblem(e.message);
-            case 'broken':
-              throw new StreamProblem(e.why);
-            case 'odd':
-              return this.#odd(e.why);
-            case 'blank':
-              return undefined;
-          }
-        };
-        for await (const chunk of res as AsyncIterable<Buffer>) {
-          for (const line of lines.push(chunk)) {
-            const verdict = handleLine(line);
-            if (verdict) {
-              res.destroy();
-              return verdict;
-            }
-          }
-          // A partial line left over means the rest of an event is on its way: decide after it.
-          if (!lines.partial) this.#onEvent({ type: 'caught-up' });
-        }
-        const verdict = handleLine(lines.end());
-        if (verdict) return verdict;
-        const lived = performance.now() - opened;
-        if (lived < healthyAfterMs) throw new StreamProblem(`watch stream ended after ${Math.round(lived)}ms`);
-        this.#healthy();
-        this.#log.debug('watch ended by the server; resuming', { resourceVersion: lastRv });
-        return next();
-      } finally {
-        clearTimeout(dead);
-        clearTimeout(healthy);
-        this.#onEvent({ type: 'caught-up' });
-      }
+      if (rv === undefined) this.#health.armNotFound();
+      return (await this.#read(res, opened, cursor)) ?? next();
     } catch (err) {
       if (this.#stop.signal.aborted) return { kind: 'stopped' };
       if (err instanceof ApiError && err.status === 410) {
-        this.#log.info('watch resourceVersion expired (HTTP 410); starting over from the current state', { resourceVersion: lastRv });
+        this.#log.info('watch resourceVersion expired (HTTP 410); starting over from the current state', { resourceVersion: cursor.rv });
         return { kind: 'list' };
       }
-      this.#report(err);
-      this.#troubleOf(err);
+      this.#health.report(err);
+      this.#health.troubleOf(err);
       return { kind: 'backoff', ms: this.#backoff(err), then: next() };
     } finally {
       this.#stop.signal.removeEventListener('abort', abortStream);
     }
   }
 
-  /** Fields of the wrong type: each logged when first seen, and once when a Pod reads cleanly again. */
-  #fieldProblems(problems: string[]): void {
-    for (const p of problems) {
-      if (this.#badFields.has(p) || this.#badFields.size >= maxOddities) continue;
-      this.#badFields.add(p);
-      this.#log.warn('the Pod from the API has a field proa cannot read; taken as unknown', { field: p });
-    }
-    if (problems.length === 0 && this.#badFields.size > 0) {
-      this.#log.info('the Pod from the API reads cleanly again', { resolved: [...this.#badFields] });
-      this.#badFields.clear();
+  /** One open stream, read to its end: the next state when a line decides it, undefined when the server ended it on schedule. */
+  async #read(res: IncomingMessage, opened: number, cursor: Cursor): Promise<State | undefined> {
+    const healthy = setTimeout(() => this.#healthy(), healthyAfterMs);
+    const deadMs = this.#target.timeoutSeconds * 1000 + deadMarginMs;
+    const dead = setTimeout(() => res.destroy(new StreamProblem(
+      `watch not ended by the server ${deadMs / 1000}s after it opened (timeoutSeconds ${this.#target.timeoutSeconds}); connection presumed dead`)), timerMs(deadMs));
+    try {
+      const lines = new Lines(maxPodDocumentBytes);
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        for (const line of lines.push(chunk)) {
+          const verdict = this.#line(line, cursor);
+          if (verdict) {
+            res.destroy();
+            return verdict;
+          }
+        }
+        // A partial line left over means the rest of an event is on its way: decide after it.
+        if (!lines.partial) this.#onEvent({ type: 'caught-up' });
+      }
+      const verdict = this.#line(lines.end(), cursor);
+      if (verdict) return verdict;
+      const lived = performance.now() - opened;
+      if (lived < healthyAfterMs) throw new StreamProblem(`watch stream ended after ${Math.round(lived)}ms`);
+      this.#healthy();
+      this.#log.debug('watch ended by the server; resuming', { resourceVersion: cursor.rv });
+      return undefined;
+    } finally {
+      clearTimeout(dead);
+      clearTimeout(healthy);
+      this.#onEvent({ type: 'caught-up' });
     }
   }
 
-  /**
-   * Something the API sent that proa cannot use: logged the first time, skipped always.
-   * At most maxOddities kinds are remembered and logged for the whole run, then one line
-   * says the rest are skipped unlogged: a server sending endless distinct event types
-   * would otherwise grow memory and the log without bound.
-   */
-  #odd(what: string): undefined {
-    if (this.#oddities.has(what)) return undefined;
-    if (this.#oddities.size < maxOddities) {
-      this.#oddities.add(what);
-      this.#log.warn(what);
-    } else if (!this.#oddCapped) {
-      this.#oddCapped = true;
-      this.#log.warn(`the watch stream sent more than ${maxOddities} kinds of events proa cannot use; the rest are skipped without a word`);
+  /** What one line does: an event passed on, a version remembered, or the next state. */
+  #line(line: string, cursor: Cursor): State | undefined {
+    const e = parseEvent(line);
+    switch (e.kind) {
+      case 'pod':
+      case 'deleted':
+        if (e.rv !== undefined) cursor.rv = e.rv;
+        this.#health.seen();
+        this.#health.resolved();
+        this.#health.fieldProblems(e.problems);
+        this.#onEvent({ type: e.kind, pod: e.pod });
+        return undefined;
+      case 'bookmark':
+        if (e.rv !== undefined) cursor.rv = e.rv;
+        return undefined;
+      case 'expired':
+        this.#log.info('watch resourceVersion expired (410); starting over from the current state', { resourceVersion: cursor.rv });
+        return { kind: 'list' };
+      case 'error':
+        throw new StreamProblem(e.message);
+      case 'broken':
+        throw new StreamProblem(e.why);
+      case 'odd':
+        return this.#health.odd(e.why);
+      case 'blank':
+        return undefined;
     }
-    return undefined;
   }
 
   #backoff(err: unknown): number {
@@ -283,69 +237,9 @@ export class PodWatch {
     return Math.max(floor, Math.random() * window);
   }
 
-  /** The standing problem, for reminders: the API failing, or the Pod not found. */
-  problem(): string | undefined {
-    return this.#problemMsg ?? this.#podMissing;
-  }
-
   /** A stream that stayed up: the backoff window resets and a logged problem has cleared. */
   #healthy(): void {
     this.#attempt = 0;
-    this.#resolved();
-  }
-
-  /** The watch works again (an event arrived, or the stream stayed up): say so once. */
-  #resolved(): void {
-    if (this.#problem !== undefined) {
-      this.#log.info('Kubernetes API watch is healthy again', { resolved: this.#problem });
-      this.#problem = undefined;
-      this.#problemMsg = undefined;
-    }
-  }
-
-  #troubleOf(err: unknown): void {
-    if (err instanceof ApiError) {
-      this.#reached();
-      if (err.status === 403) this.#onTrouble('forbidden');
-      if (err.status === 401) this.#onTrouble('unauthorized');
-      return;
-    }
-    this.#armUnreachable();
-    this.#onTrouble('broken');
-  }
-
-  /** Logs each distinct problem once, when it starts. */
-  #report(err: unknown): void {
-    const { key, level, msg, fields } = describeProblem(err, { pod: this.#target.pod.value, namespace: this.#target.namespace.value }, () => this.#client.serviceAccount());
-    if (key === this.#problem) {
-      this.#log.debug('watch failed again', { problem: key });
-      return;
-    }
-    this.#problem = key;
-    this.#problemMsg = msg.replace(/\.? Retrying\.$/, '');
-    this.#log[level](msg, fields);
-  }
-
-  #armNotFound(): void {
-    if (this.#podSeen || this.#notFoundTimer) return;
-    this.#notFoundTimer = setTimeout(() => {
-      const { pod, namespace } = this.#target;
-      const fields: Record<string, unknown> = {
-        pod: pod.value, podSource: pod.source, namespace: namespace.value, namespaceSource: namespace.source,
-      };
-      if (pod.source === 'hostname' && pod.value.length === 63) {
-        fields.hint = 'the hostname is 63 characters long: the kubelet cuts longer Pod names there. ' +
-          'Pass the name through the downward API: env POD_NAME from fieldRef metadata.name';
-      }
-      this.#podMissing = `Pod ${pod.value} (from ${pod.source}) not found in namespace ${namespace.value} (from ${namespace.source})`;
-      this.#log.warn(`Pod not found after ${notFoundAfterMs / 1000}s; still waiting for it to appear`, fields);
-    }, notFoundAfterMs);
-  }
-
-  #seen(): void {
-    if (this.#podSeen) return;
-    this.#podSeen = true;
-    this.#podMissing = undefined;
-    clearTimeout(this.#notFoundTimer);
+    this.#health.resolved();
   }
 }
