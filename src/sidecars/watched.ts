@@ -1,19 +1,13 @@
 // The Pod as the watch shows it, now: the events turned into state (the latest Pod, the
 // plan made from the first one, deletion, whether the watch is cut), the state lines
 // that make a stuck Job explain itself, and `until`, on which the lifecycle's waits
-// (sidecars.ts) are built. Decisions live in pod.ts.
-import { killFlag, type Config } from '../cli/cli.ts';
+// (ready-wait.ts, exit-wait.ts) are built. Decisions live in pod/.
+import type { Config } from '../cli/cli.ts';
 import type { Logger } from '../shared/log.ts';
+import { statusOf, type Pod } from '../shared/pod.ts';
 import { describe, gracePeriodMs, isDeleting } from '../pod/status.ts';
-import { plan, unprobedWarning, type Plan, type PlanError } from '../pod/plan.ts';
-import { specOf, statusOf } from '../shared/pod.ts';
-import type { Pod } from '../shared/pod.ts';
-import { describeRestart } from '../pod/restarts.ts';
-import { autoActions } from '../pod/auto.ts';
-import { recognise } from '../pod/known.ts';
-import { portOf } from '../shared/urls.ts';
-import { listen } from './peers.ts';
-import { maxDurationText } from '../shared/limits.ts';
+import type { Plan, PlanError } from '../pod/plan.ts';
+import { foundPod } from './found.ts';
 import type { Identity } from '../kube/config.ts';
 import { PodWatch, type Trouble, type WatchEvent } from '../kube/watch.ts';
 import type { ApiClient } from '../kube/client.ts';
@@ -137,41 +131,19 @@ export class WatchedPod {
       if (event.type === 'deleted') this.#gone = true;
     }
     if (event.type === 'pod') {
-      if (!this.#plan) this.#plan = this.#makePlan(pod);
+      if (!this.#plan) this.#found(pod);
       this.#pod = pod;
       this.#logChanges(pod);
     }
   }
 
-  #makePlan(pod: Pod): Plan | PlanError {
-    const p = plan(pod, {
-      container: this.#config.container, detected: this.#detected, waitFor: this.#config.waitFor, ignore: this.#config.ignore,
-      kill: killFlag(this.#config), killSignal: this.#config.killSignal.number, peers: this.#config.peers,
-    });
-    const grace = gracePeriodMs(pod);
-    if (grace.clamped && this.#config.shutdownTimeoutMs === undefined) {
-      this.#log.warn(`terminationGracePeriodSeconds ${pod.spec?.terminationGracePeriodSeconds} is longer than proa can wait; ` +
-        `the shutdown is bounded by ${maxDurationText} instead`);
-    }
-    if ('error' in p) return p;
-    for (const note of p.notes) this.#log.warn(note);
-    for (const trap of p.restartTraps) this.#log.warn(trap);
-    this.#log.info('found the Pod', {
-      container: p.own, containerRule: p.ownRule, restartPolicy: p.restartPolicy,
-      // Whether the kubelet runs proa's container again, and so keeps the sidecars for a retry (restarts.ts).
-      ownRestart: describeRestart(pod.spec?.restartPolicy, specOf(pod, p.own)),
-      sidecars: p.awaited.map((s) => s.name),
-      nativeSidecars: (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name),
-      awaitedNative: p.awaited.filter((s) => s.native).map((s) => s.name),
-      ...(p.peers.length > 0 ? { peers: p.peers } : {}),
-    });
-    if (p.peers.length > 0 && pod.metadata?.uid) this.#channel = listen(pod.metadata.uid, p.own, this.#log);
-    this.#auto = autoActions(pod, p, this.#config, this.#log);
-    for (const k of recognise(pod, p.own)) if (k.url && !k.native) this.#fixes.set(portOf(new URL(k.url)), `${k.name}'s shutdown endpoint is enabled by ${k.enable}`);
-    for (const name of p.unprobed) {
-      this.#log.warn(unprobedWarning(name, pod), { container: name });
-    }
-    return p;
+  /** The first sight of the Pod: the plan made once, and what it sets going (found.ts). */
+  #found(pod: Pod): void {
+    const f = foundPod(pod, this.#config, this.#log, this.#detected);
+    this.#plan = f.plan;
+    this.#auto = f.auto;
+    this.#fixes = f.fixes;
+    this.#channel = f.channel;
   }
 
   #logChanges(pod: Pod): void {
