@@ -57,7 +57,7 @@ export interface RawValue {
   values: string[];
   /** `--flag` or the environment variable's name. */
   where: string;
-  /** A PROA_* list split at commas that holds an `@`: its pieces are never quoted (config.ts' show). */
+  /** A PROA_* list split at commas that holds an `@`: its pieces are never quoted (read.ts' show). */
   secret?: boolean;
 }
 

@@ -8,7 +8,8 @@ import { fail, mergeEnv, splitArgv, UsageError } from './argv.ts';
 import { configFrom, type Config } from './config.ts';
 
 export { defaultServiceAccountDir, parseDuration, parseSignal, usage, UsageError, type KillSignal };
-export type { Config, Sourced, TcpEndpoint } from './config.ts';
+export type { Config } from './config.ts';
+export type { Sourced, TcpEndpoint } from './read.ts';
 
 export type Invocation =
   | { kind: 'help' }

@@ -1,5 +1,5 @@
 // The values options take: durations, signals, switches. Pure parsers; each returns
-// undefined for text it cannot read, and config.ts names the option in the error.
+// undefined for text it cannot read, and read.ts names the option in the error.
 import { constants } from 'node:os';
 import { maxDurationMs } from '../shared/limits.ts';
 
