@@ -2,6 +2,13 @@
 // logged once when it starts and once when it clears, the Pod not found after 10 s, the
 // API unreachable for 10 s, fields and events proa cannot use (each kind once, at most
 // maxOddities), and the trouble its owner may act on (modes.ts' fall-back).
+//
+// Defaults, and why:
+// - a list that has not shown the Pod within 10 s means the name is wrong: say so once.
+// - trouble for whoever may do without the watch (modes.ts): a 403 or a 401 (after the
+//   token was read afresh) at once; no answer from the API server for 10 s (refused,
+//   reset, silent: an egress policy), from the start or from the first failure after a
+//   healthy stream; and, for the exit wait, any failure to reach it at all ('broken').
 import type { Sourced } from '../cli/cli.ts';
 import type { Logger } from '../shared/log.ts';
 import { ApiError } from './client.ts';
@@ -12,7 +19,7 @@ const unreachableAfterMs = 10_000;
 /** Kinds of unusable events, and of unreadable fields, remembered and logged (see odd()). */
 const maxOddities = 16;
 
-/** What may make a watch useless to its owner (see the top of watch.ts). */
+/** What may make a watch useless to its owner (see the top of this file). */
 export type Trouble = 'forbidden' | 'unauthorized' | 'unreachable' | 'broken';
 
 export class WatchHealth {

@@ -31,11 +31,7 @@
 //   longer watches where the server offers h2; it is not done here. The 5 s margin
 //   covers the end's trip back through a slow proxy and the server's timer slack: the
 //   server's clock starts before it sends the headers, and ours after we receive them.
-// - a list that has not shown the Pod within 10 s means the name is wrong: say so once.
-// - trouble (watch-health.ts, which logs each fault once) for whoever may do without the watch (modes.ts): a 403 or a 401 (after the
-//   token was read afresh) at once; no answer from the API server for 10 s (refused,
-//   reset, silent: an egress policy), from the start or from the first failure after a
-//   healthy stream; and, for the exit wait, any failure to reach it at all ('broken').
+// - the Pod not found, the API unreachable, trouble for its owner: watch-health.ts.
 // - a line (one event) longer than the Pod document cap (limits.ts) is a broken stream:
 //   retried with back-off like any other.
 //
