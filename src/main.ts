@@ -3,8 +3,7 @@
 // in proa included: the safety net below catches what the lifecycle did not.
 import './command/inspector.ts';
 import { writeSync } from 'node:fs';
-import { parseCli, UsageError, type Config } from './cli/cli.ts';
-import { usage } from './cli/options.ts';
+import { parseCli, usage, UsageError, type Config } from './cli/cli.ts';
 import { createLogger, type Logger } from './shared/log.ts';
 import { runCommand, Signals, signalNumber, type CommandResult } from './command/supervise.ts';
 import { hostPidFix, hostPidNamespace } from './shutdown/kill.ts';

@@ -17,7 +17,7 @@
 //   window without closing it (Node has no pidfd_send_signal).
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { KillSignal } from '../cli/values.ts';
+import type { KillSignal } from '../cli/cli.ts';
 import type { Logger } from '../shared/log.ts';
 import { delay, pause, type Attempts, type Outcome } from '../shared/attempts.ts';
 

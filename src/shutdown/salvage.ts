@@ -11,8 +11,7 @@
 // - the Pod read once, within a bound: without it (no API access, refused, no answer)
 //   proa acts alone, as without API access;
 // - outside a Pod, nothing, as before.
-import type { Config } from '../cli/cli.ts';
-import { salvage } from '../cli/cli.ts';
+import { defaultServiceAccountDir, salvage, type Config } from '../cli/cli.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { Signals } from '../command/supervise.ts';
 import { shutDown } from './shutdown.ts';
@@ -20,7 +19,6 @@ import { gracePeriodMs, isDeleting } from '../pod/status.ts';
 import { plan, type Plan } from '../pod/plan.ts';
 import { restartAfter } from '../pod/restarts.ts';
 import type { Pod } from '../shared/pod.ts';
-import { defaultServiceAccountDir } from '../cli/options.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Planned } from '../sidecars/view.ts';
