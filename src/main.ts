@@ -41,7 +41,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const config = invocation.config;
   refuseHostKill(config);
-  // The log, as written, is also the story the termination message tells (story.ts).
+  // The log, as written, is also the story the termination message tells (report/story.ts).
   const story = new Story();
   const log = story.tap(createLogger(config.logFormat, config.logLevel));
   const run: ShutdownInput = { config, log, signals: new Signals(log), sidecars: undefined };
@@ -172,7 +172,7 @@ function warnNonLocal(config: Config, log: Logger): void {
  */
 async function stopEarly(run: ShutdownInput, stop: Stop): Promise<number> {
   const deleted = stop.kind === 'deleted' || run.sidecars?.deleted === true;
-  // A peer that is not acting for all never sends the actions (peers.ts).
+  // A peer that is not acting for all never sends the actions (sidecars/peers.ts).
   const leave = (await run.sidecars?.settle(run.signals, true)) === 'leave';
   if (!leave) await shutDown({ ...run, mode: deleted ? 'one-round' : stop.kind === 'signal' ? 'after-signal' : 'full' });
   if (stop.kind !== 'signal') return stop.code;
@@ -220,14 +220,14 @@ function safetyNet(run: ShutdownInput, progress: Progress, story: Story): void {
   process.on('unhandledRejection', caught);
 }
 
-// proa's binary started as its own resolver (lookup.ts), for a name that needs DNS.
+// proa's binary started as its own resolver (shared/lookup.ts), for a name that needs DNS.
 if (process.env.__PROA_RESOLVER === '1') void import('./shared/lookup.ts').then((m) => m.serveLookups());
 else main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
   async (err: unknown) => {
     if (err instanceof UsageError) {
       process.stderr.write(redact(err.message) + '\n');
-      // Inside a Pod, what parsed still stops the sidecars where that is safe (salvage.ts).
+      // Inside a Pod, what parsed still stops the sidecars where that is safe (shutdown/salvage.ts).
       if (process.argv[2] !== 'check') {
         await import('./shutdown/salvage.ts').then((m) => m.stopAfterUsageError(process.argv.slice(2), process.env)).catch((again: unknown) => {
           process.stderr.write(redact(`proa: internal error after the bad input: ${errorText(again)}`) + '\n');

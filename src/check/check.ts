@@ -1,4 +1,4 @@
-// `proa check`: what proa would do in this Pod, and why, on stdout. It starts nothing,
+// check/, `proa check`: what proa would do in this Pod, and why, on stdout. It starts nothing,
 // sends no shutdown request (a TCP connect to each HTTP target at most) and changes
 // nothing. Exit 0 when proa would work, 1 otherwise with the first blocking problem on
 // the last line. What the API answers passes the same boundary as the watch's events

@@ -1,3 +1,7 @@
+// cli/: the command line and the environment, checked into a Config before anything
+// runs (argv.ts: the command line's shape; read.ts: each value; config.ts: the Config;
+// options.ts: the table and the usage text; values.ts: the parsers).
+//
 // Options, environment and usage -> a typed Config. Pure: the caller passes argv and
 // env, and every problem is a UsageError (one line, exit code 2) before anything runs.
 import { isLevel, levelFromRustLog, type Level, type LogFormat } from '../shared/log.ts';

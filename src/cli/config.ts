@@ -20,7 +20,7 @@ export interface Config {
   /** undefined: the Pod's terminationGracePeriodSeconds, else 30 s. 0: do not wait. */
   shutdownTimeoutMs: number | undefined;
   shutdownOnFailure: boolean;
-  /** Add the recognised sidecars' shutdown endpoints to the actions (see known.ts). */
+  /** Add the recognised sidecars' shutdown endpoints to the actions (see pod/known.ts). */
   shutdownAuto: boolean;
   noWait: boolean;
   pod: Sourced<string> | undefined;
@@ -32,7 +32,7 @@ export interface Config {
   peers: string[];
   /** undefined: wait forever, as the Rust proa does. */
   readyTimeoutMs: number | undefined;
-  /** 'probe': proa also runs the sidecars' readiness probes itself (prober.ts); 'kubelet': the Pod's status alone. */
+  /** 'probe': proa also runs the sidecars' readiness probes itself (probes/prober.ts); 'kubelet': the Pod's status alone. */
   readyBy: 'probe' | 'kubelet';
   /** Events on the Pod (kube/recorder.ts); the termination message is written either way. */
   events: boolean;
@@ -49,7 +49,7 @@ export interface Config {
   keepProaEnv: boolean;
   /** PROA_* variables that look like misspelt ones, to warn about once proa logs. */
   envWarnings: string[];
-  /** Every URL or endpoint given whose host is not in this Pod (urls.ts): `shutdown target URL`, `wait endpoint X`. */
+  /** Every URL or endpoint given whose host is not in this Pod (shared/urls.ts): `shutdown target URL`, `wait endpoint X`. */
   nonLocal: string[];
 }
 

@@ -1,3 +1,6 @@
+// command/: the program proa runs, supervised (this module); inspector.ts keeps SIGUSR1
+// from opening Node's inspector.
+//
 // One child, supervised by tini's rules:
 // - TERM, INT, HUP, QUIT, USR1, USR2 and WINCH are forwarded to the child while it runs.
 //   CHLD, PIPE and URG are never forwarded (Node ignores PIPE; we listen for neither).

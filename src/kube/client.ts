@@ -1,3 +1,7 @@
+// kube/: a Kubernetes client on Node's own modules: requests (this module), in-cluster
+// access (config.ts), the one boundary for the API's data (decode.ts), the watch on the
+// Pod (watch.ts), the Pod's Events (recorder.ts), the Role to apply (rbac.ts).
+//
 // Requests to the API server: TLS verified against the service account's ca.crt and
 // nothing else, the bearer token read fresh for each request, one retry on 401.
 import type { IncomingMessage } from 'node:http';

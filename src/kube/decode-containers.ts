@@ -1,6 +1,6 @@
 // The containers of a Pod's spec, read through the boundary's Reader (decode.ts): names,
 // restart rules, probes, ports, environment, the termination log's path; each bounded as
-// the API bounds it (limits.ts).
+// the API bounds it (shared/limits.ts).
 import { maxProbeHeaders, maxProbeTextChars, maxRestartRules, maxRuleCodes } from '../shared/limits.ts';
 import type { ContainerSpec, ProbeSpec, RestartRule } from '../shared/pod.ts';
 import { isObj, kind, type Obj, type Reader } from './reader.ts';

@@ -4,7 +4,7 @@
 // exited, no status) and named in a problem, which the caller logs once. Nothing here
 // throws, and nothing of the input is kept but the checked fields, so a hostile
 // document (nested 200,000 levels deep, a string where a list belongs) costs no more
-// than its size, which the reader has already bounded (limits.ts). The checked reading
+// than its size, which the reader has already bounded (shared/limits.ts). The checked reading
 // is reader.ts'; the spec's containers are read in decode-containers.ts.
 import type { ContainerState, ContainerStatus, Pod, Terminated } from '../shared/pod.ts';
 import { containers } from './decode-containers.ts';

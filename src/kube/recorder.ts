@@ -1,5 +1,5 @@
 // Events on proa's own Pod, as client-go's recorder posts them, so that `kubectl describe
-// pod` and `kubectl get events` tell the Job's story (story.ts) beside the kubelet's.
+// pod` and `kubectl get events` tell the Job's story (report/story.ts) beside the kubelet's.
 // Through events.k8s.io/v1 (`regarding`: the Pod with its uid, `fieldPath` naming proa's
 // container); where that group is not served (404), the core v1 Event API, with
 // `source.component: proa` and `involvedObject`.

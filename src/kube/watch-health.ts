@@ -1,11 +1,11 @@
 // What the watch on the Pod tells of its own health (watch.ts runs it): each fault
 // logged once when it starts and once when it clears, the Pod not found after 10 s, the
 // API unreachable for 10 s, fields and events proa cannot use (each kind once, at most
-// maxOddities), and the trouble its owner may act on (modes.ts' fall-back).
+// maxOddities), and the trouble its owner may act on (sidecars/modes.ts' fall-back).
 //
 // Defaults, and why:
 // - a list that has not shown the Pod within 10 s means the name is wrong: say so once.
-// - trouble for whoever may do without the watch (modes.ts): a 403 or a 401 (after the
+// - trouble for whoever may do without the watch (sidecars/modes.ts): a 403 or a 401 (after the
 //   token was read afresh) at once; no answer from the API server for 10 s (refused,
 //   reset, silent: an egress policy), from the start or from the first failure after a
 //   healthy stream; and, for the exit wait, any failure to reach it at all ('broken').

@@ -32,7 +32,7 @@
 //   covers the end's trip back through a slow proxy and the server's timer slack: the
 //   server's clock starts before it sends the headers, and ours after we receive them.
 // - the Pod not found, the API unreachable, trouble for its owner: watch-health.ts.
-// - a line (one event) longer than the Pod document cap (limits.ts) is a broken stream:
+// - a line (one event) longer than the Pod document cap (shared/limits.ts) is a broken stream:
 //   retried with back-off like any other.
 //
 // What a line means is kube/watch-lines.ts' to say (its Pods through kube/decode.ts). Events

@@ -1,3 +1,7 @@
+// pod/: the rules over a Pod, pure: the plan (this module: proa's own container and the
+// sidecars to await), the status (status.ts), restarts (restarts.ts), what an exit means
+// (verdicts.ts), the recognised sidecars and their actions (known.ts, auto.ts).
+//
 // Pure decisions over a Pod as kube/decode.ts hands it over: every field here has the
 // type it claims. No I/O here: every rule is tested with plain objects (see
 // test/pod.test.ts and shared/reference/pods).
@@ -43,7 +47,7 @@ export interface Plan {
   /**
    * The other containers that run proa (their command, or args without one, runs an
    * executable named proa; or named by --peer), in spec order: application containers,
-   * never awaited for exit, coordinated by peers.ts. Empty when proa's own container was
+   * never awaited for exit, coordinated by sidecars/peers.ts. Empty when proa's own container was
    * only guessed.
    */
   peers: string[];

@@ -60,7 +60,7 @@ export function staleView(pod: Pod, p: Plan): string | undefined {
   return undefined;
 }
 
-/** Whether proa's own probe has passed for this run of a container (prober.ts). */
+/** Whether proa's own probe has passed for this run of a container (probes/prober.ts). */
 export type Passed = (name: string, status: ContainerStatus | undefined) => boolean;
 
 /**

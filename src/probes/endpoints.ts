@@ -145,7 +145,7 @@ export async function pollUntil(endpoints: readonly Endpoint[], probe: (ep: Endp
  * The endpoints' readiness, probed in rounds until stopped: open while the last round
  * found every one ready; each endpoint's change is logged once. An extra gate on the
  * watch's readiness (with API access, the command starts when both agree), and the
- * whole readiness without API access (unwatched.ts).
+ * whole readiness without API access (sidecars/unwatched.ts).
  */
 export class EndpointGate {
   readonly #endpoints: readonly Endpoint[];

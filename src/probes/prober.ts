@@ -1,3 +1,7 @@
+// probes/: asking the sidecars themselves, beside the API: their readinessProbes run by
+// proa (this module, target.ts, handlers.ts), their own endpoints (endpoints.ts), and
+// the signs that they stopped (exit-signs.ts).
+//
 // proa's own readiness probes, beside the watch: the kubelet probes every periodSeconds
 // (10 s by default) and its verdict then takes a status write and a watch event to reach
 // proa, so a sidecar that serves at once is called ready seconds late. proa sends the
@@ -20,7 +24,7 @@ import { describeTarget, playable, probeTarget, type Playable, type ProbeTarget 
 import { attempt, type Answer } from './handlers.ts';
 import { tcpAttempt } from './endpoints.ts';
 
-/** What the prober reads of the watched Pod (watched.ts). */
+/** What the prober reads of the watched Pod (sidecars/watched.ts). */
 export interface ProbedPod {
   readonly pod: Pod | undefined;
   readonly plan: Plan | PlanError | undefined;

@@ -1,3 +1,6 @@
+// report/: what proa tells of the Job beyond its log: the story (this module), left as
+// the termination message at exit (termination.ts) and as the Pod's Events (kube/recorder.ts).
+//
 // The Job's story as proa tells it, for the places a user looks before the log: the
 // termination message (`kubectl describe pod` under proa's container's state) and the
 // Pod's Events. It is read off proa's own log, as each line is written: the log stays

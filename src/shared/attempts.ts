@@ -1,6 +1,6 @@
-// Retrying a shutdown action: the schedule, and when to stop. Every action (requests.ts,
-// kill.ts) is retried until it has done its work or its caller says stop (see
-// shutdown.ts for when that is).
+// Retrying a shutdown action: the schedule, and when to stop. Every action (shutdown/requests.ts,
+// shutdown/kill.ts) is retried until it has done its work or its caller says stop (see
+// shutdown/shutdown.ts for when that is).
 //
 // Back-off between attempts: 150 ms doubling to a 2 s cap, with equal jitter, starting
 // over when the failure changes. A sidecar comes up within seconds; 2 s keeps the

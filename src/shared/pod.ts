@@ -93,7 +93,7 @@ export interface Pod {
   } | undefined;
 }
 
-/** One of a container's restartPolicyRules (restarts.ts reads them as the kubelet does). */
+/** One of a container's restartPolicyRules (pod/restarts.ts reads them as the kubelet does). */
 export interface RestartRule {
   action: string;
   operator: string;

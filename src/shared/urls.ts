@@ -85,7 +85,7 @@ export function portOf(u: URL): number {
   return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
 }
 
-/** A shutdown URL's host:port, as the shutdown's `answered` holds it (exit-signs.ts). */
+/** A shutdown URL's host:port, as the shutdown's `answered` holds it (probes/exit-signs.ts). */
 export function requestKey(u: URL): string {
   return `${u.hostname.replace(/^\[|\]$/g, '')}:${portOf(u)}`;
 }

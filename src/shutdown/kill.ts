@@ -1,5 +1,5 @@
 // Shutdown by signal, through a shared process namespace: --kill NAME looks again on the
-// retry schedule (attempts.ts), so a process that appears later (a sidecar still
+// retry schedule (shared/attempts.ts), so a process that appears later (a sidecar still
 // starting, or restarted by the kubelet) is signalled too, each PID at most once;
 // --kill-all is one sweep, never repeated: a later `kubectl exec` shell must not be killed.
 //

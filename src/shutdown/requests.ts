@@ -1,5 +1,5 @@
 // Shutdown requests: HTTP GET or POST to a sidecar's local endpoint. A connection that
-// fails (refused, reset, timed out) or a 429/5xx answer is tried again (attempts.ts); any
+// fails (refused, reset, timed out) or a 429/5xx answer is tried again (shared/attempts.ts); any
 // other answer ends the action. The sidecar is usually seconds away from listening when
 // proa stops early, so a single attempt would often miss. The outcome is logged when it
 // changes (first failure, a different failure, success), not at every retry.

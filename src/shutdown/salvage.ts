@@ -2,7 +2,7 @@
 // alone sends nothing, and the sidecars keep the Pod up. So, inside a Pod (a
 // service-account token, or POD_NAME from the downward API), proa still stops what it
 // can stop safely, then exits 2 saying what it sent:
-// - only the shutdown actions that parsed (cli.ts' salvage), and --shutdown-auto's only
+// - only the shutdown actions that parsed (cli/cli.ts' salvage), and --shutdown-auto's only
 //   if that flag parsed, once the Pod is read;
 // - nothing when the bad value says whose sidecars these are (--pod, --namespace,
 //   --container) or sits in a PROA_* list that may have split wrongly;

@@ -1,3 +1,6 @@
+// shutdown/: stopping the sidecars: the phase (this module), HTTP requests (requests.ts),
+// signals by process name (kill.ts), and what may still be sent after bad input (salvage.ts).
+//
 // The shutdown phase: the promise that the Job ends. The actions (requests.ts, kill.ts)
 // are retried and the sidecars' exit is awaited together, under one bound:
 //
@@ -80,7 +83,7 @@ export async function shutDown(input: ShutdownInput): Promise<Outcome[]> {
   const a: Attempts = { retry, deadline, stop, interrupt: interrupt.signal };
   const answered = new Set<string>();
   const acting = runActions(config, planned, log, input.childPid, a, !waiter?.byStatus, answered);
-  // Heard by the story (story.ts): the ShutdownSent Event goes out while the sidecars stop.
+  // Heard by the story (report/story.ts): the ShutdownSent Event goes out while the sidecars stop.
   void acting.then((o) => log.debug('every shutdown action has its outcome', { actions: o.length }), () => {});
   const exitWait: Promise<ExitWait> | undefined = waiter?.wait(deadline, interrupt.signal, acting, bound, answered).catch((err: unknown) => {
     log.error('internal error waiting for the sidecars to exit; the actions go on until answered', { error: err instanceof Error ? err.message : String(err) });

@@ -111,7 +111,7 @@ function judgeWhileCut(w: Watching, x: ExitWaitInput, over: AbortSignal): Promis
   });
 }
 
-/** The fastest sign of each sidecar's stop, ahead of the kubelet's word (exit-signs.ts), said once. */
+/** The fastest sign of each sidecar's stop, ahead of the kubelet's word (probes/exit-signs.ts), said once. */
 function reportSigns(w: Watching, x: ExitWaitInput, over: AbortSignal, running: () => string[]): void {
   void x.signs.run(AbortSignal.any([x.stop, over]), (name, s) => {
     if (!running().includes(name)) return;

@@ -39,7 +39,7 @@ export function foundPod(pod: Pod, config: Config, log: Logger, detected: string
   for (const trap of p.restartTraps) log.warn(trap);
   log.info('found the Pod', {
     container: p.own, containerRule: p.ownRule, restartPolicy: p.restartPolicy,
-    // Whether the kubelet runs proa's container again, and so keeps the sidecars for a retry (restarts.ts).
+    // Whether the kubelet runs proa's container again, and so keeps the sidecars for a retry (pod/restarts.ts).
     ownRestart: describeRestart(pod.spec?.restartPolicy, specOf(pod, p.own)),
     sidecars: p.awaited.map((s) => s.name),
     nativeSidecars: (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name),

@@ -1,3 +1,7 @@
+// sidecars/: knowing the sidecars: the one SidecarView (view.ts) and each way of knowing
+// them: the watch (sidecars.ts over watched.ts), the endpoints alone (unwatched.ts), the
+// peers (peers.ts). This module chooses among them.
+//
 // How proa knows its sidecars, decided at start and said in one info line:
 //
 // - the watch: API access and no --wait-http/--wait-tcp (as always);

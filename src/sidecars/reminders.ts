@@ -13,7 +13,7 @@ export interface Blocker {
   fields: Record<string, unknown>;
 }
 
-/** `passed` and `probed`: proa's own probes, when it runs them (prober.ts): whether one passed, and its last answer. */
+/** `passed` and `probed`: proa's own probes, when it runs them (probes/prober.ts): whether one passed, and its last answer. */
 export function whatBlocks(pod: Pod | undefined, p: Plan | PlanError | undefined, problem: string | undefined,
   passed?: Passed, probed?: (name: string) => string | undefined): Blocker[] {
   if (!pod || !p || 'error' in p) {

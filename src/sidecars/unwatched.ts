@@ -1,8 +1,8 @@
 // The sidecars known without the Kubernetes API (no token, RBAC refused, the API
 // unreachable): by their own endpoints alone, for the whole run. Ready when one round
-// of probes finds every --wait-http/--wait-tcp endpoint ready (endpoints.ts' gate); gone, after the shutdown
+// of probes finds every --wait-http/--wait-tcp endpoint ready (probes/endpoints.ts' gate); gone, after the shutdown
 // actions, when every endpoint (those and the shutdown targets' host:port) refuses
-// connections (endpoints.ts). What needs the Pod's spec or status (--shutdown-auto, the
+// connections (probes/endpoints.ts). What needs the Pod's spec or status (--shutdown-auto, the
 // restart policy, the grace period, native sidecars) is not known here.
 import type { Config } from '../cli/cli.ts';
 import type { Logger } from '../shared/log.ts';

@@ -49,7 +49,7 @@ export interface ExitWaiter {
   /**
    * Until `deadline` (performance.now()) or `stop`; `actions` settles with what the
    * shutdown actions achieved; `bound` says where the deadline comes from, for the log;
-   * `answered` fills with the shutdown requests answered so far (host:port, exit-signs.ts).
+   * `answered` fills with the shutdown requests answered so far (host:port, probes/exit-signs.ts).
    */
   wait(deadline: number, stop: AbortSignal, actions: Promise<Outcome[]>, bound: string, answered: ReadonlySet<string>): Promise<ExitWait>;
 }
