@@ -1,4 +1,4 @@
-// The rules of kill.ts on a /proc of our making: which name a process answers to, and
+// The rules of src/shutdown/kill.ts on a /proc of our making: which name a process answers to, and
 // that a PID whose process changed between the scan and the signal is spared. The race
 // cannot be hit through the binary, so the module is driven directly here.
 import { test } from 'node:test';
