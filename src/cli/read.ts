@@ -49,6 +49,11 @@ export class Values {
     return fail(`${r.where}: ${show(r, text)} ${what}`);
   }
 
+  /** A single value (never a secret list's item), quoted. */
+  #badValue(r: RawValue, text: string, what: string): never {
+    return fail(`${r.where}: "${shownValue(text)}" ${what}`);
+  }
+
   on(long: string): boolean {
     return this.#raw.has(long);
   }
@@ -87,9 +92,9 @@ export class Values {
     if (!r) return undefined;
     const text = r.values[0]!;
     const ms = parseDuration(text);
-    if (ms === undefined) fail(`${r.where}: "${shownValue(text)}" is not a duration; expected a number with a unit (ms, s, m, h) such as 500ms, 5s or 1m30s`);
-    if (ms === Infinity) fail(`${r.where}: "${shownValue(text)}" is too long; the largest duration is ${maxDurationText}`);
-    if (ms === 0 && zero === 'invalid') fail(`${r.where}: "${shownValue(text)}" must be greater than zero`);
+    if (ms === undefined) this.#badValue(r, text, 'is not a duration; expected a number with a unit (ms, s, m, h) such as 500ms, 5s or 1m30s');
+    if (ms === Infinity) this.#badValue(r, text, `is too long; the largest duration is ${maxDurationText}`);
+    if (ms === 0 && zero === 'invalid') this.#badValue(r, text, 'must be greater than zero');
     return ms;
   }
 
@@ -118,7 +123,7 @@ export class Values {
     const sig = this.#raw.get(long);
     if (!sig) return { name: 'SIGTERM', number: constants.signals.SIGTERM };
     const parsed = parseSignal(sig.values[0]!);
-    if (!parsed) fail(`${sig.where}: "${shownValue(sig.values[0]!)}" is not a signal; expected a name such as TERM, SIGINT or KILL, or a number`);
+    if (!parsed) this.#badValue(sig, sig.values[0]!, 'is not a signal; expected a name such as TERM, SIGINT or KILL, or a number');
     return parsed;
   }
 
@@ -127,7 +132,7 @@ export class Values {
     const r = this.#raw.get(long);
     if (!r) return fallback;
     const v = r.values[0]!.trim().toLowerCase();
-    if (!(allowed as readonly string[]).includes(v)) fail(`${r.where}: "${shownValue(r.values[0]!)}" ${what}`);
+    if (!(allowed as readonly string[]).includes(v)) this.#badValue(r, r.values[0]!, what);
     return v as T;
   }
 }
