@@ -2,11 +2,10 @@
 // while proa runs, real bound tokens that stop working, a restart of kube-apiserver
 // mid-watch, an expired resourceVersion, and watches it ends at timeoutSeconds.
 // Skipped unless test/run.ts started the real API server (npm run kube:build first).
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
 import { RealKubeletApi, realAccess, documentedRbac } from '../testbed/simulator/kubelet-api.ts';
 import { ControlPlane, kubeBinariesBuilt, type ControlPlaneAccess } from '../testbed/api/real-apiserver.ts';
 import { makePod, running } from './pods.ts';

@@ -16,8 +16,7 @@
 // and `kubectl get pod` shows it running.
 import { readdirSync, readFileSync } from 'node:fs';
 import { restartAfter } from '../pod/restarts.ts';
-import { specOf, statusOf } from '../shared/pod.ts';
-import type { Pod } from '../shared/pod.ts';
+import { specOf, statusOf, type Pod } from '../shared/pod.ts';
 import { playable, probeTarget } from './target.ts';
 import { recognise } from '../pod/known.ts';
 import { hostOf, isLocalHost, portOf, requestKey } from '../shared/urls.ts';

@@ -17,9 +17,8 @@
 // starts the count again.
 import type { Logger } from '../shared/log.ts';
 import { sleep } from '../shared/limits.ts';
-import { specOf, statusOf } from '../shared/pod.ts';
+import { specOf, statusOf, type ContainerStatus, type Pod } from '../shared/pod.ts';
 import type { Plan, PlanError, Sidecar } from '../pod/plan.ts';
-import type { ContainerStatus, Pod } from '../shared/pod.ts';
 import { describeTarget, playable, probeTarget, type Playable, type ProbeTarget } from './target.ts';
 import { attempt, type Answer } from './handlers.ts';
 import { tcpAttempt } from './endpoints.ts';

@@ -7,8 +7,7 @@
 // container), alpha fields (httpGet.protocol HTTP2, grpc.mode TLS), and a probe whose
 // `host` is not the Pod's IP: the kubelet sends it from the node's network namespace, so
 // a host of 127.0.0.1 there is the node's loopback, which proa cannot reach.
-import { specOf } from '../shared/pod.ts';
-import type { ContainerSpec, Pod, ProbeSpec } from '../shared/pod.ts';
+import { specOf, type ContainerSpec, type Pod, type ProbeSpec } from '../shared/pod.ts';
 
 export type ProbeTarget =
   | { kind: 'http'; url: URL; headers: { name: string; value: string }[] }

@@ -34,9 +34,8 @@ import { connect, createServer, type Server } from 'node:net';
 import type { Logger } from '../shared/log.ts';
 import type { Signals } from '../command/supervise.ts';
 import { finishedForGood } from '../pod/status.ts';
-import { statusOf } from '../shared/pod.ts';
+import { statusOf, type Pod } from '../shared/pod.ts';
 import type { Plan } from '../pod/plan.ts';
-import type { Pod } from '../shared/pod.ts';
 import { sleep } from '../shared/limits.ts';
 
 /** The liveness channel of a peer: abstract (no file), in the Pod's network namespace. */

@@ -4,9 +4,8 @@
 // say (and what --ready-timeout says) is what blocks: the API's standing problem, or
 // each unready sidecar with its state and restarts.
 import { describe, staleView, type Passed } from '../pod/status.ts';
-import { statusOf } from '../shared/pod.ts';
+import { statusOf, type Pod } from '../shared/pod.ts';
 import type { Plan, PlanError } from '../pod/plan.ts';
-import type { Pod } from '../shared/pod.ts';
 
 export interface Blocker {
   line: string;
