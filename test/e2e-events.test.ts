@@ -68,6 +68,13 @@ test('Event writes answered 500, 429, slowly or never: the Job ends as it would,
   }
 });
 
+test('the last Event unanswered at exit: proa exits within its bound and names the Event it left unposted', { timeout: 60_000 }, async (t) => {
+  const { sim, outcome } = await job(t, 'events-last', [], {}, (fake) => fake.failEventWrites('ok', 'ok', 'ok', 'never'));
+  assert.equal(outcome.phase, 'Succeeded');
+  assert.deepEqual(sim.fake.postedEvents.map((p) => p.event.reason), ['WaitingForSidecars', 'SidecarsReady', 'ShutdownSent']);
+  assert.ok(proaLog(sim, /^Events not posted by exit \(the API did not answer within 300ms\): SidecarsStopped; /), 'the unposted Event named');
+});
+
 test('--events off: no Event request at all', { timeout: 60_000 }, async (t) => {
   const { sim, outcome } = await job(t, 'events-off', ['--events=off']);
   assert.equal(outcome.phase, 'Succeeded');

@@ -58,6 +58,24 @@ function foundBy(lines: string[]): string | undefined {
   return undefined;
 }
 
+/** The Events proa's log says it left unposted at exit (the API did not answer within its bound). */
+function leftUnposted(lines: string[]): string[] {
+  for (const l of lines) {
+    try {
+      const j = JSON.parse(l) as { msg?: string; events?: string[] };
+      if (j.msg?.startsWith('Events not posted by exit') && Array.isArray(j.events)) return j.events;
+    } catch { /* not proa's */ }
+  }
+  return [];
+}
+
+/** The story without its last steps where either side says its exit bound left them unposted: a timing of that run's API server, not a difference of the two. */
+function postedOnBoth(events: string[], leftOut: Set<string>): string[] {
+  const out = [...events];
+  while (out.length > 0 && leftOut.has(out.at(-1)!.replace(/^\S+ /, ''))) out.pop();
+  return out;
+}
+
 interface Case { name: string; file?: string; text?: string; native?: string; main?: string }
 
 /**
@@ -139,7 +157,9 @@ if (node && backends.includes('real')) {
       const [simEvents, nodeEvents] = await Promise.all([sim.proaEvents(), onNode.proaEvents()]);
       t.diagnostic(`proa's Events: simulator ${simEvents.join(', ')}; real node ${nodeEvents.join(', ')}`);
       assert.ok(nodeEvents.length > 0, 'proa posted Events on the real node');
-      assert.deepEqual(simEvents, nodeEvents, "proa's Events");
+      const leftOut = new Set([...leftUnposted(await sim.logs(main)), ...leftUnposted(await onNode.logs(main))]);
+      if (leftOut.size > 0) t.diagnostic(`left unposted at exit on one side, compared without: ${[...leftOut].join(', ')}`);
+      assert.deepEqual(postedOnBoth(simEvents, leftOut), postedOnBoth(nodeEvents, leftOut), "proa's Events");
       const simRule = foundBy(await sim.logs(main));
       const nodeRule = foundBy(await onNode.logs(main));
       assert.equal(simRule, nodeRule, 'proa finds its own container by the same rule');

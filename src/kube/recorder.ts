@@ -11,7 +11,8 @@
 //   request a second sustained (a burst of 6 first: a fault-free Job's whole story);
 // - no permission (403 on the first create): one info line naming the Role rule to add,
 //   then nothing more is tried;
-// - at exit, at most `flush`'s bound spent on what is queued, nothing when nothing is.
+// - at exit, at most `flush`'s bound spent on what is queued, nothing when nothing is;
+//   what the bound leaves unposted is named in one line (the log has the whole story).
 // A wait that goes on is one Event series: its note cannot change once posted, so each
 // reminder PATCHes `series.count` and `series.lastObservedTime` (core: `count` and
 // `lastTimestamp`).
@@ -40,6 +41,7 @@ const perSecond = 1;
 
 interface Posted {
   name: string;
+  reason: string;
   count: number;
   group: Group;
 }
@@ -47,6 +49,8 @@ interface Posted {
 type Group = 'events.k8s.io' | 'core';
 
 interface Job {
+  /** The Event's reason, to name it if it is left unposted at exit. */
+  reason: string;
   run: () => Promise<void>;
 }
 
@@ -64,6 +68,8 @@ export class Recorder {
   #forbidden = false;
   #dropped = 0;
   #running: Promise<void> | undefined;
+  /** The reason of the Event being posted now. */
+  #posting: string | undefined;
   #tokens = burst;
   #refilled = performance.now();
   readonly #series = new Map<string, Posted>();
@@ -80,22 +86,26 @@ export class Recorder {
     const known = series ? this.#series.get(series) : undefined;
     if (known) {
       known.count++;
-      this.#enqueue({ run: () => this.#bump(known) });
+      this.#enqueue({ reason: known.reason, run: () => this.#bump(known) });
       return;
     }
     const name = `${this.#about.pod.slice(0, 200)}.${randomBytes(8).toString('hex')}`;
-    const posted: Posted = { name, count: 1, group: this.#group };
+    const posted: Posted = { name, reason: reason.slice(0, maxNameChars), count: 1, group: this.#group };
     if (series) this.#series.set(series, posted);
     const text = cutUtf8(redact(note), maxNoteBytes, '...');
-    this.#enqueue({ run: () => this.#create(posted, type, reason.slice(0, maxNameChars), action.slice(0, maxNameChars), text) });
+    this.#enqueue({ reason: posted.reason, run: () => this.#create(posted, type, posted.reason, action.slice(0, maxNameChars), text) });
   }
 
-  /** Until the queue is empty, `ms` at most; at once when nothing is queued. */
+  /** Until the queue is empty, `ms` at most; at once when nothing is queued. What is left then is named. */
   async flush(ms: number): Promise<void> {
     if (!this.#running && this.#queue.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.#idle(), new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]);
     clearTimeout(timer);
+    const left = [...(this.#posting ? [this.#posting] : []), ...this.#queue.map((j) => j.reason)];
+    if (left.length > 0 && !this.#forbidden) {
+      this.#log.info(`Events not posted by exit (the API did not answer within ${ms}ms): ${left.join(', ')}; the log and the termination message tell those steps`, { events: left });
+    }
   }
 
   async #idle(): Promise<void> {
@@ -113,11 +123,14 @@ export class Recorder {
 
   async #drain(): Promise<void> {
     for (let job = this.#queue.shift(); job && !this.#forbidden; job = this.#queue.shift()) {
+      this.#posting = job.reason;
       await this.#takeToken();
       try {
         await job.run();
       } catch {
         // An Event is a courtesy: a failure to post one changes nothing else.
+      } finally {
+        this.#posting = undefined;
       }
     }
     this.#queue.length = 0;

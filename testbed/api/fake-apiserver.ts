@@ -166,7 +166,7 @@ export class FakeApiServer extends EventEmitter {
   readonly #posted: { group: string; event: Json }[] = [];
   #eventsGroupServed = true;
   #eventWriteGroups = new Set(['events.k8s.io', '']);
-  readonly #eventFaults: (number | 'slow' | 'never')[] = [];
+  readonly #eventFaults: (number | 'slow' | 'never' | 'ok')[] = [];
   readonly #opts: Required<FakeApiOptions>;
   #seq = randomInt(1_000_000, 9_000_000);
   /**
@@ -699,8 +699,8 @@ export class FakeApiServer extends EventEmitter {
     this.#eventWriteGroups = new Set(groups);
   }
 
-  /** The next event writes fail: a status, 'slow' (answered after 5 s) or 'never' (no answer at all). */
-  failEventWrites(...faults: (number | 'slow' | 'never')[]): void {
+  /** The next event writes fail: a status, 'slow' (answered after 5 s) or 'never' (no answer at all); 'ok' answers one as usual. */
+  failEventWrites(...faults: (number | 'slow' | 'never' | 'ok')[]): void {
     this.#eventFaults.push(...faults);
   }
 
