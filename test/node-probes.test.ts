@@ -91,7 +91,7 @@ if (node) describe('the real node: proa probes the sidecars itself', { concurren
 
   void test('a startupProbe not yet passed holds proa back, though the readiness endpoint already answers', { timeout: 180_000 }, async (t) => {
     const proxy = {
-      ...sidecar(8080, 0), command: ['sh', '-c', 'node /examples/sidecar.mjs & sleep 2; touch /tmp/started; wait'],
+      ...sidecar(8080, 0), command: ['sh', '-c', 'node /examples/sidecar.mjs & sleep 4; touch /tmp/started; wait'],
       startupProbe: { exec: { command: ['test', '-e', '/tmp/started'] }, periodSeconds: 1, failureThreshold: 30 },
     };
     const p = await play(t, node, job('startup', { containers: [main([], ['-g=http://127.0.0.1:8080/shutdown']), proxy] }), 'startup');
@@ -101,7 +101,12 @@ if (node) describe('the real node: proa probes the sidecars itself', { concurren
     const program = logs.find((e) => e.container === 'main' && e.line === 'program started')!;
     const started = p.timeline.find((e) => e.type === 'status' && e.container === 'proxy' && e.started === true);
     assert.ok(started && started.t <= program.t, `the kubelet reported the sidecar started (${started?.t} ms) before the program (${program.t} ms)`);
-    assert.ok(proaLines(await p.logs('main')).some((l) => l.msg === 'sidecar proxy: proa probes once the kubelet reports it started (it has a startupProbe)'));
+    // proa says why it holds back when its watch shows the sidecar running and not started;
+    // a kubelet slow to write its status (a loaded node) may publish the sidecar started at once.
+    const heldShown = p.timeline.some((e) => e.type === 'status' && e.container === 'proxy' && e.state === 'running' && e.started === false);
+    const said = proaLines(await p.logs('main')).some((l) => l.msg === 'sidecar proxy: proa probes once the kubelet reports it started (it has a startupProbe)');
+    if (heldShown) assert.ok(said, 'proa says it waits for the startupProbe');
+    else t.diagnostic('the API never showed the sidecar running and not started (the kubelet\'s status lag): the hold could not be seen');
   });
 
   void test('--ready-by kubelet: the program starts after the kubelet reports the sidecar ready', { timeout: 180_000 }, async (t) => {
