@@ -56,7 +56,7 @@ function retryAfter(res: IncomingMessage): number | undefined {
  * never ends or never stops growing is cut there (`whole: false`) and its connection
  * closed, so that no answer can hold proa's watch or its memory.
  */
-export async function readBody(res: IncomingMessage, maxBytes: number, deadlineMs: number): Promise<{ body: Buffer; whole: boolean; why?: string }> {
+async function readBody(res: IncomingMessage, maxBytes: number, deadlineMs: number): Promise<{ body: Buffer; whole: boolean; why?: string }> {
   const chunks: Buffer[] = [];
   let size = 0;
   let why: string | undefined;

@@ -210,7 +210,7 @@ function restartTrap(pod: Pod, name: string, killSignal: number | undefined): st
 }
 
 /** A container whose command (or, without one, its args) runs an executable named proa. */
-export function runsProa(spec: ContainerSpec | undefined): boolean {
+function runsProa(spec: ContainerSpec | undefined): boolean {
   const first = spec?.command?.[0] ?? spec?.args?.[0];
   return first !== undefined && /(^|\/)proa$/.test(first);
 }

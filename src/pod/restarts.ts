@@ -50,7 +50,7 @@ const byPolicy = (policy: string, code: number): RestartAction =>
   policy === 'Always' || (policy === 'OnFailure' && code !== 0) ? 'restart' : 'none';
 
 /** What the kubelet does when a container (`spec`) of a Pod whose restartPolicy is `podPolicy` exits with `code`. */
-export function afterExit(podPolicy: string | undefined, spec: RestartFields | undefined, code: number): RestartDecision {
+function afterExit(podPolicy: string | undefined, spec: RestartFields | undefined, code: number): RestartDecision {
   const own = spec?.restartPolicy;
   if (own === 'Always' || own === 'OnFailure' || own === 'Never') {
     const rules = spec?.restartPolicyRules ?? [];

@@ -80,7 +80,7 @@ export function exitSigns(pod: Pod, own: string, names: readonly string[], urls:
  * process of the Pod, and each one's /proc/PID/cgroup its container's cgroup, whose name
  * carries the container's ID under containerd and CRI-O alike).
  */
-export function processesOf(id: string): number[] {
+function processesOf(id: string): number[] {
   const pids: number[] = [];
   let entries: string[];
   try {

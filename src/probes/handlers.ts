@@ -124,7 +124,7 @@ function varint(n: number): Buffer {
 }
 
 /** The `status` field of a HealthCheckResponse frame: 0 (UNKNOWN) when absent, undefined when unreadable. */
-export function readStatus(frame: Buffer): number | undefined {
+function readStatus(frame: Buffer): number | undefined {
   if (frame.length < 5 || frame[0] !== 0) return undefined;
   const end = 5 + frame.readUInt32BE(1);
   if (end > frame.length) return undefined;

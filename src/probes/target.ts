@@ -30,7 +30,7 @@ export function playable(spec: ContainerSpec | undefined): Playable | { why: str
 }
 
 /** The port a probe names: a number, or a name among the container's declared ports. */
-export function probePort(p: ProbeSpec, spec: ContainerSpec): number | { why: string } {
+function probePort(p: ProbeSpec, spec: ContainerSpec): number | { why: string } {
   if (typeof p.port === 'number') return p.port;
   const named = p.port === undefined ? undefined : spec.namedPorts?.[p.port];
   return named ?? { why: `port "${p.port ?? ''}" is not one of the container's named ports` };

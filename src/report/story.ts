@@ -65,7 +65,7 @@ export function eventOf(s: Step): StoryEvent {
 }
 
 /** The largest termination message the kubelet keeps (4096 bytes); proa's is cut to fit. */
-export const maxTerminationMessageBytes = 4096;
+const maxTerminationMessageBytes = 4096;
 
 export class Story {
   readonly #started = performance.now();

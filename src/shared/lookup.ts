@@ -22,7 +22,7 @@ import { isIP } from 'node:net';
 import { isSea } from 'node:sea';
 
 /** A probe's attempt is bounded to 1 s; a lookup, which comes first, no longer. */
-export const lookupDeadlineMs = 1000;
+const lookupDeadlineMs = 1000;
 
 /** Set in the resolver child's environment: proa's binary then serves lookups (main.ts reads it). */
 const resolverVariable = '__PROA_RESOLVER';
