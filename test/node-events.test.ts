@@ -3,7 +3,7 @@
 // termination message under the main container's state; a Role without events changes
 // nothing but one info line. Registers nothing without a node.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { stringify } from 'yaml';
 import { nodeFromEnv } from '../testbed/node/node.ts';
 import type { Json } from '../testbed/api/fake-apiserver.ts';
@@ -35,6 +35,17 @@ async function eventsUntil(namespace: string, reason: string): Promise<Json[]> {
   }
 }
 
+/**
+ * The story less the steps proa's log says the exit's 300 ms bound left unposted (an API
+ * server slower than that, as a loaded CI node can be): proa names them in one line.
+ */
+async function postedOf(p: { logs(container: string): Promise<string[]> }, t: TestContext, story: string[]): Promise<string[]> {
+  const left = proaLines(await p.logs('main')).find((l) => l.msg.startsWith('Events not posted by exit'))?.events;
+  const names = Array.isArray(left) ? left.map(String) : [];
+  if (names.length > 0) t.diagnostic(`left unposted at exit: ${names.join(', ')}`);
+  return story.filter((s) => !names.includes(s.split(' ')[1]!));
+}
+
 if (node) describe('the real node: Events and the termination message', { concurrency: 3 }, () => {
   void test('the first Job: proa\'s Events in order (kubectl events), in kubectl describe pod, and its termination message', { timeout: 180_000 }, async (t) => {
     const story = ['Normal WaitingForSidecars', 'Normal SidecarsReady', 'Normal ShutdownSent', 'Normal SidecarsStopped'];
@@ -45,20 +56,21 @@ if (node) describe('the real node: Events and the termination message', { concur
     assert.match(message.stdout, /^proa exited 0; the program: exit code 0\nsidecars ready after \d+\.\ds \(cloud-sql-proxy\)/);
     assert.match(message.stdout, /\nshutdown: POST http:\/\/127\.0\.0\.1:9091\/quitquitquit answered 200\n/);
     // In order, by each Event's time: what `kubectl events` shows (sorted by eventTime, to the microsecond).
-    const events = await eventsUntil(p.namespace, 'SidecarsStopped');
-    assert.deepEqual(events.map((e) => `${String(e.type)} ${String(e.reason)}`), story);
+    const posted = await postedOf(p, t, story);
+    const events = await eventsUntil(p.namespace, posted.at(-1)!.split(' ')[1]!);
+    assert.deepEqual(events.map((e) => `${String(e.type)} ${String(e.reason)}`), posted);
     const listed = (await node.kubectl(['events', '-n', p.namespace, '--for', `pod/${pod}`, '--no-headers'])).stdout;
-    const ours = listed.split('\n').map((l) => story.find((x) => l.includes(` ${x.split(' ')[1]!} `))).filter(Boolean);
-    assert.deepEqual(ours, story, listed);
+    const ours = listed.split('\n').map((l) => posted.find((x) => l.includes(` ${x.split(' ')[1]!} `))).filter(Boolean);
+    assert.deepEqual(ours, posted, listed);
     const selected = await node.kubectl(['get', 'events', '-n', p.namespace, '--field-selector', 'reportingComponent=proa', '-o', 'custom-columns=TYPE:.type,REASON:.reason', '--no-headers']);
-    assert.deepEqual(selected.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')).sort(), [...story].sort());
+    assert.deepEqual(selected.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' ')).sort(), [...posted].sort());
     // `kubectl describe pod` lists them too, with their ages. It sorts by the core API's
     // lastTimestamp, which events.k8s.io leaves unset: proa's Events come first, as the
     // scheduler's Scheduled does, and in no set order among themselves (kubectl's sort is not stable).
     const described = (await node.kubectl(['describe', 'pod', '-n', p.namespace, pod])).stdout;
     const table = described.slice(described.indexOf('\nEvents:'));
     const fromProa = table.split('\n').filter((l) => /^\s+(Normal|Warning)\s+\S+\s+.*\s+proa\s+/.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 2).join(' '));
-    assert.deepEqual([...fromProa].sort(), [...story].sort(), described);
+    assert.deepEqual([...fromProa].sort(), [...posted].sort(), described);
     assert.match(described, /Message:\s+proa exited 0; the program: exit code 0/);
     t.diagnostic(`${described.slice(described.indexOf('    State:'), described.indexOf('    Ready:'))}\n${table}\n${listed}`);
   });
@@ -69,9 +81,10 @@ if (node) describe('the real node: Events and the termination message', { concur
     const outcome = await p.finished;
     assert.equal(outcome.exitCodes.main, 5);
     const pod = String(p.pod?.metadata.name);
-    const events = await eventsUntil(p.namespace, 'SidecarsStopped');
     // The sidecars are still shut down after a readiness timeout: the shutdown's Events follow.
-    assert.deepEqual(events.map((e) => `${String(e.type)} ${String(e.reason)}`), ['Normal WaitingForSidecars', 'Warning SidecarsNotReady', 'Normal ShutdownSent', 'Normal SidecarsStopped']);
+    const posted = await postedOf(p, t, ['Normal WaitingForSidecars', 'Warning SidecarsNotReady', 'Normal ShutdownSent', 'Normal SidecarsStopped']);
+    const events = await eventsUntil(p.namespace, posted.at(-1)!.split(' ')[1]!);
+    assert.deepEqual(events.map((e) => `${String(e.type)} ${String(e.reason)}`), posted);
     const waiting = events[0]!;
     assert.equal(waiting.series?.count, 2, JSON.stringify(waiting));
     assert.equal(waiting.note, 'waiting for sidecars to be ready: cloud-sql-proxy');
