@@ -23,10 +23,7 @@ import { waitForExit } from './exit-wait.ts';
 import type { ExitWaiter, Gate, Planned, SidecarView } from './view.ts';
 
 export class Sidecars implements SidecarView {
-  readonly #config: Config;
-  readonly #log: Logger;
-  readonly #watched: WatchedPod;
-  /** What the waits share: the watched Pod, the endpoints' gate, proa's own probes. */
+  /** The watched Pod, the endpoints' gate, proa's own probes: what the waits share. */
   readonly #w: Watching;
 
   /** The Job's story, told as Events on the Pod once it is known (--events on). */
@@ -34,34 +31,32 @@ export class Sidecars implements SidecarView {
   #recorder: Recorder | undefined;
 
   constructor(config: Config, log: Logger, client: ApiClient, identity: Identity, detected: string | undefined, gate?: EndpointGate, story?: Story) {
-    this.#config = config;
-    this.#log = log;
-    this.#watched = new WatchedPod(config, log, client, identity, detected);
-    const prober = config.readyBy === 'probe' ? new Prober(log, this.#watched) : undefined;
+    const watched = new WatchedPod(config, log, client, identity, detected);
+    const prober = config.readyBy === 'probe' ? new Prober(log, watched) : undefined;
     const passed: Passed | undefined = prober && ((name, status) => prober.passed(name, status));
-    this.#w = { config, log, watched: this.#watched, client, namespace: identity.namespace.value, gate, prober, passed };
-    gate?.onChange(() => this.#watched.wake());
+    this.#w = { config, log, watched, client, namespace: identity.namespace.value, gate, prober, passed };
+    gate?.onChange(() => watched.wake());
     this.#story = config.events ? story : undefined;
   }
 
   start(): void {
     this.#w.gate?.start();
     if (this.#story) {
-      const unobserve = this.#watched.observe(() => {
+      const unobserve = this.#w.watched.observe(() => {
         if (this.#recorder || !this.#startEvents()) return;
         unobserve();
       });
     }
-    this.#watched.start();
+    this.#w.watched.start();
   }
 
   /** Once the Pod (its uid) and proa's container are known: the recorder, told every step from then on. */
   #startEvents(): boolean {
-    const pod = this.#watched.pod;
-    const p = this.#watched.exitPlan();
+    const pod = this.#w.watched.pod;
+    const p = this.#w.watched.exitPlan();
     const uid = pod?.metadata?.uid;
     if (!pod || !p || !uid || !this.#story) return false;
-    const recorder = new Recorder(this.#w.client, this.#log, { pod: pod.metadata?.name ?? '', namespace: this.#w.namespace, uid, container: p.own });
+    const recorder = new Recorder(this.#w.client, this.#w.log, { pod: pod.metadata?.name ?? '', namespace: this.#w.namespace, uid, container: p.own });
     this.#recorder = recorder;
     // The first step came with the Pod itself (its plan): told now.
     if (this.#story.sidecars.length > 0) {
@@ -82,52 +77,52 @@ export class Sidecars implements SidecarView {
   }
 
   terminationMessagePath(): string | undefined {
-    const [pod, p] = [this.#watched.pod, this.#watched.plan];
+    const [pod, p] = [this.#w.watched.pod, this.#w.watched.plan];
     return pod && p && !('error' in p) ? specOf(pod, p.own)?.terminationMessagePath : undefined;
   }
 
   /** Hears what may make the watch useless: 403, 401, the API unreachable for 10 s, any failure to reach it. */
   onTrouble(listener: (t: Trouble) => void): void {
-    this.#watched.onTrouble(listener);
+    this.#w.watched.onTrouble(listener);
   }
 
   stop(): Promise<void> {
     this.#w.gate?.stop();
     this.#w.prober?.stop();
-    return this.#watched.stop();
+    return this.#w.watched.stop();
   }
 
   get deleted(): boolean {
-    return this.#watched.deleted;
+    return this.#w.watched.deleted;
   }
 
   /** The watch has shown the Pod (its spec) at least once. */
   get seen(): boolean {
-    return this.#watched.pod !== undefined;
+    return this.#w.watched.pod !== undefined;
   }
 
   /** The watch has shown the Pod and answers now. */
   get live(): boolean {
-    return this.#watched.pod !== undefined && !this.#watched.cut;
+    return this.#w.watched.pod !== undefined && !this.#w.watched.cut;
   }
 
   /** Calls `listener` after every read of the watch; returns its removal. */
   observe(listener: () => void): () => void {
-    return this.#watched.observe(listener);
+    return this.#w.watched.observe(listener);
   }
 
   planned(): Planned {
-    return this.#watched.planned();
+    return this.#w.watched.planned();
   }
 
   async settle(signals: Signals, early: boolean): Promise<'act' | 'leave'> {
-    const planned = this.#watched.plan;
+    const planned = this.#w.watched.plan;
     const p = planned && 'error' in planned ? planned.fallback : planned;
     if (!p || p.peers.length === 0) return 'act';
-    const order = (this.#watched.pod?.spec?.containers ?? []).map((c) => c.name).filter((n) => n === p.own || p.peers.includes(n));
-    const watched = this.#watched;
+    const order = (this.#w.watched.pod?.spec?.containers ?? []).map((c) => c.name).filter((n) => n === p.own || p.peers.includes(n));
+    const { watched } = this.#w;
     return settle({ get pod() { return watched.pod; }, plan: p, get deleted() { return watched.deleted; }, until: (check, extra) => watched.until(check, extra) },
-      order, signals, this.#log, early);
+      order, signals, this.#w.log, early);
   }
 
   /** Waits until every awaited sidecar is ready, or for the reason not to run the command. */
@@ -149,31 +144,31 @@ export class Sidecars implements SidecarView {
    * period: a shutdown request would only race it.
    */
   keepForRetry(result: CommandResult): boolean {
-    const p = this.#watched.plan;
-    const pod = this.#watched.pod;
-    if (!p || 'error' in p || !pod || this.#watched.deleted) return false;
+    const p = this.#w.watched.plan;
+    const pod = this.#w.watched.pod;
+    if (!p || 'error' in p || !pod || this.#w.watched.deleted) return false;
     const r = ownRestart(pod, p.own, result.code);
     if (!r) return false;
     if (r.kind === 'restart-all') {
-      this.#log.info(`the command exited ${result.code} and ${r.by} restarts every container of the Pod: the kubelet kills the sidecars ` +
+      this.#w.log.info(`the command exited ${result.code} and ${r.by} restarts every container of the Pod: the kubelet kills the sidecars ` +
         'at once and starts them all again, proa included, so proa sends no shutdown', { code: result.code, restartBy: r.by });
       return true;
     }
-    if (this.#config.shutdownOnFailure) return false;
-    this.#log.info(`the command exited ${result.code} and ${r.by} restarts this container: ` +
+    if (this.#w.config.shutdownOnFailure) return false;
+    this.#w.log.info(`the command exited ${result.code} and ${r.by} restarts this container: ` +
       'the sidecars stay up for the retry (--shutdown-on-failure shuts them down anyway)', { code: result.code, restartBy: r.by });
     return true;
   }
 
   /** Call before the shutdown actions: exits are judged against this moment. undefined: nobody to wait for. */
   beginShutdown(commandCode: number | undefined): ExitWaiter | undefined {
-    const p = this.#watched.exitPlan();
-    if (!this.#watched.pod || !p) return undefined;
-    const baseline = exitBaseline(this.#watched.pod, p);
+    const p = this.#w.watched.exitPlan();
+    if (!this.#w.watched.pod || !p) return undefined;
+    const baseline = exitBaseline(this.#w.watched.pod, p);
     if (baseline.size === 0) return undefined;
-    const pod = this.#watched.pod;
-    const urls = [...this.#config.httpGet, ...this.#config.httpPost, ...this.#watched.auto];
-    const killing = this.#config.killAll || this.#config.kill.length > 0;
+    const pod = this.#w.watched.pod;
+    const urls = [...this.#w.config.httpGet, ...this.#w.config.httpPost, ...this.#w.watched.auto];
+    const killing = this.#w.config.killAll || this.#w.config.kill.length > 0;
     return {
       byStatus: true,
       wait: (deadline, stop, actions, bound, answered) => waitForExit(this.#w, {
