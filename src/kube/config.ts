@@ -65,30 +65,30 @@ export function resolveIdentity(config: Config, env: NodeJS.ProcessEnv, host = h
 }
 
 /**
- * The container name in the kubelet's termination-log mount
- * (`.../pods/<uid>/containers/<name>/<id>`), from /proc/self/mountinfo's text.
- * The mount's root is relative to its filesystem, so match the tail of the path only.
+ * The kubelet's termination-log mount of this container in /proc/self/mountinfo's text:
+ * its root (`.../pods/<uid>/containers/<name>/<id>`, relative to its filesystem, so only
+ * the tail is matched) and its mount point. undefined outside a Pod.
  */
-export function containerFromMountinfo(text: string): string | undefined {
+function terminationMount(text: string): { container: string; mountPoint: string | undefined } | undefined {
   for (const line of text.split('\n')) {
-    const root = line.split(' ')[3];
-    const m = root?.match(/\/pods\/[^/]+\/containers\/([^/]+)\/[^/]+$/);
-    if (m) return m[1];
+    const f = line.split(' ');
+    const m = f[3]?.match(/\/pods\/[^/]+\/containers\/([^/]+)\/[^/]+$/);
+    if (m) return { container: m[1]!, mountPoint: f[4]?.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) };
   }
   return undefined;
 }
 
+/** The container name in the kubelet's termination-log mount. */
+export function containerFromMountinfo(text: string): string | undefined {
+  return terminationMount(text)?.container;
+}
+
 /**
  * Where the kubelet mounted this container's termination log (its spec's
- * terminationMessagePath, /dev/termination-log unless set): the mount point of the same
- * mountinfo line. undefined outside a Pod.
+ * terminationMessagePath, /dev/termination-log unless set).
  */
 export function terminationLogFromMountinfo(text: string): string | undefined {
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    if (f[3]?.match(/\/pods\/[^/]+\/containers\/[^/]+\/[^/]+$/)) return f[4]?.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  }
-  return undefined;
+  return terminationMount(text)?.mountPoint;
 }
 
 export function detectContainer(mountinfo = '/proc/self/mountinfo'): string | undefined {
