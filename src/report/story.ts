@@ -38,6 +38,9 @@ export interface StoryEvent {
   series?: string;
 }
 
+/** The sidecars called ready by proa's own probe ahead of the kubelet. */
+const probedBy = (by: Record<string, string>): string[] => Object.entries(by).filter(([, who]) => who !== 'kubelet').map(([name]) => name);
+
 /** The Event that tells a step, in the kubelet's own style of names. */
 export function eventOf(s: Step): StoryEvent {
   switch (s.kind) {
@@ -47,7 +50,7 @@ export function eventOf(s: Step): StoryEvent {
       return { type: 'Normal', reason: 'WaitingForSidecars', action: 'Wait', note: 'waiting for sidecars to be ready' +
         (s.kind === 'waiting' ? `: ${s.sidecars.join(', ')}` : ''), series: 'waiting' };
     case 'ready': {
-      const probed = Object.entries(s.by).filter(([, by]) => by !== 'kubelet').map(([n]) => n);
+      const probed = probedBy(s.by);
       return { type: 'Normal', reason: 'SidecarsReady', action: 'Wait', note: `sidecars ready after ${(s.afterMs / 1000).toFixed(1)}s` +
         (probed.length ? ` (by proa's own probe: ${probed.join(', ')})` : ' (by the kubelet)') + '; starting the program' };
     }
@@ -170,7 +173,7 @@ export class Story {
   summary(code: number): string {
     const lines = [`proa exited ${code}${this.#command ? `; the program: ${this.#command}` : '; the program never ran'}`];
     if (this.#ready) {
-      const probed = Object.entries(this.#ready.by).filter(([, by]) => by !== 'kubelet').map(([n]) => n);
+      const probed = probedBy(this.#ready.by);
       lines.push(`sidecars ready after ${(this.#ready.afterMs / 1000).toFixed(1)}s` + (this.#sidecars.length ? ` (${this.#sidecars.join(', ')})` : '') +
         (probed.length ? `; by proa's probe: ${probed.join(', ')}` : ''));
     } else if (this.#notReady) lines.push(this.#notReady);
