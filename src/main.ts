@@ -48,19 +48,25 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const progress: Progress = { failed: false };
   safetyNet(run, progress, story);
   const code = await lifecycle(config, env, log, run, progress, story);
-  leaveTerminationMessage(story.summary(code), terminationLogPath(specTerminationPath(run)));
+  leaveSummary(story, code, run);
   // The last Events were queued as the sidecars stopped: a short bound on the rest.
   await run.sidecars?.flush?.(eventsFlushMs).catch(() => {});
   return code;
 }
 
-/** The spec's terminationMessagePath for proa's container, where known; never throws (the safety net asks too). */
-function specTerminationPath(run: ShutdownInput): string | undefined {
+/**
+ * The story's summary as the termination message (report/termination.ts), at the spec's
+ * terminationMessagePath for proa's container where known. Never throws: the safety net
+ * leaves it too.
+ */
+function leaveSummary(story: Story, code: number, run: ShutdownInput): void {
+  let fromSpec: string | undefined;
   try {
-    return run.sidecars?.terminationMessagePath?.();
+    fromSpec = run.sidecars?.terminationMessagePath?.();
   } catch {
-    return undefined;
+    fromSpec = undefined;
   }
+  leaveTerminationMessage(story.summary(code), terminationLogPath(fromSpec));
 }
 
 /** From the wait for the sidecars to proa's exit code (see the top of this file). */
@@ -212,7 +218,7 @@ function safetyNet(run: ShutdownInput, progress: Progress, story: Story): void {
     void (async () => {
       const owed = progress.owed ?? (progress.command ? (await progress.command).code : undefined);
       const code = await recover(run, err, owed);
-      leaveTerminationMessage(story.summary(code), terminationLogPath(specTerminationPath(run)));
+      leaveSummary(story, code, run);
       process.exit(code);
     })();
   };
