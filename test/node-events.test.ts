@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { nodeFromEnv } from '../testbed/node/node.ts';
 import type { Json } from '../testbed/api/fake-apiserver.ts';
 import { documentedRbac } from '../testbed/simulator/kubelet-api.ts';
-import { downwardEnv, play, proaLines, rbac } from './on-node.ts';
+import { downwardEnv, leftUnposted, play, proaLines, rbac } from './on-node.ts';
 
 const node = nodeFromEnv();
 
@@ -40,8 +40,7 @@ async function eventsUntil(namespace: string, reason: string): Promise<Json[]> {
  * server slower than that, as a loaded CI node can be): proa names them in one line.
  */
 async function postedOf(p: { logs(container: string): Promise<string[]> }, t: TestContext, story: string[]): Promise<string[]> {
-  const left = proaLines(await p.logs('main')).find((l) => l.msg.startsWith('Events not posted by exit'))?.events;
-  const names = Array.isArray(left) ? left.map(String) : [];
+  const names = leftUnposted(await p.logs('main'));
   if (names.length > 0) t.diagnostic(`left unposted at exit: ${names.join(', ')}`);
   return story.filter((s) => !names.includes(s.split(' ')[1]!));
 }

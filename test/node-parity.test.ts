@@ -15,7 +15,7 @@ import { podNetworksAvailable } from '../testbed/simulator/pod-network.ts';
 import { backends } from './e2e.ts';
 import { examples, manifest } from './examples.ts';
 import { stringify } from 'yaml';
-import { downwardEnv, rbac } from './on-node.ts';
+import { downwardEnv, leftUnposted, rbac } from './on-node.ts';
 
 const node = nodeFromEnv();
 
@@ -56,17 +56,6 @@ function foundBy(lines: string[]): string | undefined {
     } catch { /* not proa's */ }
   }
   return undefined;
-}
-
-/** The Events proa's log says it left unposted at exit (the API did not answer within its bound). */
-function leftUnposted(lines: string[]): string[] {
-  for (const l of lines) {
-    try {
-      const j = JSON.parse(l) as { msg?: string; events?: string[] };
-      if (j.msg?.startsWith('Events not posted by exit') && Array.isArray(j.events)) return j.events;
-    } catch { /* not proa's */ }
-  }
-  return [];
 }
 
 /** The story without its last steps where either side says its exit bound left them unposted: a timing of that run's API server, not a difference of the two. */

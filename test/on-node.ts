@@ -20,6 +20,12 @@ export function proaLines(lines: string[]): ProaLine[] {
   });
 }
 
+/** The Events proa's log says the exit's bound left unposted (an API server slower than that bound). */
+export function leftUnposted(lines: string[]): string[] {
+  const left = proaLines(lines).find((l) => l.msg.startsWith('Events not posted by exit'))?.events;
+  return Array.isArray(left) ? left.map(String) : [];
+}
+
 export async function play(t: TestContext, n: NodeClient, text: string, prefix: string): Promise<PlayedOnNode> {
   const p = await PlayedOnNode.play(n, text, prefix);
   t.after(() => p.stop());
